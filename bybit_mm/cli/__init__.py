@@ -1,0 +1,1 @@
+"""Typer commands: parse, build from the profile, call, render, exit code."""

@@ -1,0 +1,114 @@
+"""The root ``bybit-mm`` Typer app, and the one place that maps errors to exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from bybit_mm import __version__
+from bybit_mm.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, BybitMMError
+
+#: Command modules; each exposes ``register(app)``. Imported at start-up, so they must keep
+#: heavy imports (ccxt, numpy, aiohttp) inside their functions.
+COMMAND_MODULES = (
+    "bybit_mm.cli.fees",
+    "bybit_mm.cli.profile",
+)
+
+
+class ErrorMappingGroup(TyperGroup):
+    """Runs a command and turns what it raises into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BybitMMError as e:
+            _message(f"error: {e.one_line()}")
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            _message("interrupted")
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as e:
+            if _is_framework_signal(e):
+                raise
+            _unexpected(ctx)
+            ctx.exit(EXIT_UNEXPECTED)
+
+
+def _is_framework_signal(e: Exception) -> bool:
+    # Exit, Abort and usage errors of Typer/Click (Typer >= 0.2x vendors Click as typer._click).
+    return type(e).__module__.split(".")[0] in ("click", "typer")
+
+
+def _message(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _unexpected(ctx: Any) -> None:
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    from bybit_mm.cli.context import AppContext
+
+    obj = ctx.find_root().obj
+    debug = isinstance(obj, AppContext) and obj.debug
+    Console(stderr=True).print(Traceback(show_locals=debug, suppress=[typer]))
+    _message("error: unexpected failure (a bug in bybit-mm); the traceback above says where"
+             + ("" if debug else "; rerun with --debug to see local variables"))
+
+
+app = typer.Typer(
+    name="bybit-mm",
+    cls=ErrorMappingGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Market making on Bybit USDT perpetual futures: paper trading, live trading and "
+         "account commands. Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 config, 4 auth, "
+         "5 exchange unavailable, 6 rejected, 130 interrupted.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bybit-mm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Optional[str] = typer.Option(
+        None, "--profile", "-p", metavar="NAME|PATH", envvar="BYBIT_MM_PROFILE",
+        help="Profile name (see `bybit-mm profile list`) or path to a profile TOML file. "
+             "Default: the shipped `paper` profile.",
+    ),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-vv for debug)."),
+    debug: bool = typer.Option(False, "--debug", help="Debug logging, and local variables in tracebacks of unexpected errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Market making on Bybit USDT perpetual futures."""
+    from bybit_mm.cli.context import AppContext
+
+    obj = AppContext(profile_selector=profile, verbose=verbose, debug=debug)
+    obj.setup_logging()
+    ctx.obj = obj
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, prog_name="bybit-mm")
+    except KeyboardInterrupt:
+        _message("interrupted")
+        sys.exit(EXIT_INTERRUPTED)

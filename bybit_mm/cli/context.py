@@ -1,0 +1,74 @@
+"""The application object carried in the Typer context (no module-level singletons)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import typer
+
+from bybit_mm.ui.console import Terminal, make_terminal
+
+if TYPE_CHECKING:
+    from bybit_mm.config.schema import Profile
+
+
+class SecretFilter(logging.Filter):
+    """Masks registered secrets in every log record that passes through a handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from bybit_mm.config.secrets import scrub
+
+        if self.secrets:
+            record.msg = scrub(record.getMessage(), self.secrets)
+            record.args = ()
+        return True
+
+
+@dataclass
+class AppContext:
+    """Options of the root command and the things every command needs."""
+
+    profile_selector: str | None = None
+    verbose: int = 0
+    debug: bool = False
+    terminal: Terminal = field(default_factory=make_terminal)
+    secret_filter: SecretFilter = field(default_factory=SecretFilter)
+    _profile: Profile | None = None
+
+    @property
+    def profile(self) -> Profile:
+        """The selected profile, loaded and validated on first use."""
+        if self._profile is None:
+            from bybit_mm.config.profiles import resolve
+
+            self._profile = resolve(self.profile_selector)
+        return self._profile
+
+    def register_secret(self, *values: str) -> None:
+        """Make sure these values never reach a log line."""
+        self.secret_filter.secrets.extend(v for v in values if v)
+
+    def setup_logging(self) -> None:
+        """Log to stderr: warnings by default, info with -v, debug with -vv or --debug."""
+        level = logging.DEBUG if (self.debug or self.verbose >= 2) else logging.INFO if self.verbose else logging.WARNING
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(self.secret_filter)
+        root = logging.getLogger("bybit_mm")
+        root.handlers[:] = [handler]
+        root.setLevel(level)
+        root.propagate = False
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    """The AppContext of the running command (created if a command runs without the root callback)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppContext):
+        root.obj = AppContext()
+    return root.obj

@@ -1,0 +1,1 @@
+"""Typed, validated TOML profiles; locations; secrets resolution and scrubbing."""

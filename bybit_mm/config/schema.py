@@ -1,0 +1,225 @@
+"""The profile schema: frozen dataclasses whose field metadata carries help and constraints.
+
+A profile is a TOML file with the sections below. Every key is optional (defaults apply);
+an unknown section or key, a wrong type or an out-of-range value is a :class:`ConfigError`
+that names the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, get_type_hints
+
+from bybit_mm.errors import ConfigError
+
+NETWORKS = ("mainnet", "testnet", "demo", "emulator")
+ACCOUNTS = ("live", "paper")
+MARGIN_MODES = ("isolated", "cross")
+MODELS = ("as", "glft")
+PAPER_MARKETS = ("sim", "live")
+QUEUE_MODELS = ("trade_through", "queue")
+
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}USDT$")
+
+
+def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, lo: float | None = None,
+        hi: float | None = None, lo_open: bool = False, pattern: re.Pattern[str] | None = None,
+        secret: bool = False) -> Any:
+    """A profile field: its default, one line of help and its constraints."""
+    return field(default=default, metadata={
+        "help": help, "choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open,
+        "pattern": pattern, "secret": secret,
+    })
+
+
+@dataclass(frozen=True)
+class ExchangeSettings:
+    """Where orders and market data go, and where credentials come from."""
+
+    network: str = opt("testnet", "mainnet | testnet | demo | emulator", choices=NETWORKS)
+    account: str = opt("live", "live: the exchange account; paper: a simulated account in the data dir",
+                       choices=ACCOUNTS)
+    url: str = opt("", "base URL when network = \"emulator\" (e.g. http://127.0.0.1:8765)")
+    api_key_env: str = opt("BYBIT_API_KEY", "environment variable holding the API key")
+    api_secret_env: str = opt("BYBIT_API_SECRET", "environment variable holding the API secret")
+    credentials_file: str = opt("", "TOML file with api_key and api_secret (mode 0600), used when the "
+                                    "environment variables are unset")
+    recv_window_ms: int = opt(5000, "Bybit recv window in milliseconds", lo=1000, hi=60000)
+    timeout_s: float = opt(10.0, "HTTP timeout per request, seconds", lo=0.5, hi=120)
+    max_retries: int = opt(4, "retries for transient failures (network, 5xx, rate limit)", lo=0, hi=10)
+
+
+@dataclass(frozen=True)
+class MarketSettings:
+    """The instrument traded and how the position is margined."""
+
+    symbol: str = opt("BTCUSDT", "linear USDT perpetual symbol, e.g. BTCUSDT", pattern=_SYMBOL)
+    leverage: float = opt(50.0, "leverage (1 to the symbol's maximum)", lo=1, hi=200)
+    margin_mode: str = opt("isolated", "isolated | cross", choices=MARGIN_MODES)
+
+
+@dataclass(frozen=True)
+class QuotingSettings:
+    """The quoting model and its parameters."""
+
+    model: str = opt("as", "as (Avellaneda-Stoikov, rolling horizon) | glft", choices=MODELS)
+    gamma: float = opt(0.1, "risk aversion", lo=0, lo_open=True, hi=100)
+    horizon_s: float = opt(300.0, "rolling horizon tau in seconds (Avellaneda-Stoikov)", lo=0,
+                           lo_open=True, hi=86400)
+    order_notional: float = opt(100.0, "size of each quote in USDT (rounded down to the qty step)",
+                                lo=0, lo_open=True)
+    vol_window_s: float = opt(300.0, "volatility estimator window, seconds", lo=1, hi=86400)
+    intensity_window_s: float = opt(600.0, "arrival-intensity estimator window, seconds", lo=1, hi=86400)
+    requote_ticks: int = opt(1, "amend a working quote when the target moves this many ticks", lo=0,
+                             hi=10000)
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """Risk limits and liquidation protection."""
+
+    liquidation_threshold: float = opt(0.8, "reduce when the distance to liquidation shrinks below "
+                                            "(1 - threshold) of the distance at entry", lo=0,
+                                       lo_open=True, hi=1)
+    emergency_reduce_ratio: float = opt(0.5, "fraction of the position closed by an emergency reduce",
+                                        lo=0, lo_open=True, hi=1)
+    max_position_pct: float = opt(0.5, "largest position as a fraction of balance x leverage", lo=0,
+                                  lo_open=True, hi=1)
+    max_drawdown_pct: float = opt(20.0, "kill switch: stop when equity falls this % below its peak",
+                                  lo=0, lo_open=True, hi=100)
+    stale_after_s: float = opt(5.0, "stop quoting when market data is older than this, seconds", lo=0,
+                               lo_open=True, hi=3600)
+
+
+@dataclass(frozen=True)
+class PaperSettings:
+    """The simulated account used when exchange.account = "paper" or by `bybit-mm paper`."""
+
+    starting_balance: float = opt(10000.0, "starting wallet balance in USDT", lo=0, lo_open=True)
+    fee_tier: str = opt("VIP0", "Bybit fee tier whose rates the paper account pays (see `bybit-mm fees`)")
+    market: str = opt("sim", "sim: the built-in synthetic market; live: Bybit's public feed",
+                      choices=PAPER_MARKETS)
+    seed: int = opt(1, "seed of the synthetic market", lo=0)
+    queue_model: str = opt("trade_through", "trade_through (conservative) | queue (probabilistic)",
+                           choices=QUEUE_MODELS)
+    latency_ms: float = opt(50.0, "simulated order-entry latency, milliseconds", lo=0, hi=10000)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A whole profile. ``name`` and ``path`` say where it came from; they are not TOML keys."""
+
+    exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
+    market: MarketSettings = field(default_factory=MarketSettings)
+    quoting: QuotingSettings = field(default_factory=QuotingSettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
+    paper: PaperSettings = field(default_factory=PaperSettings)
+    name: str = field(default="", compare=False)
+    path: str = field(default="", compare=False)
+
+    @property
+    def is_paper(self) -> bool:
+        """True when the account is the local simulated one."""
+        return self.exchange.account == "paper"
+
+
+SECTIONS: dict[str, type] = {
+    "exchange": ExchangeSettings,
+    "market": MarketSettings,
+    "quoting": QuotingSettings,
+    "risk": RiskSettings,
+    "paper": PaperSettings,
+}
+
+
+def section_fields(cls: type) -> dict[str, tuple[type, Any, dict[str, Any]]]:
+    """Map each key of a section to (python type, default, metadata)."""
+    hints = get_type_hints(cls)
+    out: dict[str, tuple[type, Any, dict[str, Any]]] = {}
+    for f in fields(cls):
+        default = f.default if f.default is not MISSING else None
+        out[f.name] = (hints[f.name], default, dict(f.metadata))
+    return out
+
+
+def coerce_value(where: str, key: str, typ: type, value: Any, meta: dict[str, Any]) -> Any:
+    """Check one TOML value against its field type and constraints; return it typed."""
+    if typ is bool:
+        ok = isinstance(value, bool)
+    elif typ is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif typ is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{where}: {key} must be {_type_name(typ)}, got {type(value).__name__} {value!r}")
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}, got {value!r}")
+    pattern = meta.get("pattern")
+    if pattern is not None and not pattern.match(value):
+        raise ConfigError(f"{where}: {key} {value!r} is not a linear USDT perpetual symbol like BTCUSDT")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
+        bound = f"greater than {lo:g}" if meta.get("lo_open") else f"at least {lo:g}"
+        raise ConfigError(f"{where}: {key} must be {bound}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{where}: {key} must be at most {hi:g}, got {value!r}")
+    return value
+
+
+def _type_name(typ: type) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[typ]
+
+
+def profile_from_dict(data: dict[str, Any], *, where: str, name: str = "", path: str = "") -> Profile:
+    """Build a validated :class:`Profile` from parsed TOML; ``where`` names the file in errors."""
+    sections: dict[str, Any] = {}
+    for section, body in data.items():
+        cls = SECTIONS.get(section)
+        if cls is None:
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(SECTIONS)})")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}: {section} must be a table [{section}]")
+        spec = section_fields(cls)
+        values: dict[str, Any] = {}
+        for key, value in body.items():
+            if key not in spec:
+                raise ConfigError(f"{where}: unknown key {section}.{key} "
+                                  f"(known: {', '.join(spec)})")
+            typ, _, meta = spec[key]
+            values[key] = coerce_value(where, f"{section}.{key}", typ, value, meta)
+        sections[section] = cls(**values)
+    profile = Profile(**sections, name=name, path=path)
+    _check_cross_field(profile, where)
+    return profile
+
+
+def _check_cross_field(profile: Profile, where: str) -> None:
+    from bybit_mm.domain.fees import FEE_TIERS
+
+    ex = profile.exchange
+    if ex.network == "emulator" and not ex.url:
+        raise ConfigError(f"{where}: exchange.url is required when exchange.network = \"emulator\"")
+    if ex.url and not re.match(r"^https?://[^\s/]+", ex.url):
+        raise ConfigError(f"{where}: exchange.url must be an http:// or https:// URL, got {ex.url!r}")
+    if profile.paper.fee_tier not in FEE_TIERS:
+        raise ConfigError(f"{where}: paper.fee_tier must be one of {', '.join(FEE_TIERS)}, "
+                          f"got {profile.paper.fee_tier!r}")
+
+
+def profile_to_dict(profile: Profile) -> dict[str, dict[str, Any]]:
+    """The TOML document of a profile (every key, defaults included)."""
+    out: dict[str, dict[str, Any]] = {}
+    for section in SECTIONS:
+        obj = getattr(profile, section)
+        out[section] = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    return out
+
+
+def with_value(profile: Profile, section: str, key: str, value: Any) -> Profile:
+    """A copy of ``profile`` with one key replaced (no validation; see profiles.set_value)."""
+    return replace(profile, **{section: replace(getattr(profile, section), **{key: value})})

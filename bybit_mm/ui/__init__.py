@@ -1,0 +1,1 @@
+"""Rich rendering: consoles, JSON output and table builders."""

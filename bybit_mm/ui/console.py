@@ -1,0 +1,73 @@
+"""One terminal wrapper over rich: data on stdout, messages on stderr.
+
+Colour is off when the stream is not a terminal or ``NO_COLOR`` is set (rich honours both).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by null, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(data: Any, *, indent: int | None = 2) -> str:
+    """Serialise ``data`` as stable JSON: Decimals become JSON numbers, NaN becomes null."""
+    return json.dumps(_finite(data), default=_json_default, indent=indent, sort_keys=False)
+
+
+@dataclass
+class Terminal:
+    """The pair of consoles a command writes to."""
+
+    out: Console = field(default_factory=lambda: Console(soft_wrap=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+
+    def json(self, data: Any, *, lines: bool = False) -> None:
+        """Print ``data`` as JSON on stdout (one compact line with ``lines=True``)."""
+        text = to_json(data, indent=None if lines else 2)
+        # Bypass rich markup/highlighting: JSON must reach stdout byte for byte.
+        self.out.file.write(text + "\n")
+        self.out.file.flush()
+
+    def message(self, text: str, *, style: str | None = None) -> None:
+        """A human message on stderr."""
+        self.err.print(text, style=style, highlight=False)
+
+    def warn(self, text: str) -> None:
+        """A warning on stderr."""
+        self.err.print(f"warning: {text}", style="yellow", highlight=False)
+
+
+def make_terminal() -> Terminal:
+    """Build the consoles, honouring ``NO_COLOR`` and ``COLUMNS``."""
+    no_color = bool(os.environ.get("NO_COLOR"))
+    return Terminal(
+        out=Console(soft_wrap=False, no_color=no_color),
+        err=Console(stderr=True, soft_wrap=True, no_color=no_color),
+    )
