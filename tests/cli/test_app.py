@@ -1,0 +1,125 @@
+"""Root app: help, version, exit-code mapping, and the lazy-import guarantee."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from bybit_mm import __version__, errors
+from bybit_mm.cli.app import ErrorMappingGroup
+
+
+def test_no_args_shows_help(cli) -> None:
+    result = cli()
+    assert "Usage" in result.output
+    assert "fees" in result.output and "profile" in result.output
+
+
+def test_version(cli) -> None:
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"bybit-mm {__version__}"
+
+
+def test_unknown_command_is_a_usage_error(cli) -> None:
+    result = cli("no-such-command")
+    assert result.exit_code == 2
+
+
+def _app_raising(exc: BaseException) -> typer.Typer:
+    app = typer.Typer(cls=ErrorMappingGroup)
+
+    @app.callback()
+    def root() -> None:
+        """root"""
+
+    @app.command()
+    def boom() -> None:
+        """raise"""
+        raise exc
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (errors.UsageError("bad"), 2),
+        (errors.ConfigError("cfg"), 3),
+        (errors.AuthError("auth"), 4),
+        (errors.ExchangeUnavailable("down"), 5),
+        (errors.RateLimited("slow down"), 5),
+        (errors.OrderRejected("no"), 6),
+        (errors.InsufficientMargin("poor"), 6),
+        (errors.Interrupted("stop"), 130),
+        (KeyboardInterrupt(), 130),
+    ],
+)
+def test_expected_errors_map_to_codes_without_traceback(exc: BaseException, code: int) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(_app_raising(exc), ["boom"], env={"NO_COLOR": "1"})
+    assert result.exit_code == code
+    assert "Traceback" not in result.output
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_retcode_and_hint_in_the_one_line() -> None:
+    e = errors.OrderRejected("order rejected", ret_code=110007, hint="lower the size")
+    assert e.one_line() == "order rejected (Bybit retCode 110007); lower the size"
+
+
+def test_unexpected_error_exits_1_with_traceback() -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(_app_raising(ZeroDivisionError("oops")), ["boom"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 1
+    assert "ZeroDivisionError" in result.stderr
+    assert "unexpected" in result.stderr
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
+def test_help_does_not_import_ccxt_or_numpy() -> None:
+    # Runs the real entry point in a fresh interpreter, as `bybit-mm --help` would.
+    code = (
+        "import sys\n"
+        "from bybit_mm.cli.app import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('ccxt', 'numpy', 'aiohttp') if m in sys.modules)\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = _run(code)
+    assert "Usage" in out.stdout
+    assert out.stderr.strip().endswith("HEAVY="), out.stderr
+
+
+@pytest.mark.parametrize("argv", [["fees", "--json"], ["profile", "list", "--json"], ["profile", "path"]])
+def test_offline_commands_do_not_import_ccxt(argv: list[str], tmp_path) -> None:
+    code = (
+        "import os, sys\n"
+        f"os.environ['BYBIT_MM_HOME'] = {str(tmp_path)!r}\n"
+        "from bybit_mm.cli.app import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "sys.stderr.write('CCXT=' + str('ccxt' in sys.modules))\n"
+    )
+    out = _run(code)
+    assert out.stderr.strip().endswith("CCXT=False"), out.stderr
+
+
+def test_python_dash_m_works() -> None:
+    out = subprocess.run([sys.executable, "-m", "bybit_mm", "fees", "--json"], capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout)["tiers"]
