@@ -1,0 +1,111 @@
+"""Instrument specs and risk-limit tiers of Bybit linear perpetuals, with offline defaults.
+
+The defaults are data (see ``_SPECS``), copied from Bybit's public market endpoints
+(``/v5/market/instruments-info`` and ``/v5/market/risk-limit``, category=linear). Exchanges
+change these numbers; a later issue loads live ones. ``SPECS_SOURCE``/``SPECS_CHECKED`` say
+where and when the shipped numbers were read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bybit_mm.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RiskTier:
+    """One risk-limit tier: positions valued up to ``limit_value`` USDT use this MMR and deduction."""
+
+    limit_value: Decimal
+    mmr: Decimal
+    mm_deduction: Decimal
+    max_leverage: Decimal
+
+    @property
+    def imr(self) -> Decimal:
+        """Minimum initial margin rate of the tier (1 / max leverage)."""
+        return 1 / self.max_leverage
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A linear USDT perpetual (contract size 1 base unit) and its trading filters."""
+
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    qty_step: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    min_price: Decimal
+    max_price: Decimal
+    max_leverage: Decimal
+    funding_interval_min: int
+    risk_tiers: tuple[RiskTier, ...]
+
+    def __post_init__(self) -> None:
+        if not self.risk_tiers:
+            raise ValueError(f"{self.symbol}: an instrument needs at least one risk tier")
+        limits = [t.limit_value for t in self.risk_tiers]
+        if limits != sorted(limits):
+            raise ValueError(f"{self.symbol}: risk tiers must be sorted by limit value")
+
+    def tier_for(self, value: Decimal) -> RiskTier:
+        """The tier whose limit ``value`` (position value, USDT) falls within; the last tier beyond."""
+        for t in self.risk_tiers:
+            if value <= t.limit_value:
+                return t
+        return self.risk_tiers[-1]
+
+    def max_leverage_for(self, value: Decimal) -> Decimal:
+        """The highest leverage Bybit allows for a position of ``value`` USDT."""
+        return min(self.tier_for(value).max_leverage, self.max_leverage)
+
+    @property
+    def max_position_value(self) -> Decimal:
+        """The largest position value any tier allows."""
+        return self.risk_tiers[-1].limit_value
+
+
+#: Where the default specs come from and when they were read.
+SPECS_SOURCE = "Bybit V5 GET /v5/market/instruments-info and /v5/market/risk-limit (category=linear)"
+SPECS_CHECKED = "unverified"
+
+
+def _tiers(rows: list[tuple[str, str, str, str]]) -> tuple[RiskTier, ...]:
+    return tuple(RiskTier(Decimal(a), Decimal(b), Decimal(c), Decimal(d)) for a, b, c, d in rows)
+
+
+def _inst(symbol: str, base: str, tick: str, step: str, min_qty: str, max_qty: str,
+          min_notional: str, min_price: str, max_price: str, max_lev: str, funding_min: int,
+          tiers: list[tuple[str, str, str, str]]) -> Instrument:
+    return Instrument(symbol, base, "USDT", Decimal(tick), Decimal(step), Decimal(min_qty),
+                      Decimal(max_qty), Decimal(min_notional), Decimal(min_price), Decimal(max_price),
+                      Decimal(max_lev), funding_min, _tiers(tiers))
+
+
+# Placeholder data, replaced by researched numbers in the next commit.
+DEFAULT_INSTRUMENTS: dict[str, Instrument] = {
+    i.symbol: i for i in (
+        _inst("BTCUSDT", "BTC", "0.10", "0.001", "0.001", "1190", "5", "0.10", "1999999.80", "100", 480,
+              [("2000000", "0.005", "0", "100")]),
+        _inst("ETHUSDT", "ETH", "0.01", "0.01", "0.01", "7240", "5", "0.01", "199999.98", "100", 480,
+              [("1000000", "0.005", "0", "100")]),
+        _inst("SOLUSDT", "SOL", "0.010", "0.1", "0.1", "79770", "5", "0.010", "19999.980", "100", 480,
+              [("200000", "0.01", "0", "50")]),
+    )
+}
+
+
+def get_instrument(symbol: str) -> Instrument:
+    """The shipped spec of ``symbol`` (case-insensitive); UsageError naming the known ones if unknown."""
+    key = symbol.strip().upper().replace("/", "").replace(":USDT", "")
+    try:
+        return DEFAULT_INSTRUMENTS[key]
+    except KeyError:
+        raise UsageError(f"unknown symbol {symbol!r}",
+                         hint=f"known symbols: {', '.join(sorted(DEFAULT_INSTRUMENTS))}") from None
