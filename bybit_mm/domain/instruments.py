@@ -72,8 +72,24 @@ class Instrument:
 
 
 #: Where the default specs come from and when they were read.
-SPECS_SOURCE = "Bybit V5 GET /v5/market/instruments-info and /v5/market/risk-limit (category=linear)"
-SPECS_CHECKED = "unverified"
+SPECS_SOURCE = ("Bybit V5 GET /v5/market/instruments-info and GET /v5/market/risk-limit "
+                "(category=linear), https://bybit-exchange.github.io/docs/v5/market/instrument and "
+                "https://bybit-exchange.github.io/docs/v5/market/risk-limit; read from recorded "
+                "responses in public test fixtures (see SPECS_NOTES), not from the live endpoints")
+SPECS_CHECKED = "2026-11-25"
+#: Per-symbol provenance. Tier tables are PARTIAL: only the lowest tiers are shipped, and the
+#: last shipped limit is the largest position value these defaults allow (``max_position_value``).
+SPECS_NOTES: dict[str, str] = {
+    "BTCUSDT": ("filters: instruments-info response recorded 2023-09-14 (nautilus_trader test fixture "
+                "linear/instruments.json); tiers 1-2: risk-limit rows 2,000,000 / 0.5% / 100x and "
+                "2,600,000 / 0.56% / 90x / deduction 1,200 (recorded risk-limit payloads in public "
+                "test suites; the deduction makes MM continuous at 2,000,000)."),
+    "ETHUSDT": ("filters: same recorded instruments-info response (2023-09-14); tier 1 "
+                "(1,000,000 / 0.5% / 100x) NOT verified against a recorded risk-limit payload."),
+    "SOLUSDT": ("filters and tier 1 (200,000 / 1% / 50x) NOT verified against a recorded payload: "
+                "conservative values (higher MMR, lower leverage than may be live); load live specs "
+                "before trading SOL."),
+}
 
 
 def _tiers(rows: list[tuple[str, str, str, str]]) -> tuple[RiskTier, ...]:
@@ -88,14 +104,16 @@ def _inst(symbol: str, base: str, tick: str, step: str, min_qty: str, max_qty: s
                       Decimal(max_lev), funding_min, _tiers(tiers))
 
 
-# Placeholder data, replaced by researched numbers in the next commit.
+# Columns: symbol, base, tickSize, qtyStep, minOrderQty, maxOrderQty, minNotionalValue, minPrice,
+# maxPrice, maxLeverage, fundingInterval (min); tiers: riskLimitValue, maintenanceMargin (fraction),
+# mmDeduction, maxLeverage.
 DEFAULT_INSTRUMENTS: dict[str, Instrument] = {
     i.symbol: i for i in (
-        _inst("BTCUSDT", "BTC", "0.10", "0.001", "0.001", "1190", "5", "0.10", "1999999.80", "100", 480,
-              [("2000000", "0.005", "0", "100")]),
-        _inst("ETHUSDT", "ETH", "0.01", "0.01", "0.01", "7240", "5", "0.01", "199999.98", "100", 480,
+        _inst("BTCUSDT", "BTC", "0.10", "0.001", "0.001", "100", "5", "0.10", "199999.80", "100", 480,
+              [("2000000", "0.005", "0", "100"), ("2600000", "0.0056", "1200", "90")]),
+        _inst("ETHUSDT", "ETH", "0.01", "0.01", "0.01", "1500", "5", "0.01", "19999.98", "100", 480,
               [("1000000", "0.005", "0", "100")]),
-        _inst("SOLUSDT", "SOL", "0.010", "0.1", "0.1", "79770", "5", "0.010", "19999.980", "100", 480,
+        _inst("SOLUSDT", "SOL", "0.010", "0.1", "0.1", "79770", "5", "0.010", "19999.980", "50", 480,
               [("200000", "0.01", "0", "50")]),
     )
 }
