@@ -1,0 +1,1 @@
+"""The client layer: the port, the ccxt live adapter and the paper adapter."""
