@@ -49,7 +49,8 @@ def _parse_notional(raw: str | None) -> Decimal | None:
 
 def fees(
     ctx: typer.Context,
-    tier: Optional[str] = typer.Option(None, "--tier", "-t", help="Show one tier (VIP0..VIP5, SVIP)."),
+    tier: Optional[str] = typer.Option(None, "--tier", "-t", metavar="TIER",
+                                       help="Show one tier: VIP0..VIP5, SVIP (Supreme VIP), PRO1..PRO6."),
     notional: Optional[str] = typer.Option(None, "--notional", "-n", metavar="USDT",
                                            help="Also compute the maker and taker fee on this fill notional."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
