@@ -17,6 +17,7 @@ from bybit_mm.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, BybitMMError
 COMMAND_MODULES = (
     "bybit_mm.cli.fees",
     "bybit_mm.cli.profile",
+    "bybit_mm.cli.liq",
 )
 
 
