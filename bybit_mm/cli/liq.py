@@ -81,7 +81,7 @@ def liq_report(side: str, entry: str, qty: str, leverage: str, symbol: str | Non
         source = f"{instrument.symbol} risk-limit tier up to {tier.limit_value} USDT"
     else:
         used_mmr, used_ded = DEFAULT_MMR, ded_d or Decimal(0)
-        source = (f"the default {DEFAULT_MMR * 100:f}% (BTCUSDT's lowest tier; no --symbol or --mmr "
+        source = (f"the default {(DEFAULT_MMR * 100).normalize():f}% (BTCUSDT's lowest tier; no --symbol or --mmr "
                   "given)")
 
     im = margin.initial_margin(value, lev_d)

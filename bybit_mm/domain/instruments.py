@@ -92,6 +92,23 @@ SPECS_NOTES: dict[str, str] = {
 }
 
 
+def continuous_tiers(rows: list[tuple[Decimal, Decimal, Decimal]]) -> tuple[RiskTier, ...]:
+    """Tiers from ``(limit_value, mmr, max_leverage)`` rows, with the deductions that make MM continuous.
+
+    Bybit's deduction for tier n is ``deduction(n-1) + limit(n-1) x (mmr(n) - mmr(n-1))``, so that
+    ``value x MMR - deduction`` has no jump at a tier boundary (useful when a risk-limit payload
+    sends an empty ``mmDeduction``).
+    """
+    tiers: list[RiskTier] = []
+    deduction, prev_limit, prev_mmr = Decimal(0), Decimal(0), None
+    for limit, mmr, max_lev in rows:
+        if prev_mmr is not None:
+            deduction += prev_limit * (mmr - prev_mmr)
+        tiers.append(RiskTier(limit, mmr, deduction, max_lev))
+        prev_limit, prev_mmr = limit, mmr
+    return tuple(tiers)
+
+
 def _tiers(rows: list[tuple[str, str, str, str]]) -> tuple[RiskTier, ...]:
     return tuple(RiskTier(Decimal(a), Decimal(b), Decimal(c), Decimal(d)) for a, b, c, d in rows)
 

@@ -185,7 +185,7 @@ def max_position_qty(balance: Decimal, leverage: Decimal, price: Decimal, instru
 
     Pays IM plus the fees to open and to close (Bybit's order cost), stays within the largest
     risk-limit tier that allows ``leverage``, and is rounded down to the qty step; below the
-    minimum order qty the answer is zero.
+    minimum order qty or minimum order value the answer is zero.
     """
     _positive("price", price)
     if balance <= 0:
@@ -196,4 +196,6 @@ def max_position_qty(balance: Decimal, leverage: Decimal, price: Decimal, instru
         return ZERO
     qty = min(qty, tiers[-1].limit_value / price)
     qty = round_qty(qty, instrument.qty_step)
-    return qty if qty >= instrument.min_qty else ZERO
+    if qty < instrument.min_qty or qty * price < instrument.min_notional:
+        return ZERO
+    return qty

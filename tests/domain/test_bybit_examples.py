@@ -1,0 +1,58 @@
+"""Bybit's own worked examples (BYBIT.md section 1), reproduced exactly."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from bybit_mm.domain import fees
+from bybit_mm.domain.instruments import RiskTier, continuous_tiers
+from bybit_mm.domain.margin import (bankruptcy_price, initial_margin, liquidation_price,
+                                    maintenance_margin)
+from bybit_mm.domain.orders import PositionSide, Side
+from bybit_mm.domain.position import Position, apply_fill, unrealized_pnl
+
+
+def test_long_1_btc_at_10000_50x_liquidates_at_9850_and_goes_bankrupt_at_9800() -> None:
+    value = D(1) * D(10000)
+    assert initial_margin(value, D(50)) == 200
+    assert maintenance_margin(value, RiskTier(D(2_000_000), D("0.005"), D(0), D(100))) == 50
+    assert liquidation_price(PositionSide.LONG, D(10000), D(1), D(50), D("0.005")) == 9850
+    assert bankruptcy_price(PositionSide.LONG, D(10000), D(50)) == 9800
+
+
+def test_the_same_short_mirrors_it() -> None:
+    assert liquidation_price("short", D(10000), D(1), D(50), D("0.005")) == 10150
+    assert bankruptcy_price("short", D(10000), D(50)) == 10200
+
+
+@pytest.mark.parametrize("qty, entry, mark, expected", [
+    (D("0.2"), D(7000), D(7500), D(100)),     # long 0.2 @ 7,000, price 7,500
+    (D("-0.4"), D(6000), D(5000), D(400)),    # short 0.4 @ 6,000, price 5,000
+])
+def test_unrealised_pnl_examples(qty: D, entry: D, mark: D, expected: D) -> None:
+    assert unrealized_pnl(Position("BTCUSDT", qty, entry), mark) == expected
+
+
+def test_entry_averaging_0_5_at_5000_plus_0_3_at_6000_is_5375() -> None:
+    pos, _ = apply_fill(Position.flat("BTCUSDT"), Side.BUY, D("0.5"), D(5000), D(0))
+    pos, _ = apply_fill(pos, Side.BUY, D("0.3"), D(6000), D(0))
+    assert pos.qty == D("0.8")
+    assert pos.entry_price == 5375
+
+
+def test_tiered_maintenance_margin_is_92_5_for_3500() -> None:
+    tiers = continuous_tiers([(D(1000), D("0.02"), D(50)), (D(2000), D("0.025"), D(40)),
+                              (D(3000), D("0.03"), D(33)), (D(4000), D("0.035"), D(28))])
+    assert [t.mm_deduction for t in tiers] == [0, 5, 15, 30]
+    tier = next(t for t in tiers if D(3500) <= t.limit_value)
+    assert maintenance_margin(D(3500), tier) == D("92.5")
+
+
+@pytest.mark.parametrize("tier_name, maker, expected", [("VIP0", True, 16), ("VIP0", False, 44)])
+def test_fee_on_10_btc_at_8000(tier_name: str, maker: bool, expected: int) -> None:
+    t = fees.tier(tier_name)
+    rate = t.maker if maker else t.taker
+    _, effect = apply_fill(Position.flat("BTCUSDT"), Side.BUY, D(10), D(8000), rate)
+    assert effect.fee == expected
