@@ -18,6 +18,9 @@ COMMAND_MODULES = (
     "bybit_mm.cli.fees",
     "bybit_mm.cli.profile",
     "bybit_mm.cli.liq",
+    "bybit_mm.cli.simulate",
+    "bybit_mm.cli.quote",
+    "bybit_mm.cli.emulator",
 )
 
 

@@ -1,0 +1,124 @@
+"""Online estimators recover known parameters from seeded synthetic data, and say when they cannot."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from bybit_mm.quoting.estimators import IntensityEstimator, VolatilityEstimator
+
+
+def _mid_path(sigma: float, seconds: float, seed: int, mean_gap_ms: float = 100.0):
+    """(ts_ms, mid): a Brownian mid sampled at irregular (exponential) intervals."""
+    rng = random.Random(seed)
+    ts, mid = 0.0, 30_000.0
+    yield ts, mid
+    while ts < seconds * 1000:
+        gap = rng.expovariate(1.0 / mean_gap_ms)
+        ts += gap
+        mid += rng.gauss(0.0, sigma * math.sqrt(gap / 1000.0))
+        yield ts, mid
+
+
+@pytest.mark.parametrize("sigma", [0.5, 7.0])
+def test_volatility_recovered_within_5_percent(sigma: float) -> None:
+    est = VolatilityEstimator(window_s=1800.0)
+    for ts, mid in _mid_path(sigma, 3600.0, seed=7):
+        est.update(ts, mid)
+    assert est.updates > 15_000
+    got = est.sigma()
+    assert got is not None
+    assert abs(got / sigma - 1) < 0.05
+
+
+def test_volatility_not_ready_without_enough_or_fresh_data() -> None:
+    est = VolatilityEstimator(window_s=60.0, min_updates=30, stale_after_s=10.0)
+    assert est.sigma() is None and not est.ready
+    for i in range(10):
+        est.update(i * 1000.0, 100.0 + (i % 2))
+    assert est.sigma() is None  # too few changes
+    for i in range(10, 100):
+        est.update(i * 1000.0, 100.0 + (i % 2))
+    assert est.ready
+    assert est.sigma(now_ms=99_000 + 5_000) is not None
+    assert est.sigma(now_ms=99_000 + 11_000) is None  # stale: no update for 11 s
+
+
+def test_volatility_window_forgets_old_regime() -> None:
+    est = VolatilityEstimator(window_s=600.0)
+    path = list(_mid_path(5.0, 1200.0, seed=3))
+    for ts, mid in path:
+        est.update(ts, mid)
+    calm = list(_mid_path(0.5, 1200.0, seed=4))
+    t0 = path[-1][0]
+    base = path[-1][1] - calm[0][1]
+    for ts, mid in calm[1:]:
+        est.update(t0 + ts, base + mid)
+    got = est.sigma()
+    assert got is not None and abs(got / 0.5 - 1) < 0.05
+
+
+def _trades(A: float, k: float, seconds: float, seed: int):
+    """(ts_ms, price, mid): per side, Poisson market orders at rate A reaching depth ~ Exp(k).
+
+    Orders reaching depth >= delta then arrive at rate A exp(-k delta): the A&S intensity.
+    """
+    rng = random.Random(seed)
+    events = []
+    for side in (1, -1):
+        ts = 0.0
+        while True:
+            ts += rng.expovariate(A) * 1000.0
+            if ts > seconds * 1000:
+                break
+            events.append((ts, side, rng.expovariate(k)))
+    events.sort()
+    mid = 100.0
+    out = []
+    for ts, side, depth in events:
+        mid += rng.gauss(0.0, 0.02)
+        out.append((ts, mid + side * depth, mid))
+    return out
+
+
+@pytest.mark.parametrize(("A", "k", "step"), [(2.0, 1.5, 0.1), (0.5, 20.0, 0.01)])
+def test_intensity_recovered_within_10_percent(A: float, k: float, step: float) -> None:
+    seconds = 3600.0
+    est = IntensityEstimator(level_step=step, window_s=seconds, n_levels=30)
+    for ts, price, mid in _trades(A, k, seconds, seed=11):
+        est.on_trade(ts, price, mid)
+    est.observe(seconds * 1000)
+    fit = est.fit()
+    assert fit is not None
+    assert abs(fit.A / A - 1) < 0.10, fit
+    assert abs(fit.k / k - 1) < 0.10, fit
+
+
+def test_intensity_rates_are_per_second_per_side_not_volume() -> None:
+    est = IntensityEstimator(level_step=1.0, window_s=100.0, n_levels=3, min_trades=1, min_levels=1,
+                             min_level_trades=1, min_span_s=0)
+    est.observe(0.0)
+    for i in range(10):  # ten trades at the mid, ten two levels out, over 100 s
+        est.on_trade(i * 10_000.0, 100.0, 100.0)
+        est.on_trade(i * 10_000.0 + 1, 102.5, 100.0)
+    est.observe(100_000.0 - 1)
+    rates = est.rates()
+    assert [n for _, _, n in rates] == [20, 10, 10]
+    assert rates[0][1] == pytest.approx(20 / (2 * 99.999))
+
+
+def test_intensity_not_ready_when_quiet_or_stale() -> None:
+    est = IntensityEstimator(level_step=0.1, window_s=600.0)
+    assert est.fit() is None and not est.ready
+    est.observe(0.0)
+    for ts, price, mid in _trades(2.0, 1.5, 10.0, seed=1):
+        est.on_trade(ts, price, mid)
+    assert est.fit() is None  # a handful of trades is not an estimate
+    for ts, price, mid in _trades(2.0, 1.5, 600.0, seed=2):
+        est.on_trade(10_000 + ts, price, mid)
+    assert est.ready
+    est.observe(10_000 + 600_000 + 700_000)  # nothing traded for longer than the window
+    assert est.trades == 0
+    assert est.fit() is None
