@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bybit_mm.cli.liq",
     "bybit_mm.cli.simulate",
     "bybit_mm.cli.quote",
+    "bybit_mm.cli.emulator",
 )
 
 

@@ -1,0 +1,58 @@
+"""The emulator's settings (what `bybit-mm emulator` options map to)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+#: Credentials the emulator accepts unless told otherwise. Not secret: it is a local test server.
+DEFAULT_API_KEY = "emulator-key"
+DEFAULT_API_SECRET = "emulator-secret"
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything that shapes one emulator instance."""
+
+    host: str = "127.0.0.1"
+    #: 0 picks a free port.
+    port: int = 8765
+    seed: int = 1
+    symbols: tuple[str, ...] = ("BTCUSDT",)
+    #: Simulated seconds per real second (the sim's WallClock speed).
+    speed: float = 1.0
+    api_key: str = DEFAULT_API_KEY
+    api_secret: str = DEFAULT_API_SECRET
+    balance: Decimal = Decimal("10000")
+    fee_tier: str = "VIP0"
+    #: Fraction of requests (0..1) answered with an injected fault.
+    fail_rate: float = 0.0
+    #: Added latency (ms) before every response.
+    latency_ms: float = 0.0
+    #: How long (ms) a "timeout" fault holds its response: longer than the client's timeout.
+    fault_hold_ms: float = 15_000.0
+    #: Order-entry latency inside the sim (an order cannot fill before it is active).
+    order_latency_ms: float = 0.0
+    queue_model: str = "trade_through"
+    #: Enforce Bybit's per-endpoint and per-IP rate limits.
+    rate_limits: bool = True
+    #: How often (real ms) the background task advances the sim between requests.
+    tick_ms: float = 100.0
+    #: Extra accepted credentials (key -> secret), e.g. for tests with several accounts.
+    extra_credentials: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError("fail_rate must be between 0 and 1")
+        if self.latency_ms < 0 or self.fault_hold_ms < 0 or self.order_latency_ms < 0:
+            raise ValueError("latencies must be non-negative")
+        if self.speed < 0:
+            raise ValueError("speed must be non-negative")
+        if not self.symbols:
+            raise ValueError("at least one symbol is needed")
+        if not self.api_key or not self.api_secret:
+            raise ValueError("api key and secret must not be empty")
+
+    def credentials(self) -> dict[str, str]:
+        """Every accepted API key with its secret."""
+        return {**self.extra_credentials, self.api_key: self.api_secret}

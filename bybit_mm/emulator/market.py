@@ -1,0 +1,99 @@
+"""Public market-data endpoints (``/v5/market/*``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bybit_mm.emulator import serialize as ser
+from bybit_mm.emulator.context import HandlerContext
+from bybit_mm.emulator.params import Params, page
+from bybit_mm.emulator.wire import num, params_error
+
+#: Bybit's kline intervals in minutes ("M", a calendar month, is not emulated).
+KLINE_INTERVALS = {"1": 1, "3": 3, "5": 5, "15": 15, "30": 30, "60": 60, "120": 120, "240": 240,
+                   "360": 360, "720": 720, "D": 1440, "W": 10080}
+
+
+def server_time(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/time``: the sim clock in seconds and nanoseconds."""
+    now = ctx.exchange.clock.now_ms()
+    return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
+
+
+def instruments_info(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/instruments-info``; ``status=PreLaunch`` (and other non-trading) → empty."""
+    p.category()
+    symbol = p.string("symbol")
+    status = p.string("status")
+    base = p.string("baseCoin")
+    items = [] if status not in (None, "Trading") else [
+        ser.instrument_json(i) for i in ctx.exchange.instruments()
+        if (symbol is None or i.symbol == symbol) and (base is None or i.base == base)]
+    chunk, cursor = page(items, p, default_limit=500, max_limit=1000)
+    return {"category": "linear", "list": chunk, "nextPageCursor": cursor}
+
+
+def tickers(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/tickers`` for one symbol or all."""
+    p.category()
+    symbol = p.string("symbol")
+    symbols = [ctx.instrument(symbol).symbol] if symbol else ctx.symbols()
+    return {"category": "linear",
+            "list": [ser.ticker_json(ctx.exchange.ticker(s), ctx.instrument(s)) for s in symbols]}
+
+
+def orderbook(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/orderbook`` (linear depth 1..500, default 25)."""
+    p.category()
+    inst = ctx.instrument(p.req("symbol"))
+    depth = p.limit(25, 500)
+    return ser.orderbook_json(ctx.exchange.orderbook(inst.symbol, depth))
+
+
+def recent_trades(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/recent-trade``, newest first (limit 1..1000, default 500)."""
+    p.category()
+    inst = ctx.instrument(p.req("symbol"))
+    limit = p.limit(500, 1000)
+    return {"category": "linear",
+            "list": [ser.trade_json(t) for t in ctx.exchange.recent_trades(inst.symbol, limit)]}
+
+
+def kline(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/kline``, newest first (limit 1..1000, default 200)."""
+    p.category(required=False)
+    inst = ctx.instrument(p.req("symbol"))
+    interval = p.req("interval")
+    if interval not in KLINE_INTERVALS:
+        raise params_error(f"params error: interval {interval!r} is not supported "
+                           f"(one of {', '.join(KLINE_INTERVALS)})")
+    start = p.integer("start", lo=0)
+    end = p.integer("end", lo=0)
+    limit = p.limit(200, 1000)
+    rows = ctx.exchange.klines(inst.symbol, KLINE_INTERVALS[interval], start, end, limit)
+    return {"category": "linear", "symbol": inst.symbol, "list": [ser.kline_row(k) for k in rows]}
+
+
+def risk_limit(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/risk-limit`` for one symbol or all."""
+    p.category()
+    symbol = p.string("symbol")
+    insts = [ctx.instrument(symbol)] if symbol else list(ctx.exchange.instruments())
+    items = [row for inst in insts for row in ser.risk_tiers_json(inst)]
+    chunk, cursor = page(items, p, default_limit=len(items) or 1, max_limit=max(len(items), 1))
+    return {"category": "linear", "list": chunk, "nextPageCursor": cursor}
+
+
+def funding_history(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/funding/history``, newest first (limit 1..200, default 200)."""
+    p.category()
+    inst = ctx.instrument(p.req("symbol"))
+    start = p.integer("startTime", lo=0)
+    end = p.integer("endTime", lo=0)
+    limit = p.limit(200, 200)
+    rows = ctx.exchange.funding_history(inst.symbol, 10_000)
+    rows = [(ts, rate) for ts, rate in rows
+            if (start is None or ts >= start) and (end is None or ts <= end)][:limit]
+    return {"category": "linear", "list": [
+        {"symbol": inst.symbol, "fundingRate": num(rate), "fundingRateTimestamp": str(ts)}
+        for ts, rate in rows]}
