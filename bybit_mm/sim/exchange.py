@@ -1,0 +1,863 @@
+"""The simulated exchange: synthetic markets, matching of our orders, and the account ledger.
+
+One facade (:class:`SimExchange`) serves the HTTP emulator and the in-process paper client. It
+runs on an injected clock: every call first processes the market up to ``clock.now_ms()``
+(lazily, so real time, accelerated time and a manual :class:`~bybit_mm.sim.clock.SimClock` all
+work), and :meth:`SimExchange.advance` hands out what happened since the last call.
+
+Order handling, as Bybit does it (BYBIT.md §2) unless said otherwise:
+
+- REST-level rejections raise :class:`~bybit_mm.sim.errors.SimError` with Bybit's retCode.
+- An order becomes active ``latency_ms`` after placement and cannot fill before.
+- On activation a limit order that crosses the synthetic book takes liquidity level by level at
+  the book's prices (taker fee), the rest rests; PostOnly that would take is accepted and then
+  Cancelled with ``EC_PostOnlyWillTakeLiquidity``; IOC/Market cancel what they could not fill
+  at once, FOK fills completely or not at all. Market orders are IOC limits capped at
+  ``mark × (1 ± market_band)`` (Bybit's slippage protection; 3% here, an approximation); limit
+  prices beyond that band are rejected with 110003.
+- Resting orders fill at their own price from the market's prints (see ``matching``).
+- Reduce-only: rejected with 110017 when flat or on the position's side; its quantity is cut to
+  the position; when the position shrinks or closes, live reduce-only orders are cut or cancelled
+  (``EC_CancelByReduceOnly``).
+- Cancelled orders have status ``Cancelled`` even after a partial fill: ``PartiallyFilledCanceled``
+  is a spot-only status on Bybit.
+- Our own taker fills are printed on the public tape; they never fill our own resting orders,
+  and they do not consume the synthetic book (it is regenerated every step).
+- Several symbols are stepped in lockstep one second at a time, so cross-margin checks see
+  every symbol's mark within a second of each other.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections import deque
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+
+from bybit_mm.domain.clock import Clock
+from bybit_mm.domain.fees import tier as fee_tier_named
+from bybit_mm.domain.instruments import Instrument, get_instrument
+from bybit_mm.domain.liquidation import is_liquidated, settle_liquidation
+from bybit_mm.domain.orders import Side
+from bybit_mm.domain.rounding import OrderTooSmall, check_order
+from bybit_mm.sim import errors as E
+from bybit_mm.sim.errors import SimError
+from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
+from bybit_mm.sim.market import MarketParams, SyntheticMarket
+from bybit_mm.sim.matching import OrderRecord, make_queue_model
+from bybit_mm.sim.models import (
+    BookEvent,
+    BookSnapshot,
+    Event,
+    Execution,
+    FillEvent,
+    FundingEvent,
+    Kline,
+    LiquidationEvent,
+    OrderUpdate,
+    PositionUpdate,
+    PositionView,
+    SimOrder,
+    Ticker,
+    Trade,
+    TradeEvent,
+    WalletView,
+)
+
+ZERO = Decimal(0)
+ORDER_TYPES = ("Limit", "Market")
+TIME_IN_FORCE = ("GTC", "IOC", "FOK", "PostOnly")
+MAX_OPEN_ORDERS = 500
+_LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+_MAX_EVENTS = 200_000
+_MAX_EXECUTIONS = 20_000
+_MAX_CLOSED_ORDERS = 5_000
+
+
+def _dec(value: object, name: str) -> Decimal:
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise SimError(E.PARAMS_ERROR, f"params error: {name} invalid") from None
+    if not d.is_finite():
+        raise SimError(E.PARAMS_ERROR, f"params error: {name} invalid")
+    return d
+
+
+class SimExchange:
+    """A simulated Bybit linear-perpetual exchange with one account (see the module docstring)."""
+
+    def __init__(self, *, symbols: Sequence[str] = ("BTCUSDT",), seed: int = 1, clock: Clock,
+                 balance: Decimal = Decimal("10000"), fee_tier: str = "VIP0",
+                 queue_model: str = "trade_through", latency_ms: float = 0.0,
+                 market_params: MarketParams | None = None,
+                 instruments: Mapping[str, Instrument] | None = None,
+                 trade_events: bool = True, book_events: bool = False,
+                 market_band: Decimal = Decimal("0.03")) -> None:
+        self.clock = clock
+        self.seed = seed
+        self.latency_ms = float(latency_ms)
+        self.market_band = Decimal(market_band)
+        self.trade_events = trade_events
+        self.book_events = book_events
+        self._fees = fee_tier_named(fee_tier)
+        self.fee_tier = self._fees.name
+        self._instruments: dict[str, Instrument] = {}
+        for s in symbols:
+            inst = (instruments or {}).get(s) or get_instrument(s)
+            self._instruments[inst.symbol] = inst
+        mp = market_params or MarketParams()
+        now = clock.now_ms()
+        self._markets: dict[str, SyntheticMarket] = {
+            s: SyntheticMarket(inst, mp.for_symbol(s, inst), seed=seed, start_ms=now, market_params=mp)
+            for s, inst in self._instruments.items()}
+        self.ledger = Ledger(self._instruments, Decimal(balance), self._fees.taker)
+        self._ids = random.Random(f"ids-{seed}")
+        self.queue = make_queue_model(queue_model, random.Random(f"queue-{seed}"))
+        self.queue_model = queue_model
+        self._queue_steps = queue_model != "trade_through"
+        self._orders: dict[str, OrderRecord] = {}
+        self._by_link: dict[str, str] = {}
+        self._bids: dict[str, list[OrderRecord]] = {s: [] for s in self._instruments}
+        self._asks: dict[str, list[OrderRecord]] = {s: [] for s in self._instruments}
+        self._pending: list[OrderRecord] = []
+        self._executions: deque[Execution] = deque(maxlen=_MAX_EXECUTIONS)
+        self._events: deque[Event] = deque(maxlen=_MAX_EVENTS)
+        self._seq = 0
+        self._closed = 0
+
+    # --- time -----------------------------------------------------------------------------------
+
+    def advance(self) -> list[Event]:
+        """Process everything up to ``clock.now_ms()`` and return what happened since the last call."""
+        self._sync()
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    def run_until(self, ts_ms: int) -> list[Event]:
+        """Move a manual clock (one with ``set``) to ``ts_ms`` and process; returns the events."""
+        setter = getattr(self.clock, "set", None)
+        if setter is None:
+            raise TypeError("run_until needs a clock with set(ms), such as SimClock")
+        if ts_ms > self.clock.now_ms():
+            setter(ts_ms)
+        return self.advance()
+
+    def _sync(self) -> None:
+        now = self.clock.now_ms()
+        markets = list(self._markets.values())
+        if len(markets) == 1:
+            markets[0].step_until(now, self)
+        else:
+            t = min(m.ts_ms for m in markets)
+            while t < now:
+                t = min(now, t + 1000)
+                for m in markets:
+                    m.step_until(t, self)
+        if self._pending:
+            self._activate_due(now)
+
+    # --- market callbacks (MarketSink) ----------------------------------------------------------
+
+    def on_trade(self, market: SyntheticMarket, trade: Trade, price_tick: int, qty_steps: int) -> None:
+        """A market print: fill our resting orders it reaches."""
+        if self.trade_events:
+            self._events.append(TradeEvent(trade))
+        if self._pending:
+            self._activate_due(trade.ts_ms)
+        symbol = market.symbol
+        if trade.side is Side.SELL:
+            book = self._bids[symbol]
+            if not book or book[0].tick < price_tick:
+                return
+        else:
+            book = self._asks[symbol]
+            if not book or book[0].tick > price_tick:
+                return
+        remaining = qty_steps
+        step = market.qty_step
+        for o in list(book):
+            if o.side is Side.BUY:
+                if o.tick < price_tick:
+                    break
+                through = price_tick < o.tick
+            else:
+                if o.tick > price_tick:
+                    break
+                through = price_tick > o.tick
+            n = self.queue.fillable(o, through, remaining)
+            if n <= 0:
+                continue
+            n = min(n, int(o.leaves / step))
+            filled = self._fill(o, n * step, o.price, True, trade.ts_ms)
+            remaining -= int(filled / step)
+            if remaining <= 0:
+                break
+
+    def on_book(self, market: SyntheticMarket, ts_ms: int) -> None:
+        """A book step: activate due orders, move queues, check liquidation."""
+        symbol = market.symbol
+        if self.book_events:
+            self._events.append(BookEvent(symbol, ts_ms, market.bid_tick * market.tick,
+                                          market.ask_tick * market.tick))
+        if self._pending:
+            self._activate_due(ts_ms)
+        if self._queue_steps:
+            for book in (self._bids[symbol], self._asks[symbol]):
+                for o in book:
+                    self.queue.on_step(o, market.displayed_at(o.side, o.tick), market.step_ms)
+        pos = self.ledger.positions[symbol]
+        if pos.qty:
+            liq = self.ledger.isolated_liq(symbol)
+            if liq is not None:
+                mark = market.mark_price()
+                if is_liquidated(pos.side, mark, liq[0]):
+                    self._liquidate_isolated(symbol, ts_ms, mark)
+            elif self.ledger.margin_mode[symbol] == "cross" and self.ledger.cross_at_risk(self._marks()):
+                self._liquidate_cross(ts_ms)
+
+    def on_funding(self, market: SyntheticMarket, ts_ms: int, rate: Decimal, mark: Decimal) -> None:
+        """Funding settles for a position open at this instant."""
+        symbol = market.symbol
+        pos = self.ledger.positions[symbol]
+        if not pos.qty:
+            return
+        paid = self.ledger.fund(symbol, mark, rate, ts_ms)
+        side = Side.BUY if pos.qty > 0 else Side.SELL
+        ex = Execution(self._new_id(), "", "", symbol, side, mark, pos.size, paid, rate, False, ts_ms,
+                       "Funding", ZERO)
+        self._executions.append(ex)
+        self._events.append(FundingEvent(symbol, ts_ms, rate, mark, paid))
+
+    # --- order life cycle -----------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def _market(self, symbol: str) -> SyntheticMarket:
+        m = self._markets.get(symbol)
+        if m is None:
+            raise SimError(E.PARAMS_ERROR, f"params error: symbol invalid ({symbol})")
+        return m
+
+    def _marks(self) -> dict[str, Decimal]:
+        return {s: m.mark_price() for s, m in self._markets.items()}
+
+    def _book(self, o: OrderRecord) -> list[OrderRecord]:
+        return self._bids[o.symbol] if o.side is Side.BUY else self._asks[o.symbol]
+
+    def _rest(self, o: OrderRecord) -> None:
+        book = self._book(o)
+        book.append(o)
+        if o.side is Side.BUY:
+            book.sort(key=lambda r: (-r.tick, r.seq))
+        else:
+            book.sort(key=lambda r: (r.tick, r.seq))
+
+    def _unrest(self, o: OrderRecord) -> None:
+        book = self._book(o)
+        if o in book:
+            book.remove(o)
+        if o in self._pending:
+            self._pending.remove(o)
+
+    def _close(self, o: OrderRecord, status: str, reason: str, ts_ms: int) -> None:
+        o.status = status
+        o.reject_reason = reason
+        o.updated_ms = ts_ms
+        self._unrest(o)
+        self._events.append(OrderUpdate(o.view()))
+        self._closed += 1
+        if self._closed > _MAX_CLOSED_ORDERS * 2:
+            self._prune_closed()
+
+    def _prune_closed(self) -> None:
+        closed = [oid for oid, r in self._orders.items() if not r.is_live]
+        for oid in closed[:len(closed) - _MAX_CLOSED_ORDERS]:
+            r = self._orders.pop(oid)
+            if self._by_link.get(r.order_link_id) == oid:
+                del self._by_link[r.order_link_id]
+        self._closed = min(len(closed), _MAX_CLOSED_ORDERS)
+
+    def _activate_due(self, ts_ms: int) -> None:
+        due = [o for o in self._pending if o.active_ms <= ts_ms]
+        for o in due:
+            self._pending.remove(o)
+            self._activate(o, ts_ms)
+
+    def _crosses(self, o: OrderRecord, m: SyntheticMarket) -> bool:
+        return o.tick >= m.ask_tick if o.side is Side.BUY else o.tick <= m.bid_tick
+
+    def _activate(self, o: OrderRecord, ts_ms: int) -> None:
+        m = self._markets[o.symbol]
+        o.active = True
+        if o.reduce_only and self._reduce_allowance(o) <= 0:
+            self._close(o, "Cancelled", "EC_CancelByReduceOnly", ts_ms)
+            return
+        if o.order_type == "Market" or o.time_in_force in ("IOC", "FOK"):
+            self._take(o, ts_ms)
+            if o.is_live:
+                reason = "EC_NoImmediateQtyToFill" if not o.filled else "EC_NoError"
+                self._close(o, "Cancelled", reason, ts_ms)
+            return
+        if self._crosses(o, m):
+            if o.time_in_force == "PostOnly":
+                self._close(o, "Cancelled", "EC_PostOnlyWillTakeLiquidity", ts_ms)
+                return
+            self._take(o, ts_ms)
+            if not o.is_live:
+                return
+        self.queue.on_join(o, m.displayed_at(o.side, o.tick))
+        self._rest(o)
+
+    def _take(self, o: OrderRecord, ts_ms: int) -> None:
+        """Fill ``o`` as taker against the synthetic book, up to its limit price."""
+        m = self._markets[o.symbol]
+        buy = o.side is Side.BUY
+        book_side = Side.SELL if buy else Side.BUY
+        leaves = int(o.leaves / m.qty_step)
+        fills: list[tuple[int, int]] = []
+        level = 0
+        while leaves > 0 and level < m.book_levels:
+            tick = m.ask_tick + level if buy else m.bid_tick - level
+            if (buy and tick > o.tick) or (not buy and (tick < o.tick or tick < 1)):
+                break
+            q = min(leaves, m.level_size(book_side, level))
+            fills.append((tick, q))
+            leaves -= q
+            level += 1
+        if o.time_in_force == "FOK" and leaves > 0:
+            self._close(o, "Cancelled", "EC_CancelForNoFullFill", ts_ms)
+            return
+        for tick, q in fills:
+            if not o.is_live:
+                break
+            filled = self._fill(o, q * m.qty_step, tick * m.tick, False, ts_ms)
+            if filled:
+                trade = m.print_external(ts_ms, tick, int(filled / m.qty_step), buy)
+                if self.trade_events:
+                    self._events.append(TradeEvent(trade))
+
+    def _reduce_allowance(self, o: OrderRecord) -> Decimal:
+        pos = self.ledger.positions[o.symbol]
+        if pos.qty and (pos.qty > 0) != (o.side is Side.BUY):
+            return pos.size
+        return ZERO
+
+    def _fill(self, o: OrderRecord, qty: Decimal, price: Decimal, maker: bool, ts_ms: int) -> Decimal:
+        """Fill ``qty`` of ``o`` at ``price``; returns what was filled (reduce-only may cut it)."""
+        if o.reduce_only:
+            allowed = self._reduce_allowance(o)
+            if allowed <= 0:
+                self._close(o, "Cancelled", "EC_CancelByReduceOnly", ts_ms)
+                return ZERO
+            qty = min(qty, allowed)
+        if qty <= 0:
+            return ZERO
+        rate = self._fees.maker if maker else self._fees.taker
+        effect = self.ledger.fill(o.symbol, o.side, qty, price, rate, ts_ms)
+        o.filled += qty
+        o.value += qty * price
+        o.updated_ms = ts_ms
+        ex = Execution(self._new_id(), o.order_id, o.order_link_id, o.symbol, o.side, price, qty,
+                       effect.fee, rate, maker, ts_ms, "Trade", effect.closed_qty, effect.realized_pnl)
+        self._executions.append(ex)
+        self._events.append(FillEvent(ex))
+        if o.filled >= o.qty:
+            o.status = "Filled"
+            self._unrest(o)
+        else:
+            o.status = "PartiallyFilled"
+        self._events.append(OrderUpdate(o.view()))
+        self._events.append(PositionUpdate(self.ledger.position_view(o.symbol,
+                                                                     self._markets[o.symbol].mark_price())))
+        self._check_reduce_only(o.symbol, ts_ms)
+        return qty
+
+    def _check_reduce_only(self, symbol: str, ts_ms: int) -> None:
+        for o in [r for r in self._live(symbol) if r.reduce_only]:
+            allowed = self._reduce_allowance(o)
+            if allowed <= 0:
+                self._close(o, "Cancelled", "EC_CancelByReduceOnly", ts_ms)
+            elif o.leaves > allowed:
+                o.qty = o.filled + allowed
+                o.updated_ms = ts_ms
+                self._events.append(OrderUpdate(o.view()))
+
+    def _live(self, symbol: str | None = None) -> list[OrderRecord]:
+        out: list[OrderRecord] = []
+        for s in ([symbol] if symbol else list(self._instruments)):
+            out.extend(self._bids[s])
+            out.extend(self._asks[s])
+        out.extend(o for o in self._pending if symbol is None or o.symbol == symbol)
+        out.sort(key=lambda r: r.seq)
+        return out
+
+    # --- liquidation ----------------------------------------------------------------------------
+
+    def _cancel_symbol(self, symbol: str, ts_ms: int, reason: str) -> list[SimOrder]:
+        out = []
+        for o in self._live(symbol):
+            self._close(o, "Cancelled", reason, ts_ms)
+            out.append(o.view())
+        return out
+
+    def _liquidate_isolated(self, symbol: str, ts_ms: int, mark: Decimal) -> None:
+        self._cancel_symbol(symbol, ts_ms, "EC_Others")
+        liq, bust, margin = self.ledger.isolated_liq(symbol)  # type: ignore[misc]
+        pos = self.ledger.positions[symbol]
+        flat, loss = settle_liquidation(pos, bust, margin)
+        self.ledger.settle_loss(symbol, flat, loss, ts_ms)
+        self._record_bust(symbol, pos.qty, bust, -loss, ts_ms, mark, loss)
+
+    def _liquidate_cross(self, ts_ms: int) -> None:
+        marks = self._marks()
+        for symbol, pos in list(self.ledger.positions.items()):
+            if not pos.qty or self.ledger.margin_mode[symbol] != "cross":
+                continue
+            self._cancel_symbol(symbol, ts_ms, "EC_Others")
+            close = Side.SELL if pos.qty > 0 else Side.BUY
+            effect = self.ledger.fill(symbol, close, pos.size, marks[symbol], ZERO, ts_ms)
+            self._record_bust(symbol, pos.qty, marks[symbol], effect.realized_pnl, ts_ms, marks[symbol],
+                              -effect.realized_pnl)
+
+    def _record_bust(self, symbol: str, qty: Decimal, price: Decimal, pnl: Decimal, ts_ms: int,
+                     mark: Decimal, loss: Decimal) -> None:
+        close = Side.SELL if qty > 0 else Side.BUY
+        ex = Execution(self._new_id(), self._new_id(), "", symbol, close, price, abs(qty), ZERO, ZERO,
+                       False, ts_ms, "BustTrade", abs(qty), pnl)
+        self._executions.append(ex)
+        self._events.append(FillEvent(ex))
+        self._events.append(LiquidationEvent(symbol, ts_ms, "Buy" if qty > 0 else "Sell", abs(qty), mark,
+                                             price, loss))
+        self._events.append(PositionUpdate(self.ledger.position_view(symbol, mark)))
+
+    # --- public market data ---------------------------------------------------------------------
+
+    def instruments(self) -> list[Instrument]:
+        """The instruments this exchange lists."""
+        return list(self._instruments.values())
+
+    def instrument(self, symbol: str) -> Instrument:
+        """One instrument; SimError 10001 if not listed."""
+        self._market(symbol)
+        return self._instruments[symbol]
+
+    @property
+    def symbols(self) -> list[str]:
+        """Listed symbols."""
+        return list(self._instruments)
+
+    def ticker(self, symbol: str) -> Ticker:
+        """The 24h ticker with mark, index and funding."""
+        self._sync()
+        m = self._market(symbol)
+        high, low, prev, volume, turnover = m.stats_24h()
+        return Ticker(symbol, m.ts_ms, m.last_price(), m.mark_price(), m.index_price(),
+                      m.bid_tick * m.tick, m.level_size(Side.BUY, 0) * m.qty_step,
+                      m.ask_tick * m.tick, m.level_size(Side.SELL, 0) * m.qty_step,
+                      m.funding_rate_decimal(), m.next_funding_ms(), high, low, prev, volume, turnover,
+                      Decimal(str(round(m.params.open_interest))))
+
+    def orderbook(self, symbol: str, depth: int = 25) -> BookSnapshot:
+        """The L2 book, ``depth`` levels a side."""
+        self._sync()
+        return self._market(symbol).book(depth)
+
+    def recent_trades(self, symbol: str, limit: int = 60) -> list[Trade]:
+        """Public trades, newest first."""
+        self._sync()
+        trades = self._market(symbol).trades
+        return [trades[-i] for i in range(1, min(limit, len(trades)) + 1)]
+
+    def klines(self, symbol: str, interval_min: int, start_ms: int | None = None, end_ms: int | None = None,
+               limit: int = 200) -> list[Kline]:
+        """Candles of ``interval_min`` minutes, newest first."""
+        self._sync()
+        return self._market(symbol).klines(interval_min, start_ms, end_ms, limit)
+
+    def funding_history(self, symbol: str, limit: int = 200) -> list[tuple[int, Decimal]]:
+        """Past funding settlements (time, rate), newest first."""
+        self._sync()
+        hist = self._market(symbol).funding_history
+        return [hist[-i] for i in range(1, min(limit, len(hist)) + 1)]
+
+    def mark_price(self, symbol: str) -> Decimal:
+        """The current mark price."""
+        self._sync()
+        return self._market(symbol).mark_price()
+
+    # --- account settings -----------------------------------------------------------------------
+
+    def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        """Set the symbol's leverage; 110043 if unchanged, 110013 above the maximum allowed."""
+        self._sync()
+        self._market(symbol)
+        lev = _dec(leverage, "leverage")
+        inst = self._instruments[symbol]
+        if lev < 1 or lev != lev.quantize(Decimal("0.01")):
+            raise SimError(E.PARAMS_ERROR, "params error: leverage invalid")
+        pos = self.ledger.positions[symbol]
+        allowed = inst.max_leverage_for(pos.entry_value) if pos.qty else inst.max_leverage
+        if lev > allowed:
+            raise SimError(E.LEVERAGE_RISK_LIMIT, f"cannot set leverage [{int(lev * 100)}] gt maxLeverage "
+                                                  f"[{int(allowed * 100)}] by risk limit")
+        if lev == self.ledger.leverage[symbol]:
+            raise SimError(E.LEVERAGE_NOT_MODIFIED, "leverage not modified")
+        self.ledger.leverage[symbol] = lev
+        self.ledger.refresh(symbol)
+        self._events.append(PositionUpdate(self.ledger.position_view(symbol, self._markets[symbol].mark_price())))
+
+    def leverage(self, symbol: str) -> Decimal:
+        """The symbol's leverage."""
+        self._market(symbol)
+        return self.ledger.leverage[symbol]
+
+    def set_margin_mode(self, mode: str, symbol: str | None = None) -> None:
+        """Set isolated/cross for one symbol or (``symbol=None``, as Bybit's unified account) all.
+
+        Accepts ``isolated``/``cross`` or Bybit's ``ISOLATED_MARGIN``/``REGULAR_MARGIN``;
+        110026 when nothing would change.
+        """
+        self._sync()
+        key = {"isolated_margin": "isolated", "regular_margin": "cross"}.get(mode.lower(), mode.lower())
+        if key not in MARGIN_MODES:
+            raise SimError(E.PARAMS_ERROR, f"params error: margin mode {mode!r} invalid")
+        symbols = [symbol] if symbol else list(self._instruments)
+        for s in symbols:
+            self._market(s)
+        if all(self.ledger.margin_mode[s] == key for s in symbols):
+            raise SimError(E.MARGIN_MODE_NOT_MODIFIED, "Cross/isolated margin mode is not modified")
+        for s in symbols:
+            self.ledger.margin_mode[s] = key
+            self.ledger.refresh(s)
+
+    def margin_mode(self, symbol: str) -> str:
+        """``isolated`` or ``cross``."""
+        self._market(symbol)
+        return self.ledger.margin_mode[symbol]
+
+    def set_balance(self, amount: Decimal) -> None:
+        """Set the wallet balance (kept apart from PnL as a deposit/withdrawal)."""
+        self.ledger.set_balance(_dec(amount, "balance"))
+
+    def fee_rates(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """(maker, taker) fee rates of the account's tier."""
+        self._market(symbol)
+        return self._fees.maker, self._fees.taker
+
+    # --- orders ---------------------------------------------------------------------------------
+
+    def _validate(self, inst: Instrument, m: SyntheticMarket, side: Side, qty: Decimal,
+                  price: Decimal) -> None:
+        try:
+            check_order(inst, qty, price)
+        except OrderTooSmall as e:
+            code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
+                e.reason, E.PARAMS_ERROR)
+            raise SimError(code, e.message) from None
+
+    def _band_tick(self, m: SyntheticMarket, side: Side) -> int:
+        mark = m.mark_price()
+        if side is Side.BUY:
+            return int((mark * (1 + self.market_band) / m.tick).to_integral_value(ROUND_FLOOR))
+        return max(1, int((mark * (1 - self.market_band) / m.tick).to_integral_value(ROUND_CEILING)))
+
+    def _check_limits(self, symbol: str, side: Side, qty: Decimal, price: Decimal, reduce_only: bool,
+                      exclude: OrderRecord | None = None) -> None:
+        """Risk-limit (110090) and margin (110007) checks for a new or amended order."""
+        if reduce_only:
+            return
+        inst = self._instruments[symbol]
+        lev = self.ledger.leverage[symbol]
+        pos = self.ledger.positions[symbol]
+        live = [o for o in self._live(symbol) if o is not exclude and not o.reduce_only]
+        same = qty + sum((o.leaves for o in live if o.side is side), ZERO)
+        projected = pos.qty + same * side.sign
+        if (projected > 0) == (side is Side.BUY) and projected != 0:
+            tiers = [t for t in inst.risk_tiers if t.max_leverage >= lev]
+            cap = tiers[-1].limit_value if tiers else ZERO
+            if abs(projected) * price > cap:
+                raise SimError(E.RISK_LIMIT_EXCEEDED,
+                               f"Order placement failed as your position may exceed the max limit. "
+                               f"Please adjust your leverage to lower the max. position value {cap}")
+        orders_im = ZERO
+        for s in self._instruments:
+            rows = [(o.side, o.leaves, o.price) for o in self._live(s) if o is not exclude and not o.reduce_only]
+            if s == symbol:
+                rows.append((side, qty, price))
+            if rows:
+                orders_im += self.ledger.order_cost(s, rows)
+        if orders_im > self.ledger.free_margin(self._marks()):
+            raise SimError(E.INSUFFICIENT_AVAILABLE, "ab not enough for new order")
+
+    def _find(self, symbol: str, order_id: str, order_link_id: str) -> OrderRecord:
+        if not order_id and not order_link_id:
+            raise SimError(E.PARAMS_ERROR, "params error: orderId or orderLinkId is required")
+        oid = order_id or self._by_link.get(order_link_id, "")
+        o = self._orders.get(oid)
+        if o is None or o.symbol != symbol or (order_link_id and o.order_link_id != order_link_id):
+            raise SimError(E.ORDER_NOT_EXISTS, "order not exists or too late to cancel")
+        return o
+
+    def place_order(self, *, symbol: str, side: Side | str, order_type: str, qty: Decimal,
+                    price: Decimal | None = None, time_in_force: str = "GTC", reduce_only: bool = False,
+                    order_link_id: str = "") -> SimOrder:
+        """Place an order; raises SimError for REST-level rejections (see the module docstring)."""
+        self._sync()
+        m = self._market(symbol)
+        inst = self._instruments[symbol]
+        try:
+            side = Side.parse(side)
+        except ValueError:
+            raise SimError(E.PARAMS_ERROR, f"params error: side invalid ({side})") from None
+        if order_type not in ORDER_TYPES:
+            raise SimError(E.PARAMS_ERROR, f"params error: orderType invalid ({order_type})")
+        if time_in_force not in TIME_IN_FORCE:
+            raise SimError(E.PARAMS_ERROR, f"params error: timeInForce invalid ({time_in_force})")
+        if order_type == "Market":
+            if time_in_force == "PostOnly":
+                raise SimError(E.PARAMS_ERROR, "params error: market orders cannot be PostOnly")
+            time_in_force = "FOK" if time_in_force == "FOK" else "IOC"
+        if order_link_id and not _LINK_ID.match(order_link_id):
+            raise SimError(E.PARAMS_ERROR, "params error: orderLinkId invalid")
+        if order_link_id:
+            prev = self._orders.get(self._by_link.get(order_link_id, ""))
+            if prev is not None and prev.is_live:
+                raise SimError(E.DUPLICATE_ORDER_LINK_ID, "OrderLinkedID is duplicate")
+        qty = _dec(qty, "qty")
+        band = self._band_tick(m, side)
+        if order_type == "Market":
+            tick = band
+            price = tick * m.tick
+            self._validate(inst, m, side, qty, m.mark_price())
+        else:
+            if price is None:
+                raise SimError(E.PARAMS_ERROR, "params error: price is required for limit orders")
+            price = _dec(price, "price")
+            self._validate(inst, m, side, qty, price)
+            tick = int(price / m.tick)
+            if (side is Side.BUY and tick > band) or (side is Side.SELL and tick < band):
+                raise SimError(E.PRICE_OUT_OF_RANGE, f"The order price is out of the permissible range "
+                                                     f"({'max' if side is Side.BUY else 'min'} {band * m.tick})")
+        if reduce_only:
+            pos = self.ledger.positions[symbol]
+            if not pos.qty:
+                raise SimError(E.REDUCE_ONLY_RULE, "current position is zero, cannot fix reduce-only order qty")
+            if (pos.qty > 0) == (side is Side.BUY):
+                raise SimError(E.REDUCE_ONLY_RULE, "Reduce-only rule not satisfied")
+            qty = min(qty, pos.size)
+        if len(self._live(symbol)) >= MAX_OPEN_ORDERS:
+            raise SimError(E.TOO_MANY_ORDERS, "number of active orders greater than 500")
+        self._check_limits(symbol, side, qty, price, reduce_only)
+        now = self.clock.now_ms()
+        self._seq += 1
+        o = OrderRecord(order_id=self._new_id(), order_link_id=order_link_id, symbol=symbol, side=side,
+                        order_type=order_type, price=price, tick=tick, qty=qty, time_in_force=time_in_force,
+                        reduce_only=reduce_only, created_ms=now,
+                        active_ms=now + int(-(-self.latency_ms // 1)), seq=self._seq)
+        self._orders[o.order_id] = o
+        if order_link_id:
+            self._by_link[order_link_id] = o.order_id
+        self._events.append(OrderUpdate(o.view()))
+        if o.active_ms <= now:
+            self._activate(o, now)
+        else:
+            self._pending.append(o)
+        return o.view()
+
+    def amend_order(self, *, symbol: str, order_id: str = "", order_link_id: str = "",
+                    qty: Decimal | None = None, price: Decimal | None = None) -> SimOrder:
+        """Amend the price and/or quantity of a live order; the order id is kept.
+
+        A new price or a larger quantity loses the queue position; a smaller one keeps it. An
+        amended PostOnly that would now take is cancelled (``EC_PostOnlyWillTakeLiquidity``).
+        """
+        self._sync()
+        m = self._market(symbol)
+        o = self._find(symbol, order_id, order_link_id)
+        if not o.is_live:
+            raise SimError(E.ORDER_NOT_EXISTS, "order not exists or too late to replace")
+        if qty is None and price is None:
+            raise SimError(E.PARAMS_ERROR, "params error: nothing to amend")
+        new_qty = o.qty if qty is None else _dec(qty, "qty")
+        new_price = o.price if price is None or o.order_type == "Market" else _dec(price, "price")
+        if new_qty == o.qty and new_price == o.price:
+            raise SimError(E.PARAMS_ERROR, "The order remains unchanged as the parameters entered match "
+                                           "the existing ones")
+        if new_qty <= o.filled:
+            raise SimError(110064, "The number of contracts modified cannot be less than or equal to the "
+                                   "filled quantity")
+        self._validate(self._instruments[symbol], m, o.side, new_qty, new_price)
+        band = self._band_tick(m, o.side)
+        new_tick = int(new_price / m.tick)
+        if (o.side is Side.BUY and new_tick > band) or (o.side is Side.SELL and new_tick < band):
+            raise SimError(E.PRICE_OUT_OF_RANGE, "The order price is out of the permissible range")
+        if o.reduce_only:
+            new_qty = min(new_qty, o.filled + self._reduce_allowance(o))
+        self._check_limits(symbol, o.side, new_qty - o.filled, new_price, o.reduce_only, exclude=o)
+        requeue = new_price != o.price or new_qty > o.qty
+        now = self.clock.now_ms()
+        o.qty, o.price, o.tick, o.updated_ms = new_qty, new_price, new_tick, now
+        if o.active:
+            self._unrest(o)
+            if self._crosses(o, m):
+                if o.time_in_force == "PostOnly":
+                    self._close(o, "Cancelled", "EC_PostOnlyWillTakeLiquidity", now)
+                    return o.view()
+                self._take(o, now)
+                if not o.is_live:
+                    return o.view()
+                requeue = True
+            if requeue:
+                self.queue.on_join(o, m.displayed_at(o.side, o.tick))
+            self._rest(o)
+        self._events.append(OrderUpdate(o.view()))
+        return o.view()
+
+    def cancel_order(self, *, symbol: str, order_id: str = "", order_link_id: str = "") -> SimOrder:
+        """Cancel a live order; 110001 if it is unknown or already closed."""
+        self._sync()
+        self._market(symbol)
+        o = self._find(symbol, order_id, order_link_id)
+        if not o.is_live:
+            raise SimError(E.ORDER_NOT_EXISTS, "order not exists or too late to cancel")
+        self._close(o, "Cancelled", "EC_PerCancelRequest", self.clock.now_ms())
+        return o.view()
+
+    def cancel_all(self, symbol: str | None = None) -> list[SimOrder]:
+        """Cancel every live order (of ``symbol``, or of all symbols); returns what was cancelled."""
+        self._sync()
+        if symbol:
+            self._market(symbol)
+        out = []
+        for o in self._live(symbol):
+            self._close(o, "Cancelled", "EC_PerCancelRequest", self.clock.now_ms())
+            out.append(o.view())
+        return out
+
+    def open_orders(self, symbol: str | None = None) -> list[SimOrder]:
+        """Live orders (New, PartiallyFilled), newest first."""
+        self._sync()
+        return [o.view() for o in reversed(self._live(symbol))]
+
+    def get_order(self, *, order_id: str = "", order_link_id: str = "") -> SimOrder | None:
+        """An order by id or link id, live or closed (the newest with that link id); None if unknown."""
+        self._sync()
+        oid = order_id or self._by_link.get(order_link_id, "")
+        o = self._orders.get(oid)
+        if o is None or (order_link_id and o.order_link_id != order_link_id):
+            return None
+        return o.view()
+
+    def order_history(self, symbol: str | None = None, limit: int = 50) -> list[SimOrder]:
+        """All orders, live and closed, newest first."""
+        self._sync()
+        out = []
+        for o in reversed(list(self._orders.values())):
+            if symbol is None or o.symbol == symbol:
+                out.append(o.view())
+                if len(out) >= limit:
+                    break
+        return out
+
+    # --- account views --------------------------------------------------------------------------
+
+    def positions(self, symbol: str | None = None) -> list[PositionView]:
+        """Positions of every listed symbol (or one), flat ones included with size 0."""
+        self._sync()
+        symbols = [symbol] if symbol else list(self._instruments)
+        return [self.ledger.position_view(s, self._market(s).mark_price()) for s in symbols]
+
+    def total_order_im(self) -> Decimal:
+        """Margin held by live orders (see ``ledger``)."""
+        total = ZERO
+        for s in self._instruments:
+            rows = [(o.side, o.leaves, o.price) for o in self._live(s) if not o.reduce_only]
+            if rows:
+                total += self.ledger.order_cost(s, rows)
+        return total
+
+    def wallet(self) -> WalletView:
+        """The USDT wallet."""
+        self._sync()
+        return self.ledger.wallet_view(self._marks(), self.total_order_im())
+
+    def executions(self, symbol: str | None = None, limit: int = 50, start_ms: int | None = None,
+                   end_ms: int | None = None) -> list[Execution]:
+        """Our executions (trades, funding, liquidations), newest first."""
+        self._sync()
+        out = []
+        for ex in reversed(self._executions):
+            if symbol and ex.symbol != symbol:
+                continue
+            if start_ms is not None and ex.ts_ms < start_ms:
+                continue
+            if end_ms is not None and ex.ts_ms > end_ms:
+                continue
+            out.append(ex)
+            if len(out) >= limit:
+                break
+        return out
+
+    # --- persistence ----------------------------------------------------------------------------
+
+    def account_state(self) -> dict:
+        """JSON-able account state: ledger, live orders, recent executions."""
+        def order(o: OrderRecord) -> dict:
+            return {"order_id": o.order_id, "order_link_id": o.order_link_id, "symbol": o.symbol,
+                    "side": o.side.value, "order_type": o.order_type, "price": str(o.price),
+                    "qty": str(o.qty), "filled": str(o.filled), "value": str(o.value),
+                    "time_in_force": o.time_in_force, "reduce_only": o.reduce_only, "status": o.status,
+                    "created_ms": o.created_ms, "updated_ms": o.updated_ms}
+
+        def execution(e: Execution) -> dict:
+            return {"exec_id": e.exec_id, "order_id": e.order_id, "order_link_id": e.order_link_id,
+                    "symbol": e.symbol, "side": e.side.value, "price": str(e.price), "qty": str(e.qty),
+                    "fee": str(e.fee), "fee_rate": str(e.fee_rate), "is_maker": e.is_maker, "ts_ms": e.ts_ms,
+                    "exec_type": e.exec_type, "closed_size": str(e.closed_size),
+                    "realised_pnl": str(e.realised_pnl)}
+
+        self._sync()
+        return {"version": 1, "ts_ms": self.clock.now_ms(), "fee_tier": self.fee_tier,
+                "ledger": self.ledger.to_state(),
+                "orders": [order(o) for o in self._live()],
+                "executions": [execution(e) for e in list(self._executions)[-1000:]]}
+
+    def load_account_state(self, state: dict) -> None:
+        """Replace the account with ``state`` (from :meth:`account_state`); orders rest again at once."""
+        self._sync()
+        for o in self._live():
+            self._unrest(o)
+        self._orders.clear()
+        self._by_link.clear()
+        self.ledger.load_state(state["ledger"])
+        self._executions.clear()
+        for e in state.get("executions", []):
+            self._executions.append(Execution(
+                e["exec_id"], e["order_id"], e["order_link_id"], e["symbol"], Side(e["side"]),
+                Decimal(e["price"]), Decimal(e["qty"]), Decimal(e["fee"]), Decimal(e["fee_rate"]),
+                bool(e["is_maker"]), int(e["ts_ms"]), e["exec_type"], Decimal(e["closed_size"]),
+                Decimal(e.get("realised_pnl", "0"))))
+        now = self.clock.now_ms()
+        for d in state.get("orders", []):
+            if d["symbol"] not in self._markets:
+                continue
+            m = self._markets[d["symbol"]]
+            self._seq += 1
+            o = OrderRecord(order_id=d["order_id"], order_link_id=d["order_link_id"], symbol=d["symbol"],
+                            side=Side(d["side"]), order_type=d["order_type"], price=Decimal(d["price"]),
+                            tick=int(Decimal(d["price"]) / m.tick), qty=Decimal(d["qty"]),
+                            time_in_force=d["time_in_force"], reduce_only=bool(d["reduce_only"]),
+                            created_ms=int(d["created_ms"]), active_ms=now, seq=self._seq)
+            o.filled, o.value, o.status = Decimal(d["filled"]), Decimal(d["value"]), d["status"]
+            o.updated_ms = int(d["updated_ms"])
+            o.active = True
+            self._orders[o.order_id] = o
+            if o.order_link_id:
+                self._by_link[o.order_link_id] = o.order_id
+            self.queue.on_join(o, m.displayed_at(o.side, o.tick))
+            self._rest(o)

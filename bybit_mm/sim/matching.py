@@ -1,0 +1,157 @@
+"""How our resting limit orders get filled by the synthetic market's trades: the queue models.
+
+Our orders are not in the synthetic book; they fill only from the market's prints, always at
+THEIR OWN limit price (never the better trade price). A print can fill several of our orders,
+best price first, but never more than its own quantity in total. Two models, chosen by name:
+
+``trade_through`` (conservative, the default)
+    A resting buy fills only when a sell trade prints strictly BELOW its price (a sell: a buy
+    strictly above). Prints at our price never fill us: we assume we are last in the queue.
+    Fill size ≤ the print's quantity.
+
+``queue`` (probabilistic queue position)
+    When an order becomes active it joins behind the size displayed at its price level (0 if
+    it improves on the synthetic touch). Prints AT our price consume the queue ahead first, and
+    what is left fills us; prints through our price fill us directly. Every book step a random
+    fraction of the queue ahead cancels (``cancel_rate_per_s`` on average), and if the synthetic
+    touch moves behind our price nobody is left ahead of us.
+
+Both models are small objects with the same two methods, so another one (e.g. a log-probability
+queue as in hftbacktest) can be added without touching the exchange.
+"""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from typing import Protocol
+
+from bybit_mm.domain.orders import Side
+from bybit_mm.sim.models import SimOrder
+
+ZERO = Decimal(0)
+
+
+class OrderRecord:
+    """The exchange's live, mutable copy of one of our orders (``view()`` gives a SimOrder)."""
+
+    __slots__ = ("order_id", "order_link_id", "symbol", "side", "order_type", "price", "tick", "qty",
+                 "filled", "value", "time_in_force", "reduce_only", "status", "reject_reason",
+                 "created_ms", "updated_ms", "active_ms", "active", "queue_ahead", "seq")
+
+    def __init__(self, *, order_id: str, order_link_id: str, symbol: str, side: Side, order_type: str,
+                 price: Decimal, tick: int, qty: Decimal, time_in_force: str, reduce_only: bool,
+                 created_ms: int, active_ms: int, seq: int) -> None:
+        self.order_id = order_id
+        self.order_link_id = order_link_id
+        self.symbol = symbol
+        self.side = side
+        self.order_type = order_type
+        self.price = price
+        self.tick = tick
+        self.qty = qty
+        self.filled = ZERO
+        self.value = ZERO
+        self.time_in_force = time_in_force
+        self.reduce_only = reduce_only
+        self.status = "New"
+        self.reject_reason = "EC_NoError"
+        self.created_ms = created_ms
+        self.updated_ms = created_ms
+        self.active_ms = active_ms
+        self.active = False
+        self.queue_ahead = 0.0
+        self.seq = seq
+
+    @property
+    def leaves(self) -> Decimal:
+        """Quantity still to fill."""
+        return self.qty - self.filled
+
+    @property
+    def is_live(self) -> bool:
+        """New or PartiallyFilled."""
+        return self.status in ("New", "PartiallyFilled")
+
+    def view(self) -> SimOrder:
+        """A frozen snapshot."""
+        avg = (self.value / self.filled) if self.filled else None
+        return SimOrder(self.order_id, self.order_link_id, self.symbol, self.side, self.order_type,
+                        self.price, self.qty, self.filled, avg, self.time_in_force, self.reduce_only,
+                        self.status, self.reject_reason, self.created_ms, self.updated_ms)
+
+
+class QueueModel(Protocol):
+    """Decides how much of a print reaches one of our resting orders."""
+
+    name: str
+
+    def on_join(self, order: OrderRecord, displayed_steps: int) -> None:
+        """The order became active (or was re-priced) with ``displayed_steps`` shown at its level."""
+
+    def on_step(self, order: OrderRecord, displayed_steps: int, step_ms: int) -> None:
+        """A book step passed; ``displayed_steps`` is the size now shown at the order's level."""
+
+    def fillable(self, order: OrderRecord, through: bool, print_steps: int) -> int:
+        """Of a print of ``print_steps`` at (``through=False``) or through our price, how many
+        steps may fill this order (the caller caps by the order's leaves)."""
+
+
+class TradeThroughModel:
+    """Fill only on prints strictly through our price."""
+
+    name = "trade_through"
+
+    def on_join(self, order: OrderRecord, displayed_steps: int) -> None:
+        order.queue_ahead = 0.0
+
+    def on_step(self, order: OrderRecord, displayed_steps: int, step_ms: int) -> None:
+        return None
+
+    def fillable(self, order: OrderRecord, through: bool, print_steps: int) -> int:
+        return print_steps if through else 0
+
+
+class QueuePositionModel:
+    """Join behind the displayed size; prints at our level eat the queue ahead first."""
+
+    name = "queue"
+
+    def __init__(self, rng: random.Random, cancel_rate_per_s: float = 0.05) -> None:
+        self._rng = rng
+        self.cancel_rate_per_s = cancel_rate_per_s
+
+    def on_join(self, order: OrderRecord, displayed_steps: int) -> None:
+        order.queue_ahead = float(displayed_steps)
+
+    def on_step(self, order: OrderRecord, displayed_steps: int, step_ms: int) -> None:
+        if order.queue_ahead <= 0:
+            return
+        if displayed_steps == 0:
+            order.queue_ahead = 0.0
+            return
+        # Uniform draw with mean cancel_rate·dt: cancellations ahead of us move us up.
+        order.queue_ahead *= 1.0 - 2.0 * self.cancel_rate_per_s * step_ms / 1000.0 * self._rng.random()
+
+    def fillable(self, order: OrderRecord, through: bool, print_steps: int) -> int:
+        if through:
+            order.queue_ahead = 0.0
+            return print_steps
+        ahead = order.queue_ahead
+        if ahead >= print_steps:
+            order.queue_ahead = ahead - print_steps
+            return 0
+        order.queue_ahead = 0.0
+        return print_steps - int(ahead + 0.999999)
+
+
+QUEUE_MODELS = ("trade_through", "queue")
+
+
+def make_queue_model(name: str, rng: random.Random) -> QueueModel:
+    """The queue model called ``name`` (see the module docstring); ValueError if unknown."""
+    if name == "trade_through":
+        return TradeThroughModel()
+    if name == "queue":
+        return QueuePositionModel(rng)
+    raise ValueError(f"unknown queue model {name!r} (known: {', '.join(QUEUE_MODELS)})")
