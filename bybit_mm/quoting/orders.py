@@ -2,15 +2,18 @@
 
 The hot path is integer ticks: model prices (floats) become ticks with floor for the bid and
 ceil for the ask, every constraint is applied in ticks, and only the result is turned into
-``Decimal`` (``ticks * tick`` is exact, so no further rounding happens).
+``Decimal`` (``ticks * tick`` is exact, so no further rounding happens). At the Decimal boundary
+(the book's prices, sizes) the domain's rounding functions are used.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 
+from bybit_mm.domain.orders import Side
+from bybit_mm.domain.rounding import round_price, round_qty
 from bybit_mm.quoting.models import Quote
 
 _EPS = 1e-9
@@ -26,20 +29,6 @@ def ask_ticks(price: float, tick: float) -> int:
     """An ask price in whole ticks, rounded up (an ask never rounds down towards the bid)."""
     x = price / tick
     return math.ceil(x - _EPS * max(1.0, abs(x)))
-
-
-def _floor_ticks(value: Decimal, tick: Decimal) -> int:
-    return int((value / tick).to_integral_value(rounding=ROUND_FLOOR))
-
-
-def _ceil_ticks(value: Decimal, tick: Decimal) -> int:
-    return int((value / tick).to_integral_value(rounding=ROUND_CEILING))
-
-
-def _floor_qty(qty: Decimal, step: Decimal) -> Decimal:
-    if qty <= 0:
-        return Decimal(0)
-    return (qty / step).to_integral_value(rounding=ROUND_FLOOR) * step
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +95,12 @@ def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: D
         a = b + need
         notes.append(f"spread widened to {need} ticks (fees)")
     if best_ask is not None:
-        limit = _ceil_ticks(best_ask, tick) - 1
+        limit = int(round_price(best_ask - tick, tick, Side.BUY) / tick)
         if b > limit:
             b = limit
             notes.append("bid: held below the best ask")
     if best_bid is not None:
-        limit = _floor_ticks(best_bid, tick) + 1
+        limit = int(round_price(best_bid + tick, tick, Side.SELL) / tick)
         if a < limit:
             a = limit
             notes.append("ask: held above the best bid")
@@ -129,8 +118,8 @@ def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: D
         bid_qty = min(bid_qty, room_long)
         ask_qty = min(ask_qty, room_short)
     smallest = qty_step if min_qty is None else max(min_qty, qty_step)
-    bid_qty = _floor_qty(bid_qty, qty_step)
-    ask_qty = _floor_qty(ask_qty, qty_step)
+    bid_qty = round_qty(bid_qty, qty_step)
+    ask_qty = round_qty(ask_qty, qty_step)
 
     bid_price: Decimal | None = tick * b
     ask_price: Decimal | None = tick * a
