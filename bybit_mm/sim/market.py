@@ -47,11 +47,13 @@ class SymbolParams:
 
     start_price: float
     annual_vol: float = 0.6
+    #: Drift of the log mid per year (0: none; tests use it to force a trend).
+    annual_drift: float = 0.0
     jumps_per_day: float = 3.0
     jump_sigma: float = 0.004
     trades_per_second: float = 4.0
     trade_size_median: float = 0.01
-    trade_size_sigma: float = 1.3
+    trade_size_sigma: float = 1.6
     touch_size: float = 1.5
     depth_growth: float = 0.4
     spread_ticks: int = 1
@@ -66,7 +68,7 @@ class SymbolParams:
 
 DEFAULT_SYMBOL_PARAMS: dict[str, SymbolParams] = {
     "BTCUSDT": SymbolParams(start_price=95_000.0, annual_vol=0.6, trade_size_median=0.01,
-                            touch_size=1.5, trades_per_second=5.0, open_interest=55_000.0),
+                            touch_size=0.8, trades_per_second=5.0, open_interest=55_000.0),
     "ETHUSDT": SymbolParams(start_price=3_300.0, annual_vol=0.75, trade_size_median=0.2,
                             touch_size=40.0, trades_per_second=4.0, open_interest=1_800_000.0),
     "SOLUSDT": SymbolParams(start_price=180.0, annual_vol=0.9, trade_size_median=3.0,
@@ -132,6 +134,7 @@ class SyntheticMarket:
 
         dt_year = self.step_ms / _MS_PER_YEAR
         self._sigma_step = params.annual_vol * math.sqrt(dt_year)
+        self._drift_step = params.annual_drift * dt_year
         self._jump_p = params.jumps_per_day * self.step_ms / _DAY
         self._lam_step = params.trades_per_second * self.step_ms / 1000.0
         self._alpha = 1.0 - math.exp(-self.step_ms / params.mark_ema_ms)
@@ -175,7 +178,7 @@ class SyntheticMarket:
         n = self._chunk
         rng = self._rng
         p = self.params
-        dlog = rng.standard_normal(n) * self._sigma_step - 0.5 * self._sigma_step ** 2
+        dlog = rng.standard_normal(n) * self._sigma_step + (self._drift_step - 0.5 * self._sigma_step ** 2)
         jumps = rng.random(n) < self._jump_p
         if jumps.any():
             dlog[jumps] += rng.normal(0.0, p.jump_sigma, int(jumps.sum()))
