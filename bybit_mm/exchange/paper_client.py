@@ -1,0 +1,423 @@
+"""``DryRunFuturesClient``: the paper adapter — the ``sim`` core in-process behind the port.
+
+The simulated account (balance, positions, leverage and margin mode, open orders, fills) lives in
+a :class:`~bybit_mm.sim.exchange.SimExchange` and, when a :class:`PaperStore` is given, is written
+to ``<data dir>/paper/<profile>/account.json`` atomically after every change, so a paper account
+survives restarts and crashes. Market data comes from the sim's synthetic market, driven by the
+injected clock: a ``WallClock`` (real time × speed) or a ``SimClock`` that the caller (the engine's
+``--speed 0``) moves; every call first lets the sim catch up with ``clock.now_ms()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bybit_mm.domain.orders import Side
+from bybit_mm.errors import BybitMMError, ConfigError, UsageError
+from bybit_mm.exchange import errors as codes
+from bybit_mm.exchange.errors import error_for_ret_code
+from bybit_mm.exchange.port import (
+    Balance,
+    Execution,
+    FeeRates,
+    MarginMode,
+    OrderBook,
+    OrderInfo,
+    OrderStatus,
+    OrderType,
+    PositionInfo,
+    PublicTrade,
+    Ticker,
+    TimeInForce,
+)
+
+if TYPE_CHECKING:
+    from bybit_mm.config.schema import Profile
+    from bybit_mm.domain.clock import Clock
+    from bybit_mm.domain.instruments import Instrument
+    from bybit_mm.sim.exchange import SimExchange
+    from bybit_mm.sim.models import Event, PositionView, SimOrder
+
+_STATUS: dict[str, OrderStatus] = {
+    "New": "new", "PartiallyFilled": "partially_filled", "Filled": "filled", "Cancelled": "cancelled",
+    "PartiallyFilledCanceled": "cancelled", "Deactivated": "cancelled", "Rejected": "rejected",
+}
+_STATE_VERSION = 1
+
+
+class PaperStore:
+    """The paper account file: read once, replaced atomically (write a temp file, fsync, rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def for_profile(cls, profile: Profile) -> PaperStore:
+        """``<data dir>/paper/<profile name>/account.json``."""
+        from bybit_mm.config.paths import data_dir
+
+        name = profile.name or "default"
+        return cls(data_dir() / "paper" / name / "account.json")
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, or None when there is none yet."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise ConfigError(f"{self.path}: cannot read the paper account ({e.strerror})") from e
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise ConfigError(f"{self.path}: the paper account file is corrupt",
+                              hint="move it away to start a fresh paper account") from e
+        if not isinstance(data, dict) or "ledger" not in data:
+            raise ConfigError(f"{self.path}: not a paper account file",
+                              hint="move it away to start a fresh paper account")
+        return data
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Replace the file with ``state`` in one step (never a half-written file)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".account-", suffix=".json", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(state, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+def _merge_state(new: dict[str, Any], old: dict[str, Any] | None, symbols: Sequence[str]) -> dict[str, Any]:
+    """Keep what ``old`` says about symbols this sim does not list (they were not loaded)."""
+    new["paper_version"] = _STATE_VERSION
+    if not old:
+        return new
+    listed = set(symbols)
+    ledger, old_ledger = new["ledger"], old.get("ledger", {})
+    for key in ("positions", "leverage", "margin_mode", "updated_ms"):
+        for sym, value in (old_ledger.get(key) or {}).items():
+            if sym not in listed:
+                ledger.setdefault(key, {})[sym] = value
+    new["orders"] = list(new.get("orders", [])) + [o for o in old.get("orders", []) if o.get("symbol") not in listed]
+    return new
+
+
+def symbols_in_state(state: dict[str, Any] | None) -> set[str]:
+    """Symbols with an open position or a working order in a saved paper account."""
+    if not state:
+        return set()
+    out = {s for s, p in (state.get("ledger", {}).get("positions") or {}).items() if Decimal(p.get("qty", "0"))}
+    out |= {o["symbol"] for o in state.get("orders", []) if "symbol" in o}
+    return out
+
+
+def order_info(o: SimOrder) -> OrderInfo:
+    """The port's view of a sim order."""
+    is_market = o.order_type == "Market"
+    reason = o.reject_reason if o.reject_reason not in ("", "EC_NoError") else ""
+    return OrderInfo(order_id=o.order_id, client_order_id=o.order_link_id, symbol=o.symbol, side=o.side,
+                     order_type="Market" if is_market else "Limit", price=None if is_market else o.price,
+                     qty=o.qty, filled_qty=o.filled_qty,
+                     avg_fill_price=o.avg_price if o.filled_qty > 0 else None,
+                     status=_STATUS.get(o.status, "new"), time_in_force=o.time_in_force,  # type: ignore[arg-type]
+                     reduce_only=o.reduce_only, reject_reason=reason, created_ms=o.created_ms,
+                     updated_ms=o.updated_ms)
+
+
+def position_info(p: PositionView) -> PositionInfo:
+    """The port's view of a sim position."""
+    return PositionInfo(symbol=p.symbol, side="long" if p.side == "Buy" else "short" if p.side == "Sell" else "flat",
+                        size=p.size, entry_price=p.entry_price, mark_price=p.mark_price,
+                        liquidation_price=p.liq_price, bankruptcy_price=p.bust_price, leverage=p.leverage,
+                        margin_mode="isolated" if p.margin_mode == "isolated" else "cross",
+                        position_margin=p.position_im, maintenance_margin=p.position_mm,
+                        unrealized_pnl=p.unrealised_pnl, realized_pnl=p.cum_realised_pnl, updated_ms=p.updated_ms)
+
+
+class DryRunFuturesClient:
+    """The paper account: a SimExchange in-process behind the port (see the module docstring)."""
+
+    network = "paper"
+
+    def __init__(self, exchange: SimExchange, *, store: PaperStore | None = None,
+                 saved_state: dict[str, Any] | None = None) -> None:
+        self.exchange = exchange
+        self.store = store
+        self._saved = saved_state
+        if saved_state is not None:
+            self.exchange.load_account_state(saved_state)
+
+    @classmethod
+    def from_profile(cls, profile: Profile, *, clock: Clock | None = None, persist: bool = True,
+                     symbols: Sequence[str] | None = None, store: PaperStore | None = None) -> DryRunFuturesClient:
+        """The profile's paper account on the synthetic market (``paper.*`` settings).
+
+        ``clock`` defaults to real time (a ``WallClock`` at speed 1); the engine passes a
+        ``SimClock`` or a faster ``WallClock``. With ``persist`` the account is read from and
+        written to the data dir (``store`` overrides where).
+        """
+        from bybit_mm.domain.instruments import DEFAULT_INSTRUMENTS, get_instrument
+        from bybit_mm.sim.clock import WallClock
+        from bybit_mm.sim.exchange import SimExchange
+
+        paper = profile.paper
+        if paper.market != "sim":
+            raise ConfigError(f"paper.market = {paper.market!r} is not available yet in the paper client",
+                              hint="set paper.market = \"sim\" (the built-in synthetic market)")
+        store = store or (PaperStore.for_profile(profile) if persist else None)
+        saved = store.load() if store is not None else None
+        wanted = [get_instrument(s).symbol for s in (symbols or [profile.market.symbol])]
+        wanted += sorted(s for s in symbols_in_state(saved) if s in DEFAULT_INSTRUMENTS and s not in wanted)
+        exchange = SimExchange(symbols=wanted, seed=paper.seed, clock=clock or WallClock(1.0),
+                               balance=Decimal(str(paper.starting_balance)), fee_tier=paper.fee_tier,
+                               queue_model=paper.queue_model, latency_ms=paper.latency_ms)
+        return cls(exchange, store=store, saved_state=saved)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def is_mainnet(self) -> bool:
+        """Never: paper money."""
+        return False
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the sim runs on."""
+        return self.exchange.clock
+
+    def _sim(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the sim, translating its Bybit-style rejections into the project's errors."""
+        from bybit_mm.sim.errors import SimError
+
+        try:
+            return fn(*args, **kwargs)
+        except SimError as e:
+            raise error_for_ret_code(e.ret_code, e.message) from e
+
+    def _symbol(self, symbol: str) -> str:
+        sym = symbol.strip().upper()
+        if sym not in self.exchange.symbols:
+            raise UsageError(f"symbol {symbol!r} is not simulated by this paper account",
+                             hint=f"simulated: {', '.join(self.exchange.symbols)}")
+        return sym
+
+    def advance(self) -> list[Event]:
+        """Let the sim catch up with the clock; persists when the account changed."""
+        from bybit_mm.sim.models import BookEvent, TradeEvent
+
+        events = self.exchange.advance()
+        if any(not isinstance(e, (TradeEvent, BookEvent)) for e in events):
+            self.save()
+        return events
+
+    def save(self) -> None:
+        """Write the account to the store (no-op without one)."""
+        if self.store is None:
+            return
+        state = _merge_state(self.exchange.account_state(), self._saved, self.exchange.symbols)
+        self.store.save(state)
+        self._saved = state
+
+    async def close(self) -> None:
+        """Persist the account."""
+        self.advance()
+        self.save()
+
+    # --- market data ------------------------------------------------------------------------
+
+    async def instrument(self, symbol: str) -> Instrument:
+        """The simulated instrument (the shipped specs and tiers)."""
+        return self.exchange.instrument(self._symbol(symbol))
+
+    async def ticker(self, symbol: str) -> Ticker:
+        """Last, mark, index, the touch and funding of the synthetic market."""
+        self.advance()
+        t = self.exchange.ticker(self._symbol(symbol))
+        return Ticker(symbol=t.symbol, ts_ms=t.ts_ms, last=t.last, mark=t.mark, index=t.index, bid=t.bid,
+                      ask=t.ask, funding_rate=t.funding_rate, next_funding_ms=t.next_funding_ms)
+
+    async def order_book(self, symbol: str, depth: int = 25) -> OrderBook:
+        """An L2 snapshot of the synthetic book."""
+        self.advance()
+        b = self.exchange.orderbook(self._symbol(symbol), depth)
+        return OrderBook(symbol=b.symbol, ts_ms=b.ts_ms, bids=tuple(b.bids), asks=tuple(b.asks))
+
+    async def recent_trades(self, symbol: str, limit: int = 100) -> list[PublicTrade]:
+        """Recent synthetic trades, oldest first."""
+        self.advance()
+        trades = self.exchange.recent_trades(self._symbol(symbol), limit)
+        return [PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms, price=t.price, qty=t.qty,
+                            side=t.side) for t in reversed(trades)]
+
+    # --- account ----------------------------------------------------------------------------
+
+    async def positions(self, symbol: str | None = None) -> list[PositionInfo]:
+        """Open positions (flat ones left out)."""
+        self.advance()
+        views = self.exchange.positions(self._symbol(symbol) if symbol else None)
+        return [position_info(v) for v in views if v.size != 0]
+
+    async def balance(self) -> Balance:
+        """The simulated USDT wallet."""
+        self.advance()
+        w = self.exchange.wallet()
+        return Balance(wallet_balance=w.wallet_balance, equity=w.equity, available=w.available_balance,
+                       unrealized_pnl=w.unrealised_pnl,
+                       position_margin=w.total_initial_margin - w.total_order_im, order_margin=w.total_order_im)
+
+    async def fee_rates(self, symbol: str) -> FeeRates:
+        """The paper fee tier's rates."""
+        maker, taker = self.exchange.fee_rates(self._symbol(symbol))
+        return FeeRates(symbol=symbol.upper(), maker=maker, taker=taker)
+
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> bool:
+        """Set leverage; False when it already was."""
+        self.advance()
+        try:
+            self._sim(self.exchange.set_leverage, self._symbol(symbol), Decimal(str(leverage)))
+        except BybitMMError as e:
+            if e.ret_code == codes.LEVERAGE_NOT_MODIFIED:
+                return False
+            raise
+        self.save()
+        return True
+
+    async def leverage(self, symbol: str) -> Decimal:
+        """The symbol's leverage setting."""
+        return self.exchange.leverage(self._symbol(symbol))
+
+    async def margin_mode(self, symbol: str) -> MarginMode:
+        """``isolated`` or ``cross``."""
+        return "isolated" if self.exchange.margin_mode(self._symbol(symbol)) == "isolated" else "cross"
+
+    async def set_margin_mode(self, symbol: str, mode: MarginMode) -> bool:
+        """Set the margin mode account-wide (as Bybit's unified account); False when already so."""
+        if mode not in ("isolated", "cross"):
+            raise UsageError(f"margin mode must be isolated or cross, got {mode!r}")
+        self._symbol(symbol)
+        self.advance()
+        try:
+            self._sim(self.exchange.set_margin_mode, mode, None)
+        except BybitMMError as e:
+            if e.ret_code in codes.NOT_MODIFIED_CODES:
+                return False
+            raise
+        self.save()
+        return True
+
+    # --- orders -----------------------------------------------------------------------------
+
+    async def place_order(self, symbol: str, side: Side, qty: Decimal, price: Decimal | None = None, *,
+                          order_type: OrderType = "Limit", time_in_force: TimeInForce = "PostOnly",
+                          reduce_only: bool = False, client_order_id: str) -> OrderInfo:
+        """Place an order in the sim (idempotent by ``client_order_id`` like Bybit: 110072 if live)."""
+        if not client_order_id:
+            raise UsageError("place_order needs a client_order_id (Bybit orderLinkId)")
+        self.advance()
+        tif = time_in_force if order_type == "Limit" else ("FOK" if time_in_force == "FOK" else "IOC")
+        o = self._sim(self.exchange.place_order, symbol=self._symbol(symbol), side=Side.parse(side),
+                      order_type=order_type, qty=Decimal(str(qty)),
+                      price=Decimal(str(price)) if price is not None and order_type == "Limit" else None,
+                      time_in_force=tif, reduce_only=reduce_only, order_link_id=client_order_id)
+        self.save()
+        return order_info(o)
+
+    async def amend_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "",
+                          price: Decimal | None = None, qty: Decimal | None = None) -> OrderInfo:
+        """Change price and/or qty of a working order (same order id)."""
+        self.advance()
+        o = self._sim(self.exchange.amend_order, symbol=self._symbol(symbol), order_id=order_id,
+                      order_link_id=client_order_id, qty=None if qty is None else Decimal(str(qty)),
+                      price=None if price is None else Decimal(str(price)))
+        self.save()
+        return order_info(o)
+
+    async def cancel_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "") -> OrderInfo:
+        """Cancel one order."""
+        self.advance()
+        o = self._sim(self.exchange.cancel_order, symbol=self._symbol(symbol), order_id=order_id,
+                      order_link_id=client_order_id)
+        self.save()
+        return order_info(o)
+
+    async def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel every working order (of ``symbol``, or all); returns how many."""
+        self.advance()
+        cancelled = self._sim(self.exchange.cancel_all, self._symbol(symbol) if symbol else None)
+        self.save()
+        return len(cancelled)
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderInfo]:
+        """Working orders, oldest first."""
+        self.advance()
+        orders = [order_info(o) for o in self.exchange.open_orders(self._symbol(symbol) if symbol else None)]
+        orders.sort(key=lambda o: o.created_ms)
+        return orders
+
+    async def get_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "") -> OrderInfo | None:
+        """One order by id, open or recently closed."""
+        if not order_id and not client_order_id:
+            raise UsageError("get_order needs an order_id or a client_order_id")
+        self.advance()
+        o = self.exchange.get_order(order_id=order_id, order_link_id=client_order_id)
+        if o is None or o.symbol != symbol.upper():
+            return None
+        return order_info(o)
+
+    async def executions(self, symbol: str | None = None, *, since_ms: int | None = None,
+                         limit: int = 100) -> list[Execution]:
+        """Our fills (trades and liquidations; funding left out), oldest first."""
+        self.advance()
+        rows = self.exchange.executions(self._symbol(symbol) if symbol else None, limit=1_000_000,
+                                        start_ms=since_ms)
+        out = [Execution(exec_id=e.exec_id, order_id=e.order_id, client_order_id=e.order_link_id,
+                         symbol=e.symbol, side=e.side, price=e.price, qty=e.qty, fee=e.fee,
+                         is_maker=e.is_maker, ts_ms=e.ts_ms)
+               for e in reversed(rows) if e.exec_type != "Funding" and (since_ms is None or e.ts_ms >= since_ms)]
+        out.sort(key=lambda x: x.ts_ms)
+        return out[-limit:]
+
+    async def close_position(self, symbol: str) -> OrderInfo | None:
+        """Flatten ``symbol`` with a reduce-only market order; None when already flat.
+
+        With a real-time clock the call waits out the simulated order-entry latency so the
+        returned order shows the fill; with a manual clock the caller moves time.
+        """
+        import uuid
+
+        positions = await self.positions(symbol)
+        if not positions:
+            return None
+        pos = positions[0]
+        side = Side.SELL if pos.side == "long" else Side.BUY
+        order = await self.place_order(symbol, side, pos.size, order_type="Market", time_in_force="IOC",
+                                       reduce_only=True, client_order_id=f"flat-{uuid.uuid4().hex[:24]}")
+        return await self._await_fate(order)
+
+    async def _await_fate(self, order: OrderInfo) -> OrderInfo:
+        if not order.is_open or hasattr(self.clock, "set"):
+            return order
+        speed = float(getattr(self.clock, "speed", 1.0)) or 1.0
+        wait_s = (self.exchange.latency_ms / 1000.0) / speed + 0.005
+        for _ in range(20):
+            await asyncio.sleep(wait_s)
+            found = await self.get_order(order.symbol, order_id=order.order_id)
+            if found is not None and not found.is_open:
+                return found
+        return order
+
