@@ -19,16 +19,22 @@ from bybit_mm.quoting.models import Quote
 _EPS = 1e-9
 
 
+def _slack(x: float) -> float:
+    # Absorbs binary floating-point error of price / tick (100.3 / 0.1 = 1002.9999999999999), a few
+    # ulps of x, so a price already on the grid stays put; far smaller than any real price step.
+    return 1e-9 + 4e-15 * abs(x)
+
+
 def bid_ticks(price: float, tick: float) -> int:
     """A bid price in whole ticks, rounded down (a bid never rounds up towards the ask)."""
     x = price / tick
-    return math.floor(x + _EPS * max(1.0, abs(x)))
+    return math.floor(x + _slack(x))
 
 
 def ask_ticks(price: float, tick: float) -> int:
     """An ask price in whole ticks, rounded up (an ask never rounds down towards the bid)."""
     x = price / tick
-    return math.ceil(x - _EPS * max(1.0, abs(x)))
+    return math.ceil(x - _slack(x))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +68,7 @@ def min_spread_ticks(mid: float, maker_fee: float, tick: float) -> int:
     ``a - b >= fee (a + b) ~ 2 fee mid``. A maker rebate (negative fee) gives the 1-tick floor.
     """
     need = 2.0 * maker_fee * mid / tick
-    return max(1, math.ceil(need - _EPS * max(1.0, need)))
+    return max(1, math.ceil(need - _slack(need)))
 
 
 def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: Decimal,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bybit_mm.quoting.models import Quote
@@ -84,6 +84,7 @@ prices = st.floats(min_value=1.0, max_value=1000.0)
 @given(centre=prices, half=st.floats(min_value=-5.0, max_value=5.0), book_mid=prices,
        book_half_ticks=st.integers(min_value=-3, max_value=50), tick_exp=st.integers(min_value=-4, max_value=0),
        fee=st.sampled_from([-0.0001, 0.0, 0.0002]))
+@example(centre=995.0, half=5.0, book_mid=1.0, book_half_ticks=0, tick_exp=-1, fee=-0.0001)  # an ask 1e-6 above a tick
 def test_quotes_never_cross_and_stay_on_tick(centre: float, half: float, book_mid: float, book_half_ticks: int,
                                              tick_exp: int, fee: float) -> None:
     tick = D(1).scaleb(tick_exp)
