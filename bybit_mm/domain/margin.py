@@ -93,11 +93,12 @@ class LiquidationInfo:
     maintenance_margin: Decimal
     mmr: Decimal
     mm_deduction: Decimal
+    extra_margin: Decimal = ZERO
 
     @property
     def position_margin(self) -> Decimal:
-        """What an isolated liquidation loses: IM (extra margin is added by the caller's view)."""
-        return self.initial_margin
+        """Margin held by the isolated position (IM + extra): exactly what a liquidation loses."""
+        return self.initial_margin + self.extra_margin
 
     def to_dict(self) -> dict[str, Decimal]:
         """JSON-friendly view (Decimals)."""
@@ -108,6 +109,7 @@ class LiquidationInfo:
             "maintenance_margin": self.maintenance_margin,
             "mmr": self.mmr,
             "mm_deduction": self.mm_deduction,
+            "extra_margin": self.extra_margin,
         }
 
 
@@ -135,6 +137,7 @@ def isolated_liquidation(instrument: Instrument, side: PositionSide | Side | str
         maintenance_margin=maintenance_margin(value, tier),
         mmr=tier.mmr,
         mm_deduction=tier.mm_deduction,
+        extra_margin=extra_margin,
     )
 
 

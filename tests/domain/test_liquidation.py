@@ -53,7 +53,8 @@ def test_extra_margin_is_lost_too() -> None:
     pos = Position("BTCUSDT", D(-1), D(10000))
     info = isolated_liquidation(btc, "short", D(10000), D(1), D(50), extra_margin=D(100))
     assert unrealized_pnl(pos, info.bankruptcy_price) == -(info.initial_margin + 100)
-    _, loss = settle_liquidation(pos, info.bankruptcy_price, info.initial_margin + 100)
+    assert info.position_margin == info.initial_margin + 100 == 300
+    _, loss = settle_liquidation(pos, info.bankruptcy_price, info.position_margin)
     assert loss == 300
 
 
