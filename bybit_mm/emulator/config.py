@@ -29,6 +29,8 @@ class EmulatorConfig:
     fail_rate: float = 0.0
     #: Added latency (ms) before every response.
     latency_ms: float = 0.0
+    #: Which faults to inject (see :mod:`bybit_mm.emulator.faults`).
+    fault_kinds: tuple[str, ...] = ("http_5xx", "system_error", "rate_limit", "timeout")
     #: How long (ms) a "timeout" fault holds its response: longer than the client's timeout.
     fault_hold_ms: float = 15_000.0
     #: Order-entry latency inside the sim (an order cannot fill before it is active).
@@ -48,6 +50,10 @@ class EmulatorConfig:
             raise ValueError("latencies must be non-negative")
         if self.speed < 0:
             raise ValueError("speed must be non-negative")
+        unknown = set(self.fault_kinds) - {"http_5xx", "system_error", "rate_limit", "timeout"}
+        if unknown or not self.fault_kinds:
+            raise ValueError(f"fault kinds must be among http_5xx, system_error, rate_limit, timeout "
+                             f"(got {', '.join(sorted(unknown)) or 'none'})")
         if not self.symbols:
             raise ValueError("at least one symbol is needed")
         if not self.api_key or not self.api_secret:

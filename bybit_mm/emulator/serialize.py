@@ -77,7 +77,7 @@ def risk_tier_json(symbol: str, tier_id: int, tier: RiskTier, lowest: bool) -> d
         "symbol": symbol,
         "riskLimitValue": num(tier.limit_value),
         "maintenanceMargin": num(tier.mmr),
-        "initialMargin": num(tier.imr),
+        "initialMargin": num(tier.imr.quantize(Decimal("0.0001"))),
         "isLowestRisk": 1 if lowest else 0,
         "maxLeverage": f"{tier.max_leverage:.2f}",
         "mmDeduction": num(tier.mm_deduction) if tier.mm_deduction else "",

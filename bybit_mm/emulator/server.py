@@ -91,7 +91,7 @@ def build_state(config: EmulatorConfig, *, exchange: SimExchange | None = None,
         lock=lock or threading.RLock(),
         auth=Authenticator(config.credentials()),
         limiter=RateLimiter(enabled=config.rate_limits),
-        faults=FaultInjector(config.fail_rate, config.seed),
+        faults=FaultInjector(config.fail_rate, config.seed, config.fault_kinds),  # type: ignore[arg-type]
         ctx=HandlerContext(exchange=exchange, config=config),
     )
 

@@ -1,0 +1,209 @@
+"""Account and order endpoints through ccxt: leverage, margin mode, orders, fills, positions, balance."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import ccxt
+import pytest
+from emu_client import run_with_client
+
+from bybit_mm.domain.instruments import get_instrument
+from bybit_mm.domain.margin import initial_margin, isolated_liquidation
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+
+
+def _d(x: object) -> Decimal:
+    return Decimal(str(x))
+
+
+def test_set_leverage_repeat_and_above_max(emu) -> None:
+    async def scenario(ex):
+        await ex.load_markets()
+        await ex.set_leverage(25, BTC)
+        with pytest.raises(ccxt.BadRequest, match="110043"):
+            await ex.set_leverage(25, BTC)
+        with pytest.raises(ccxt.BadRequest, match="110013"):
+            await ex.set_leverage(500, BTC)
+        return await ex.fetch_positions([BTC])
+
+    positions = run_with_client(emu, scenario)
+    assert positions[0]["leverage"] == 25
+    with emu.lock:
+        assert emu.exchange.leverage("BTCUSDT") == 25
+
+
+def test_set_margin_mode_unified_and_repeat(emu) -> None:
+    async def scenario(ex):
+        await ex.load_markets()
+        await ex.set_margin_mode("isolated", BTC)
+        with pytest.raises(ccxt.MarginModeAlreadySet):
+            await ex.set_margin_mode("isolated", BTC)
+        await ex.set_margin_mode("cross", BTC)
+
+    run_with_client(emu, scenario)
+    with emu.lock:
+        assert emu.exchange.margin_mode("BTCUSDT") == "cross"
+        assert emu.exchange.margin_mode("ETHUSDT") == "cross"
+
+
+def test_flat_positions_come_back_with_size_zero(emu) -> None:
+    async def scenario(ex):
+        await ex.load_markets()
+        return await ex.fetch_positions(), await ex.fetch_positions([ETH])
+
+    every, eth = run_with_client(emu, scenario)
+    assert {p["symbol"] for p in every} == {BTC, ETH}
+    assert all(p["contracts"] == 0 and p["info"]["size"] == "0" and p["info"]["side"] == "" for p in every)
+    assert [p["symbol"] for p in eth] == [ETH]
+
+
+def test_post_only_rests_amends_cancels_and_crossing_is_cancelled(emu) -> None:
+    async def scenario(ex):
+        await ex.load_markets()
+        book = await ex.fetch_order_book(BTC, 5)
+        bid, ask = book["bids"][0][0], book["asks"][0][0]
+        resting = await ex.create_order(BTC, "limit", "buy", 0.01, bid - 20,
+                                        {"postOnly": True, "clientOrderId": "rest-1"})
+        crossing = await ex.create_order(BTC, "limit", "buy", 0.01, ask + 10, {"postOnly": True})
+        with pytest.raises(ccxt.InvalidOrder, match="110072"):  # duplicate live orderLinkId
+            await ex.create_order(BTC, "limit", "buy", 0.01, bid - 30, {"clientOrderId": "rest-1"})
+        open_before = await ex.fetch_open_orders(BTC)
+        crossed = await ex.fetch_order(crossing["id"], BTC, {"acknowledged": True})
+        await ex.edit_order(resting["id"], BTC, "limit", "buy", 0.02, bid - 25)
+        open_after_amend = await ex.fetch_open_orders(BTC)
+        by_link = await ex.fetch_open_order(resting["id"], BTC)
+        await ex.cancel_order(resting["id"], BTC)
+        cancelled = await ex.fetch_order(resting["id"], BTC, {"acknowledged": True})
+        return bid, open_before, crossed, open_after_amend, by_link, cancelled, await ex.fetch_open_orders(BTC)
+
+    bid, open_before, crossed, amended, by_link, cancelled, open_end = run_with_client(emu, scenario)
+    assert len(open_before) == 1
+    o = open_before[0]
+    assert o["clientOrderId"] == "rest-1" and o["status"] == "open" and o["timeInForce"] == "PO"
+    assert o["price"] == pytest.approx(bid - 20) and o["amount"] == 0.01 and o["side"] == "buy"
+    assert crossed["status"] == "canceled" and crossed["filled"] == 0
+    assert crossed["info"]["rejectReason"] == "EC_PostOnlyWillTakeLiquidity"
+    assert [(x["id"], x["amount"]) for x in amended] == [(o["id"], 0.02)]
+    assert amended[0]["price"] == pytest.approx(bid - 25)
+    assert by_link["id"] == o["id"]
+    assert cancelled["status"] == "canceled" and open_end == []
+
+
+def test_cancel_all_cancels_one_symbol_or_every_symbol(emu) -> None:
+    async def scenario(ex):
+        await ex.load_markets()
+        btc_bid = (await ex.fetch_order_book(BTC, 1))["bids"][0][0]
+        eth_bid = (await ex.fetch_order_book(ETH, 1))["bids"][0][0]
+        for i in range(3):
+            await ex.create_order(BTC, "limit", "buy", 0.001, btc_bid - 50 - i, {"postOnly": True})
+        await ex.create_order(ETH, "limit", "buy", 0.1, eth_bid - 5, {"postOnly": True})
+        btc_cancelled = await ex.cancel_all_orders(BTC)
+        left = await ex.fetch_open_orders()
+        await ex.cancel_all_orders()
+        return btc_cancelled, left, await ex.fetch_open_orders()
+
+    btc_cancelled, left, end = run_with_client(emu, scenario)
+    assert len(btc_cancelled) == 3 and all(o["symbol"] == BTC for o in btc_cancelled)
+    assert [o["symbol"] for o in left] == [ETH]
+    assert end == []
+
+
+def test_open_orders_paginate_with_cursors(emu) -> None:
+    async def scenario(ex):
+        await ex.load_markets()
+        bid = (await ex.fetch_order_book(BTC, 1))["bids"][0][0]
+        ids = [(await ex.create_order(BTC, "limit", "buy", 0.001, bid - 40 - i, {"postOnly": True}))["id"]
+               for i in range(7)]
+        first = await ex.private_get_v5_order_realtime({"category": "linear", "symbol": "BTCUSDT",
+                                                        "limit": 4})
+        cursor = first["result"]["nextPageCursor"]
+        second = await ex.private_get_v5_order_realtime({"category": "linear", "symbol": "BTCUSDT",
+                                                         "limit": 4, "cursor": cursor})
+        return ids, first["result"], second["result"]
+
+    ids, first, second = run_with_client(emu, scenario)
+    assert len(first["list"]) == 4 and first["nextPageCursor"]
+    assert len(second["list"]) == 3 and second["nextPageCursor"] == ""
+    assert sorted(o["orderId"] for o in first["list"] + second["list"]) == sorted(ids)
+
+
+def _wait_for_fill(emu, order_id: str, *, step_ms: int = 1_000, max_steps: int = 3_600) -> None:
+    for _ in range(max_steps):
+        emu.run_until(emu.clock.now_ms() + step_ms)
+        with emu.lock:
+            order = emu.exchange.get_order(order_id=order_id)
+        if order is not None and order.status == "Filled":
+            return
+    raise AssertionError("the resting bid never filled")
+
+
+def test_a_resting_bid_fills_and_ccxt_reads_the_domain_math(emu) -> None:
+    leverage = Decimal(50)
+    qty = Decimal("0.010")
+
+    async def place(ex):
+        await ex.load_markets()
+        await ex.set_margin_mode("isolated", BTC)
+        await ex.set_leverage(int(leverage), BTC)
+        bid = (await ex.fetch_order_book(BTC, 1))["bids"][0][0]
+        price = _d(bid) - 5 * get_instrument("BTCUSDT").tick_size
+        order = await ex.create_order(BTC, "limit", "buy", float(qty), float(price),
+                                      {"postOnly": True, "clientOrderId": "mm-bid-1"})
+        return order["id"], price
+
+    order_id, price = run_with_client(emu, place)
+    _wait_for_fill(emu, order_id)
+
+    async def read(ex):
+        await ex.load_markets()
+        return (await ex.fetch_positions([BTC]), await ex.fetch_balance(), await ex.fetch_my_trades(BTC),
+                await ex.fetch_trading_fee(BTC), await ex.fetch_order(order_id, BTC, {"acknowledged": True}))
+
+    positions, balance, trades, fee, order = run_with_client(emu, read)
+    inst = get_instrument("BTCUSDT")
+    maker = Decimal("0.0002")
+    expected_fee = qty * price * maker
+    liq = isolated_liquidation(inst, "long", price, qty, leverage)
+
+    assert _d(fee["maker"]) == maker and _d(fee["taker"]) == Decimal("0.00055")
+    assert trades  # possibly several partial fills, each at the order's own price
+    for t in trades:
+        assert t["order"] == order_id and t["side"] == "buy" and t["takerOrMaker"] == "maker"
+        assert _d(t["info"]["execPrice"]) == price and t["fee"]["currency"] == "USDT"
+        assert _d(t["info"]["execFee"]) == _d(t["info"]["execQty"]) * price * maker
+    assert sum(_d(t["info"]["execQty"]) for t in trades) == qty
+    assert sum(_d(t["info"]["execFee"]) for t in trades) == expected_fee
+
+    assert order["status"] == "closed" and _d(order["info"]["avgPrice"]) == price
+    assert _d(order["info"]["cumExecFee"]) == expected_fee
+
+    p = positions[0]
+    info = p["info"]
+    assert p["side"] == "long" and _d(info["size"]) == qty and _d(info["avgPrice"]) == price
+    assert _d(info["leverage"]) == leverage
+    assert _d(info["liqPrice"]) == liq.liquidation_price
+    assert _d(info["bustPrice"]) == liq.bankruptcy_price
+    assert _d(info["positionIM"]) == initial_margin(qty * price, leverage) == liq.initial_margin
+    assert _d(info["positionMM"]) == liq.maintenance_margin
+    mark = _d(info["markPrice"])
+    assert _d(info["unrealisedPnl"]) == qty * (mark - price)
+
+    usdt = balance["USDT"]
+    assert _d(usdt["total"]) == Decimal(10000) - expected_fee
+    assert _d(usdt["used"]) == liq.initial_margin
+    coin = balance["info"]["result"]["list"][0]["coin"][0]
+    assert _d(coin["equity"]) == Decimal(10000) - expected_fee + qty * (mark - price)
+    assert _d(coin["cumRealisedPnl"]) == -expected_fee
+
+
+def test_insufficient_margin_is_insufficient_funds(emu) -> None:
+    async def scenario(ex):
+        await ex.load_markets()
+        bid = (await ex.fetch_order_book(BTC, 1))["bids"][0][0]
+        with pytest.raises(ccxt.InsufficientFunds, match="110007"):
+            await ex.create_order(BTC, "limit", "buy", 5, bid - 100, {"postOnly": True})
+
+    run_with_client(emu, scenario)
