@@ -36,7 +36,7 @@ def _to_grid(value: Decimal, step: Decimal, rounding: str) -> Decimal:
 
 def round_price(price: Decimal, tick: Decimal, side: Side) -> Decimal:
     """``price`` on the tick grid: a buy (bid) rounds down, a sell (ask) rounds up."""
-    return _to_grid(price, tick, ROUND_FLOOR if side is Side.BUY else ROUND_CEILING)
+    return _to_grid(price, tick, ROUND_FLOOR if Side.parse(side) is Side.BUY else ROUND_CEILING)
 
 
 def round_qty(qty: Decimal, step: Decimal) -> Decimal:

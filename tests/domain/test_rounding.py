@@ -28,6 +28,11 @@ def test_bids_round_down_asks_round_up(price: D, tick: D, side: Side, expected: 
     assert got == expected and got.as_tuple().exponent == tick.as_tuple().exponent
 
 
+def test_side_may_be_bybits_string() -> None:
+    assert round_price(D("100.05"), D("0.1"), "Sell") == D("100.1")  # type: ignore[arg-type]
+    assert round_price(D("100.05"), D("0.1"), "Buy") == D("100.0")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("qty, step, expected", [
     (D("0.0019"), D("0.001"), D("0.001")),
     (D("0.002"), D("0.001"), D("0.002")),
