@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "bybit_mm.cli.simulate",
     "bybit_mm.cli.quote",
     "bybit_mm.cli.emulator",
+    "bybit_mm.cli.account",
 )
 
 
