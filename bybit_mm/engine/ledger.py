@@ -1,0 +1,93 @@
+"""The engine's own books: fills replayed through the domain's position math.
+
+Kept independently of the exchange's wallet so the accounting invariant can be checked:
+``equity = starting balance + realised + unrealised - fees - funding``. Each fill's spread
+capture is measured against the mid the engine saw when it decided (``(mid - price) x qty`` for a
+buy, ``(price - mid) x qty`` for a sell); inventory PnL is the rest of the trading PnL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from bybit_mm.domain.orders import Side
+from bybit_mm.domain.position import Position, apply_fill, unrealized_pnl
+from bybit_mm.exchange.port import Execution
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class Ledger:
+    """Running totals of one symbol's trading."""
+
+    symbol: str
+    starting_balance: Decimal
+    position: Position = field(init=False)
+    fills: int = 0
+    buy_fills: int = 0
+    sell_fills: int = 0
+    maker_fills: int = 0
+    volume: Decimal = ZERO
+    notional: Decimal = ZERO
+    spread_capture: Decimal = ZERO
+    funding: Decimal = ZERO
+    max_abs_position: Decimal = ZERO
+    seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.position = Position.flat(self.symbol)
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Gross realised trading PnL (fees and funding apart)."""
+        return self.position.realized_pnl
+
+    @property
+    def fees(self) -> Decimal:
+        """Fees paid (negative: rebates received)."""
+        return self.position.fees_paid
+
+    def apply(self, ex: Execution, mid: Decimal | None) -> bool:
+        """Book one fill (ignored if already seen); returns True when it was new."""
+        if ex.exec_id in self.seen:
+            return False
+        self.seen.add(ex.exec_id)
+        rate = ex.fee / (ex.qty * ex.price) if ex.qty and ex.price else ZERO
+        self.position, _ = apply_fill(self.position, ex.side, ex.qty, ex.price, rate)
+        # apply_fill recomputes the fee from the rate; keep the exchange's exact fee.
+        drift = ex.fee - ex.qty * ex.price * rate
+        if drift:
+            self.position = replace(self.position, fees_paid=self.position.fees_paid + drift)
+        self.fills += 1
+        if ex.side is Side.BUY:
+            self.buy_fills += 1
+        else:
+            self.sell_fills += 1
+        if ex.is_maker:
+            self.maker_fills += 1
+        self.volume += ex.qty
+        self.notional += ex.qty * ex.price
+        if mid is not None:
+            self.spread_capture += (mid - ex.price) * ex.qty * ex.side.sign
+        self.max_abs_position = max(self.max_abs_position, abs(self.position.qty))
+        return True
+
+    def add_funding(self, amount_paid: Decimal) -> None:
+        """Book a funding settlement (positive: paid, negative: received)."""
+        self.funding += amount_paid
+
+    def unrealized(self, mark: Decimal) -> Decimal:
+        """Unrealised PnL at ``mark``."""
+        return unrealized_pnl(self.position, mark)
+
+    def equity(self, mark: Decimal) -> Decimal:
+        """Starting balance + realised + unrealised - fees - funding."""
+        return (self.starting_balance + self.realized_pnl + self.unrealized(mark) - self.fees
+                - self.funding)
+
+    def inventory_pnl(self, mark: Decimal) -> Decimal:
+        """Trading PnL not explained by spread capture: what holding inventory made or lost."""
+        return self.realized_pnl + self.unrealized(mark) - self.spread_capture
+
