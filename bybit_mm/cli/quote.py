@@ -65,6 +65,8 @@ def compute_quote(*, mid: float, sigma: float, gamma: float, k: float, A: float 
 
 def quote(
     ctx: typer.Context,
+    symbol: Optional[str] = typer.Argument(None, help="Live form: read this symbol's book and recent trades through the profile's client and estimate sigma, k and A (no --mid/--sigma/--k)."),
+    watch: bool = typer.Option(False, "--watch", help="Live form: keep polling and refresh the quotes in place (Ctrl-C stops)."),
     mid: Optional[float] = typer.Option(None, "--mid", help="Mid price (required)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Volatility, price units per square-root second (required)."),
     gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion (default: the profile's quoting.gamma)."),
@@ -82,6 +84,11 @@ def quote(
     unit, q in order sizes. skew is reservation price minus mid. Gamma, tau and the model default
     to the profile's [quoting] section.
     """
+    if (symbol is not None or watch) and mid is None and sigma is None and k is None:
+        from bybit_mm.cli.live_quote import run_live_quote
+
+        run_live_quote(app_context(ctx), symbol, watch, as_json)
+        return
     missing = [name for name, value in (("--mid", mid), ("--sigma", sigma), ("--k", k)) if value is None]
     if missing:
         raise UsageError(f"quote needs {', '.join(missing)}",
