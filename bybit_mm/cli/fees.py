@@ -54,6 +54,8 @@ def fees(
     notional: Optional[str] = typer.Option(None, "--notional", "-n", metavar="USDT",
                                            help="Also compute the maker and taker fee on this fill notional."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    live: bool = typer.Option(False, "--live", help="Show the profile account's actual rates (GET /v5/account/fee-rate) instead of the schedule."),
+    symbol: Optional[str] = typer.Option(None, "--symbol", "-s", help="With --live: the symbol (default: the profile's)."),
 ) -> None:
     """Bybit's USDT-perpetual fee schedule, with break-even half-spreads of round trips.
 
@@ -61,6 +63,11 @@ def fees(
     of (maker + maker) / 2 to break even; a maker-taker one (resting entry, market exit)
     (maker + taker) / 2. Both are shown in basis points of price.
     """
+    if live:
+        from bybit_mm.cli.fees_live import run_fees_live
+
+        run_fees_live(app_context(ctx), symbol, as_json)
+        return
     term = app_context(ctx).terminal
     rows = fee_rows(tier, _parse_notional(notional))
     if as_json:
