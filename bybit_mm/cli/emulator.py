@@ -52,6 +52,9 @@ def emulator(
     order_latency_ms: float = typer.Option(0.0, "--order-latency-ms", min=0.0,
                                            help="Order-entry latency inside the sim: an order cannot "
                                                 "fill sooner (ms)."),
+    rate_limits: bool = typer.Option(True, "--rate-limits/--no-rate-limits",
+                                     help="Enforce Bybit's per-endpoint (10006) and per-IP (HTTP 403) "
+                                          "rate limits; turn off for load tests."),
     queue_model: str = typer.Option("trade_through", "--queue-model",
                                     help="How resting orders fill: trade_through (conservative) or queue."),
 ) -> None:
@@ -71,7 +74,8 @@ def emulator(
         config = EmulatorConfig(host=host, port=port, seed=seed, symbols=_symbols(symbols), speed=speed,
                                 api_key=api_key, api_secret=api_secret, balance=_balance(balance),
                                 fee_tier=fee_tier, fail_rate=fail_rate, latency_ms=latency_ms,
-                                order_latency_ms=order_latency_ms, queue_model=queue_model)
+                                order_latency_ms=order_latency_ms, queue_model=queue_model,
+                                rate_limits=rate_limits)
     except ValueError as e:
         raise UsageError(str(e)) from None
     state = build_state(config)
