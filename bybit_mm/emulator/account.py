@@ -36,7 +36,7 @@ def positions(ctx: HandlerContext, p: Params) -> dict[str, Any]:
             "list": [ser.position_json(v, ctx.instrument(v.symbol), ctx.next_seq()) for v in chunk]}
 
 
-def _leverage(p: Params, ctx: HandlerContext, symbol: str) -> Decimal:
+def _leverage(p: Params) -> Decimal:
     buy = p.decimal("buyLeverage", required=True)
     sell = p.decimal("sellLeverage", required=True)
     assert buy is not None and sell is not None
@@ -49,7 +49,7 @@ def set_leverage(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     """``POST /v5/position/set-leverage`` (110043 when unchanged, from the sim)."""
     p.category()
     inst = ctx.instrument(p.req("symbol"))
-    ctx.exchange.set_leverage(inst.symbol, _leverage(p, ctx, inst.symbol))
+    ctx.exchange.set_leverage(inst.symbol, _leverage(p))
     return {}
 
 
@@ -60,7 +60,7 @@ def switch_isolated(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     trade_mode = p.integer("tradeMode", lo=0, hi=1)
     if trade_mode is None:
         raise params_error("params error: tradeMode is required")
-    leverage = _leverage(p, ctx, inst.symbol)
+    leverage = _leverage(p)
     if leverage > inst.max_leverage or leverage < 1:
         raise ApiError(LEVERAGE_RISK_LIMIT, f"cannot set leverage [{leverage}] gt maxLeverage "
                                             f"[{inst.max_leverage}] by risk limit")

@@ -207,3 +207,21 @@ def test_insufficient_margin_is_insufficient_funds(emu) -> None:
             await ex.create_order(BTC, "limit", "buy", 5, bid - 100, {"postOnly": True})
 
     run_with_client(emu, scenario)
+
+
+def test_market_order_takes_at_taker_fee_and_shows_in_closed_orders(emu) -> None:
+    async def scenario(ex):
+        await ex.load_markets()
+        order = await ex.create_order(BTC, "market", "sell", 0.02, None, {"clientOrderId": "mkt-1"})
+        return (order, await ex.fetch_closed_orders(BTC), await ex.fetch_my_trades(BTC),
+                await ex.fetch_positions([BTC]), await ex.fetch_funding_rate_history(BTC))
+
+    order, closed, trades, positions, funding = run_with_client(emu, scenario)
+    assert [o["clientOrderId"] for o in closed] == ["mkt-1"]
+    assert closed[0]["status"] == "closed" and closed[0]["type"] == "market" and closed[0]["filled"] == 0.02
+    assert trades and all(t["takerOrMaker"] == "taker" and t["order"] == order["id"] for t in trades)
+    for t in trades:
+        assert _d(t["info"]["execFee"]) == _d(t["info"]["execQty"]) * _d(t["info"]["execPrice"]) * Decimal("0.00055")
+    assert positions[0]["side"] == "short" and positions[0]["contracts"] == 0.02
+    # The SimClock starts at 2026-01-01T00:00Z, a funding time of 8-hourly symbols.
+    assert [f["timestamp"] for f in funding] == [1_767_225_600_000]
