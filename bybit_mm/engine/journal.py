@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bybit_mm.domain.orders import Side
+from bybit_mm.engine.ledger import fill_key
 from bybit_mm.exchange.port import Execution, OrderInfo
 
 _SCHEMA = """
@@ -27,7 +28,7 @@ CREATE TABLE IF NOT EXISTS orders (
     side TEXT NOT NULL, price TEXT, qty TEXT NOT NULL, reduce_only INTEGER NOT NULL,
     status TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fills (
-    exec_id TEXT PRIMARY KEY, run_id INTEGER NOT NULL, order_id TEXT, client_order_id TEXT,
+    fill_key TEXT PRIMARY KEY, exec_id TEXT NOT NULL, run_id INTEGER NOT NULL, order_id TEXT, client_order_id TEXT,
     symbol TEXT NOT NULL, side TEXT NOT NULL, price TEXT NOT NULL, qty TEXT NOT NULL,
     fee TEXT NOT NULL, is_maker INTEGER NOT NULL, ts_ms INTEGER NOT NULL, mid TEXT);
 CREATE TABLE IF NOT EXISTS funding (
@@ -110,11 +111,11 @@ class Journal:
              now_ms, now_ms))
 
     def record_fill(self, ex: Execution, mid: Decimal | None) -> None:
-        """Insert a fill (idempotent on its execution id)."""
+        """Insert a fill (idempotent on :func:`~bybit_mm.engine.ledger.fill_key`)."""
         self.db.execute(
-            "INSERT OR IGNORE INTO fills (exec_id, run_id, order_id, client_order_id, symbol, side, price,"
-            " qty, fee, is_maker, ts_ms, mid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (ex.exec_id, self.run_id, ex.order_id, ex.client_order_id, ex.symbol, ex.side.value,
+            "INSERT OR IGNORE INTO fills (fill_key, exec_id, run_id, order_id, client_order_id, symbol, side,"
+            " price, qty, fee, is_maker, ts_ms, mid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (fill_key(ex), ex.exec_id, self.run_id, ex.order_id, ex.client_order_id, ex.symbol, ex.side.value,
              str(ex.price), str(ex.qty), str(ex.fee), int(ex.is_maker), ex.ts_ms,
              None if mid is None else str(mid)))
 

@@ -51,9 +51,10 @@ class Ledger:
 
     def apply(self, ex: Execution, mid: Decimal | None) -> bool:
         """Book one fill (ignored if already seen); returns True when it was new."""
-        if ex.exec_id in self.seen:
+        key = fill_key(ex)
+        if key in self.seen:
             return False
-        self.seen.add(ex.exec_id)
+        self.seen.add(key)
         rate = ex.fee / (ex.qty * ex.price) if ex.qty and ex.price else ZERO
         self.position, _ = apply_fill(self.position, ex.side, ex.qty, ex.price, rate)
         # apply_fill recomputes the fee from the rate; keep the exchange's exact fee.
@@ -91,3 +92,8 @@ class Ledger:
         """Trading PnL not explained by spread capture: what holding inventory made or lost."""
         return self.realized_pnl + self.unrealized(mark) - self.spread_capture
 
+
+
+def fill_key(ex: Execution) -> str:
+    """What makes a fill unique: its id, order and time (a reloaded sim may reuse execution ids)."""
+    return f"{ex.exec_id}|{ex.order_id}|{ex.ts_ms}"

@@ -89,6 +89,7 @@ class LiveTrader:
         self._min_liq: Decimal | None = None
         self._next_funding_ms: int | None = None
         self._working: list[OrderInfo] = []
+        self._mismatch: tuple[Decimal, Decimal] | None = None
         self.started_ms = 0
         # set in _start
         self.instrument: Instrument
@@ -261,8 +262,9 @@ class LiveTrader:
         # The exchange moved the position without a fill we saw: a liquidation (bust) or an
         # outside order. Adopt the exchange's view so limits and PnL follow reality.
         exch = pos.signed_qty if pos else ZERO
-        if exch == 0 and self.ledger.position.qty != 0:
-            self.counters["liquidations"] += 1
+        if (exch, self.ledger.position.qty) == self._mismatch:
+            return
+        self._mismatch = (exch, self.ledger.position.qty)
         log.warning("position %s differs from booked fills %s: adopting the exchange's",
                     exch, self.ledger.position.qty)
 
@@ -333,7 +335,9 @@ class LiveTrader:
             if kind == "Funding":
                 continue
             if self.ledger.apply(ex, mid):
-                if kind == "BustTrade":
+                # The port does not carry Bybit's execType; a liquidation is the exchange's own
+                # order: no orderLinkId and no fee.
+                if kind == "BustTrade" or (not ex.client_order_id and ex.fee == 0):
                     self.counters["liquidations"] += 1
                 if self.journal is not None:
                     self.journal.record_fill(ex, mid)

@@ -1,0 +1,232 @@
+"""``bybit-mm paper``: the market-making engine on the paper account (the sim in-process).
+
+Also holds what ``live`` shares with it: duration parsing, the journal location, and
+:func:`run_trader`, which runs the engine with the live table (or JSON lines), signal handling and
+the summary.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+from bybit_mm.cli.context import app_context
+from bybit_mm.errors import EXIT_INTERRUPTED, EXIT_REJECTED, UsageError
+
+if TYPE_CHECKING:
+    from bybit_mm.cli.context import AppContext
+    from bybit_mm.engine.snapshot import RunSummary
+    from bybit_mm.engine.trader import LiveTrader
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str | None) -> float | None:
+    """``20m``, ``90s``, ``1h30m``, ``1200`` (seconds) -> seconds; None for None/empty."""
+    if text is None or not text.strip():
+        return None
+    m = _DURATION.match(text.strip().lower())
+    if not m or not any(m.groups()):
+        raise UsageError(f"--duration {text!r} is not a duration", hint="use e.g. 20m, 90s, 1h30m or 1200")
+    h, mnt, s = (float(g) if g else 0.0 for g in m.groups())
+    seconds = h * 3600 + mnt * 60 + s
+    if seconds <= 0:
+        raise UsageError("--duration must be positive")
+    return seconds
+
+
+def journal_path(kind: str, profile_name: str, symbol: str) -> Path:
+    """``<data dir>/<paper|live>/<profile>/journal-<SYMBOL>.sqlite``."""
+    from bybit_mm.config.paths import data_dir
+
+    return data_dir() / kind / (profile_name or "default") / f"journal-{symbol}.sqlite"
+
+
+def exit_code_for(reason: str) -> int:
+    """0 for a planned stop, 130 for Ctrl-C, 6 when the kill switch stopped the run."""
+    if reason == "interrupted":
+        return EXIT_INTERRUPTED
+    if reason.startswith("kill switch"):
+        return EXIT_REJECTED
+    return 0
+
+
+async def _run_with_signals(trader: LiveTrader) -> RunSummary:
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+
+    def stop(reason: str, sig: int) -> None:
+        trader.request_stop(reason)
+        try:  # a second Ctrl-C interrupts the shutdown itself
+            loop.remove_signal_handler(sig)
+        except (RuntimeError, ValueError):
+            pass
+
+    for sig, reason in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "SIGTERM")):
+        try:
+            loop.add_signal_handler(sig, stop, reason, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    try:
+        return await trader.run()
+    finally:
+        for sig in installed:
+            try:
+                loop.remove_signal_handler(sig)
+            except (RuntimeError, ValueError):
+                pass
+
+
+def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummary:
+    """Run the engine built by ``make_trader(on_snapshot)`` (an async context manager factory).
+
+    ``make_trader(on_snapshot)`` yields a ready :class:`LiveTrader` and closes its client on
+    exit. With ``as_json`` every periodic snapshot is a JSON line on stdout and the summary is
+    the last line; otherwise a rich live table refreshes a few times a second from the latest
+    snapshot and the summary table is printed at the end.
+    """
+    import asyncio
+
+    from bybit_mm.ui.dashboard import dashboard, summary_table
+
+    term = app.terminal
+
+    def emit(snap: Any) -> None:
+        if as_json:
+            term.json(snap.to_dict(), lines=True)
+
+    async def main() -> RunSummary:
+        async with make_trader(emit) as trader:
+            if as_json:
+                return await _run_with_signals(trader)
+            from rich.live import Live
+            from rich.text import Text
+
+            def render() -> Any:
+                return dashboard(trader.latest) if trader.latest is not None else Text("starting…")
+
+            class _View:
+                def __rich__(self) -> Any:
+                    return render()
+
+            with Live(_View(), console=term.out, refresh_per_second=4, transient=False):
+                return await _run_with_signals(trader)
+
+    summary = asyncio.run(main())
+    if as_json:
+        term.json(summary.to_dict(), lines=True)
+    else:
+        if not term.out.is_terminal:
+            term.out.print()  # a non-terminal Live leaves its last frame without a newline
+        term.out.print(summary_table(summary))
+    if summary.cancelled_on_exit < 0:
+        term.warn("some orders may still be working: check with `bybit-mm orders`")
+    return summary
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``paper`` command."""
+
+    @app.command("paper")
+    def paper(
+        ctx: typer.Context,
+        symbol: Optional[str] = typer.Option(None, "--symbol", "-s", help="Symbol to quote (default: the profile's market.symbol)."),
+        leverage: Optional[float] = typer.Option(None, "--leverage", "-l", help="Leverage (default: the profile's market.leverage)."),
+        market: Optional[str] = typer.Option(None, "--market", help="sim: the built-in synthetic market (offline); live: Bybit's public feed."),
+        duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after this much market time: 20m, 90s, 1h30m, 1200 (default: until Ctrl-C)."),
+        speed: float = typer.Option(1.0, "--speed", min=0, help="Market time per real second (60: a minute a second); 0: as fast as the CPU allows."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the synthetic market (default: the profile's paper.seed)."),
+        balance: Optional[float] = typer.Option(None, "--balance", help="Starting balance in USDT of a NEW paper account (see --fresh)."),
+        gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion, per USDT of PnL (default: the profile's quoting.gamma)."),
+        model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
+        interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds of market time between decisions."),
+        fresh: bool = typer.Option(False, "--fresh", help="Start a new paper account and journal (the old ones are kept as .bak files)."),
+        flatten_on_exit: bool = typer.Option(False, "--flatten-on-exit", help="Close the position with a reduce-only market order when stopping."),
+        as_json: bool = typer.Option(False, "--json", help="JSON lines on stdout (a snapshot every 10 s of market time, the summary last) instead of the table."),
+    ) -> None:
+        """Paper-trade the market-making engine on the simulated account (offline with --market sim).
+
+        The account and a journal live in the data dir; a later run resumes them (fills,
+        PnL, limits) unless --fresh.
+        """
+        from dataclasses import replace
+
+        app = app_context(ctx)
+        profile = app.profile
+        if model is not None and model not in ("as", "glft"):
+            raise UsageError(f"--model must be as or glft, got {model!r}")
+        if market is not None and market not in ("sim", "live"):
+            raise UsageError(f"--market must be sim or live, got {market!r}")
+        if not profile.is_paper:
+            profile = replace(profile, exchange=replace(profile.exchange, account="paper"))
+        sym = (symbol or profile.market.symbol).upper()
+        profile = replace(
+            profile,
+            market=replace(profile.market, symbol=sym,
+                           leverage=leverage if leverage is not None else profile.market.leverage),
+            paper=replace(profile.paper, market=market or profile.paper.market,
+                          seed=seed if seed is not None else profile.paper.seed,
+                          starting_balance=balance if balance is not None else profile.paper.starting_balance),
+        )
+        app._profile = profile
+        seconds = parse_duration(duration)
+        summary = _paper(app, profile, symbol=sym, leverage=leverage, seconds=seconds, speed=speed,
+                         gamma=gamma, model=model, interval=interval, fresh=fresh,
+                         flatten_on_exit=flatten_on_exit, as_json=as_json)
+        code = exit_code_for(summary.stop_reason)
+        if code:
+            raise typer.Exit(code)
+
+
+def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None, seconds: float | None,
+           speed: float, gamma: float | None, model: str | None, interval: float, fresh: bool,
+           flatten_on_exit: bool, as_json: bool) -> RunSummary:
+    import time
+    from contextlib import asynccontextmanager
+
+    from bybit_mm.cli.clients import open_client
+    from bybit_mm.engine.config import EngineConfig
+    from bybit_mm.engine.journal import Journal
+    from bybit_mm.engine.trader import LiveTrader
+    from bybit_mm.exchange.paper_client import PaperStore
+    from bybit_mm.sim.clock import SimClock, WallClock
+
+    store = PaperStore.for_profile(profile)
+    jpath = journal_path("paper", profile.name, symbol)
+    if fresh:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for path in (store.path, jpath):
+            if path.exists():
+                path.rename(path.with_name(f"{path.name}.{stamp}.bak"))
+            for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+                extra.unlink(missing_ok=True)
+    journal = Journal(jpath)
+    resume = journal.has_session(symbol)
+    if speed == 0:
+        state = journal.resume_state(symbol) if resume else None
+        clock: Any = SimClock(state.last_ts_ms + 1000) if state and state.last_ts_ms else SimClock()
+    else:
+        clock = WallClock(speed)
+    config = EngineConfig.from_profile(profile, leverage=leverage, gamma=gamma, model=model,
+                                       duration_s=seconds, interval_s=interval,
+                                       flatten_on_exit=flatten_on_exit)
+    if resume and not as_json:
+        app.terminal.message(f"resuming the paper session in {jpath}")
+
+    @asynccontextmanager
+    async def make_trader(on_snapshot: Any) -> Any:
+        try:
+            async with open_client(app, clock=clock) as client:
+                yield LiveTrader(client, clock, config, journal=journal, resume=resume,
+                                 on_snapshot=on_snapshot)
+        finally:
+            journal.close()
+
+    return run_trader(app, make_trader, as_json=as_json)
