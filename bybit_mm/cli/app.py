@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "bybit_mm.cli.quote",
     "bybit_mm.cli.emulator",
     "bybit_mm.cli.account",
+    "bybit_mm.cli.paper",
+    "bybit_mm.cli.live",
 )
 
 
