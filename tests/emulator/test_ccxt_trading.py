@@ -225,3 +225,24 @@ def test_market_order_takes_at_taker_fee_and_shows_in_closed_orders(emu) -> None
     assert positions[0]["side"] == "short" and positions[0]["contracts"] == 0.02
     # The SimClock starts at 2026-01-01T00:00Z, a funding time of 8-hourly symbols.
     assert [f["timestamp"] for f in funding] == [1_767_225_600_000]
+
+
+def test_account_type_probes_and_classic_switch_isolated(emu) -> None:
+    async def probing(ex):  # ccxt's defaults: ask /v5/user/query-api and /v5/account/info first
+        balance = await ex.fetch_balance()
+        return balance, ex.options["enableUnifiedAccount"], ex.options["unifiedMarginStatus"]
+
+    balance, uta, status = run_with_client(
+        emu, probing, options={"enableUnifiedMargin": None, "enableUnifiedAccount": None})
+    assert balance["USDT"]["total"] == 10000 and uta is True and status == 6
+
+    async def classic(ex):
+        await ex.load_markets()
+        await ex.set_margin_mode("isolated", BTC, {"leverage": 20})
+        with pytest.raises(ccxt.MarginModeAlreadySet):
+            await ex.set_margin_mode("isolated", BTC, {"leverage": 20})
+
+    run_with_client(emu, classic, options={"enableUnifiedAccount": False})
+    with emu.lock:
+        assert emu.exchange.margin_mode("BTCUSDT") == "isolated"
+        assert emu.exchange.leverage("BTCUSDT") == 20
