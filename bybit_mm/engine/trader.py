@@ -440,6 +440,8 @@ class LiveTrader:
         self.counters["placed"] += 1
         if o.status in ("cancelled", "rejected"):
             self.counters["rejected"] += 1
+        elif o.is_open and not o.reduce_only:
+            self._working.append(o)
         if self.journal is not None:
             self.journal.record_order(o, now)
         return o
@@ -459,6 +461,7 @@ class LiveTrader:
                 await self._place(a.side, a.price, remaining, now)
             return
         self.counters["amended"] += 1
+        self._working = [o if w.order_id == o.order_id else w for w in self._working]
         if self.journal is not None:
             self.journal.record_order(o, now)
 
@@ -467,7 +470,10 @@ class LiveTrader:
             done = await self._timed(self.client.cancel_order(
                 self.config.symbol, order_id=o.order_id, client_order_id=o.client_order_id))
         except OrderRejected:
-            return  # already gone (filled or cancelled): nothing to do
+            done = None  # already gone (filled or cancelled): nothing to do
+        self._working = [w for w in self._working if w.order_id != o.order_id]
+        if done is None:
+            return
         self.counters["cancelled"] += 1
         if self.journal is not None:
             self.journal.record_order(done, self.clock.now_ms())
