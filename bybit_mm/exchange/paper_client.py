@@ -325,7 +325,11 @@ class DryRunFuturesClient:
     async def place_order(self, symbol: str, side: Side, qty: Decimal, price: Decimal | None = None, *,
                           order_type: OrderType = "Limit", time_in_force: TimeInForce = "PostOnly",
                           reduce_only: bool = False, client_order_id: str) -> OrderInfo:
-        """Place an order in the sim (idempotent by ``client_order_id`` like Bybit: 110072 if live)."""
+        """Place an order in the sim (idempotent by ``client_order_id`` like Bybit: 110072 if live).
+
+        A taker order (Market, IOC, FOK) on a real-time clock waits out the simulated order-entry
+        latency so the returned order shows its fills; with a manual clock the caller moves time.
+        """
         if not client_order_id:
             raise UsageError("place_order needs a client_order_id (Bybit orderLinkId)")
         self.advance()
@@ -335,7 +339,10 @@ class DryRunFuturesClient:
                       price=Decimal(str(price)) if price is not None and order_type == "Limit" else None,
                       time_in_force=tif, reduce_only=reduce_only, order_link_id=client_order_id)
         self.save()
-        return order_info(o)
+        info = order_info(o)
+        if order_type == "Market" or tif in ("IOC", "FOK"):
+            info = await self._await_fate(info)
+        return info
 
     async def amend_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "",
                           price: Decimal | None = None, qty: Decimal | None = None) -> OrderInfo:
@@ -393,11 +400,7 @@ class DryRunFuturesClient:
         return out[-limit:]
 
     async def close_position(self, symbol: str) -> OrderInfo | None:
-        """Flatten ``symbol`` with a reduce-only market order; None when already flat.
-
-        With a real-time clock the call waits out the simulated order-entry latency so the
-        returned order shows the fill; with a manual clock the caller moves time.
-        """
+        """Flatten ``symbol`` with a reduce-only market order; None when already flat."""
         import uuid
 
         positions = await self.positions(symbol)
@@ -405,9 +408,8 @@ class DryRunFuturesClient:
             return None
         pos = positions[0]
         side = Side.SELL if pos.side == "long" else Side.BUY
-        order = await self.place_order(symbol, side, pos.size, order_type="Market", time_in_force="IOC",
-                                       reduce_only=True, client_order_id=f"flat-{uuid.uuid4().hex[:24]}")
-        return await self._await_fate(order)
+        return await self.place_order(symbol, side, pos.size, order_type="Market", time_in_force="IOC",
+                                      reduce_only=True, client_order_id=f"flat-{uuid.uuid4().hex[:24]}")
 
     async def _await_fate(self, order: OrderInfo) -> OrderInfo:
         if not order.is_open or hasattr(self.clock, "set"):

@@ -1,0 +1,66 @@
+"""The account commands with the paper profile: offline, and the account survives restarts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _json(result):
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_paper_commands_work_offline_and_persist(cli, home: Path) -> None:
+    assert _json(cli("--profile", "paper", "balance", "--json"))["wallet_balance"] == 10000
+    assert _json(cli("--profile", "paper", "set-leverage", "40", "--json"))["changed"] is True
+    # a new process (invocation) reads the saved account: the leverage is already 40x
+    assert _json(cli("--profile", "paper", "set-leverage", "40", "--json"))["changed"] is False
+    assert _json(cli("--profile", "paper", "margin-mode", "isolated", "--json"))["changed"] is True
+    assert _json(cli("--profile", "paper", "margin-mode", "--json"))["margin_mode"] == "isolated"
+    assert (home / "data" / "paper" / "paper" / "account.json").is_file()
+    assert _json(cli("--profile", "paper", "positions", "--json")) == []
+    assert _json(cli("--profile", "paper", "orders", "--json")) == []
+    assert _json(cli("--profile", "paper", "cancel-all", "--json"))["cancelled"] == 0
+    assert _json(cli("--profile", "paper", "flatten", "--json"))["was_flat"] is True
+    assert _json(cli("--profile", "paper", "fees", "--live", "--json"))["taker"] == 0.00055
+    assert cli("--profile", "paper", "set-leverage", "101").exit_code == 2
+
+
+def test_paper_position_survives_a_restart(home: Path) -> None:
+    import asyncio
+    from decimal import Decimal
+
+    from bybit_mm.config.profiles import resolve
+    from bybit_mm.domain.orders import Side
+    from bybit_mm.exchange.paper_client import DryRunFuturesClient
+
+    profile = resolve("paper")
+
+    async def open_long() -> None:
+        client = DryRunFuturesClient.from_profile(profile)
+        await client.place_order("BTCUSDT", Side.BUY, Decimal("0.01"), order_type="Market",
+                                 client_order_id="persist-1")
+        await client.close()
+
+    asyncio.run(open_long())
+
+    async def read() -> tuple:
+        client = DryRunFuturesClient.from_profile(profile)
+        try:
+            return await client.positions(), await client.balance(), await client.executions()
+        finally:
+            await client.close()
+
+    positions, balance, fills = asyncio.run(read())
+    assert [(p.side, p.size) for p in positions] == [("long", Decimal("0.01"))]
+    assert balance.wallet_balance < 10000  # the taker fee was paid and remembered
+    assert [f.client_order_id for f in fills] == ["persist-1"]
+
+
+def test_corrupt_paper_account_is_a_config_error(cli, home: Path) -> None:
+    path = home / "data" / "paper" / "paper" / "account.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json", encoding="utf-8")
+    result = cli("--profile", "paper", "balance")
+    assert result.exit_code == 3 and "corrupt" in result.stderr
