@@ -153,11 +153,6 @@ class LiveTrader:
         self.taker_fee = fees.taker
         self.started_ms = self.clock.now_ms()
         self.ids = OrderIds(self.started_ms, prefix=ID_PREFIX)
-        # Quotes left by a previous (killed) run are cancelled: this run re-derives its own.
-        for o in await c.open_orders(cfg.symbol):
-            if o.client_order_id.startswith(ID_PREFIX + "-"):
-                await self._cancel(o, "left by a previous run")
-
         balance = await c.balance()
         state: ResumeState | None = None
         if self.resume and self.journal is not None:
@@ -184,6 +179,11 @@ class LiveTrader:
         if self.journal is not None:
             self.journal.start_run(cfg.symbol, self.network, self.started_ms, self.ledger.starting_balance,
                                    resumed=state is not None)
+        # Quotes left by a previous (killed) run are cancelled: this run re-derives its own.
+        for o in await c.open_orders(cfg.symbol):
+            if o.client_order_id.startswith(ID_PREFIX + "-"):
+                await self._cancel(o, "left by a previous run")
+
         # Fills the journal missed (the process died between the fill and the write) are booked now.
         await self._book_fills(None)
 

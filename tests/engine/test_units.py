@@ -1,0 +1,178 @@
+"""Pure parts of the engine: reconciliation planner, rate budget, order ids, risk guard, journal."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bybit_mm.domain.instruments import get_instrument
+from bybit_mm.domain.orders import Side
+from bybit_mm.engine.config import EngineConfig
+from bybit_mm.engine.journal import Journal
+from bybit_mm.engine.ledger import Ledger
+from bybit_mm.engine.reconcile import OrderIds, RateBudget, Target, plan_actions
+from bybit_mm.engine.risk import RiskGuard, RiskInputs
+from bybit_mm.exchange.port import Execution, OrderInfo
+
+D = Decimal
+TICK = D("0.1")
+
+
+def order(side: Side, price: str, qty: str = "0.001", filled: str = "0", oid: str = "o1",
+          reduce_only: bool = False) -> OrderInfo:
+    return OrderInfo(order_id=oid, client_order_id=f"mm-x-{oid}", symbol="BTCUSDT", side=side,
+                     order_type="Limit", price=D(price), qty=D(qty), filled_qty=D(filled), avg_fill_price=None,
+                     status="partially_filled" if D(filled) else "new", time_in_force="PostOnly",
+                     reduce_only=reduce_only)
+
+
+def test_places_when_nothing_works_and_cancels_first() -> None:
+    acts = plan_actions({Side.BUY: Target(Side.BUY, D("100.0"), D("0.001")), Side.SELL: None},
+                        [order(Side.SELL, "101.0")], tick=TICK, requote_ticks=1)
+    assert [(a.kind, a.side) for a in acts] == [("cancel", Side.SELL), ("place", Side.BUY)]
+
+
+@pytest.mark.parametrize("new_price, requote, expect", [
+    ("100.0", 1, []), ("100.1", 1, ["amend"]), ("100.1", 2, []), ("100.2", 2, ["amend"]),
+    ("100.1", 0, ["amend"]), ("100.0", 0, []),
+])
+def test_amends_only_when_the_target_moves_enough(new_price: str, requote: int, expect: list[str]) -> None:
+    acts = plan_actions({Side.BUY: Target(Side.BUY, D(new_price), D("0.001"))}, [order(Side.BUY, "100.0")],
+                        tick=TICK, requote_ticks=requote)
+    assert [a.kind for a in acts] == expect
+
+
+def test_amend_of_a_partly_filled_order_asks_for_filled_plus_wanted() -> None:
+    acts = plan_actions({Side.BUY: Target(Side.BUY, D("99.5"), D("0.002"))},
+                        [order(Side.BUY, "100.0", qty="0.003", filled="0.001")], tick=TICK, requote_ticks=1)
+    assert len(acts) == 1 and acts[0].kind == "amend"
+    assert acts[0].qty == D("0.003") and acts[0].price == D("99.5")
+
+
+def test_extra_orders_on_a_side_are_cancelled_and_reduce_only_left_alone() -> None:
+    working = [order(Side.BUY, "100.0", oid="a"), order(Side.BUY, "98.0", oid="b"),
+               order(Side.SELL, "101.0", oid="r", reduce_only=True)]
+    acts = plan_actions({Side.BUY: Target(Side.BUY, D("100.0"), D("0.001")), Side.SELL: None}, working,
+                        tick=TICK, requote_ticks=1)
+    assert [(a.kind, a.order.order_id) for a in acts if a.order] == [("cancel", "b")]
+
+
+def test_rate_budget_allows_the_rate_and_refills_with_time() -> None:
+    b = RateBudget(10)
+    assert sum(b.try_take("create", 0) for _ in range(15)) == 10
+    assert not b.try_take("create", 50)
+    assert b.try_take("create", 150)  # 0.15 s refilled 1.5 tokens
+    assert b.try_take("amend", 150)  # endpoints have their own buckets
+
+
+def test_order_ids_are_short_unique_and_deterministic() -> None:
+    ids = OrderIds(1_767_225_600_000)
+    made = [ids.next(k) for k in "bar" * 1000]
+    assert len(set(made)) == len(made)
+    assert all(len(c) <= 36 and re.fullmatch(r"[A-Za-z0-9_-]+", c) for c in made)
+    assert OrderIds(1_767_225_600_000).next("b") == made[0]
+    assert OrderIds(1_767_225_600_001).next("b") != made[0]
+
+
+def guard(**kw: object) -> RiskGuard:
+    return RiskGuard(EngineConfig(leverage=D(50)).with_(**kw), get_instrument("BTCUSDT"))
+
+
+def inputs(**kw: object) -> RiskInputs:
+    base = dict(now_ms=10_000, market_ts_ms=10_000, mark=D(10000), position_qty=D(0), entry_price=D(0),
+                liq_price=None, wallet_balance=D(1000), equity=D(1000), available=D(1000))
+    base.update(kw)
+    return RiskInputs(**base)  # type: ignore[arg-type]
+
+
+def test_max_position_is_balance_times_leverage_times_pct() -> None:
+    # 1,000 x 50 x 0.5 = 25,000 USDT at 10,000 -> 2.5 BTC
+    assert guard().evaluate(inputs()).max_position == D("2.500")
+
+
+def test_liquidation_guard_fires_below_the_threshold_in_stages() -> None:
+    # Bybit's example: long 1 @ 10,000 at 50x, MMR 0.5% -> LP 9,850: 1.5% at entry; trigger 0.3%.
+    g = guard()
+    pos = dict(position_qty=D(1), entry_price=D(10000), liq_price=D(9850))
+    ok = g.evaluate(inputs(mark=D(9950), **pos))
+    assert g.evaluate(inputs(mark=D(9900), **pos)).liq_level == "warn"  # within twice the trigger
+    assert ok.reduce_qty == 0 and ok.allow[Side.BUY] and ok.liq_level == "ok"
+    hit = g.evaluate(inputs(mark=D(9875), **pos))  # distance 0.253% < 0.3%
+    assert hit.liq_level == "danger" and not hit.allow[Side.BUY] and hit.allow[Side.SELL]
+    assert (hit.reduce_side, hit.reduce_qty) == (Side.SELL, D("0.500"))
+    again = g.evaluate(inputs(mark=D(9874), position_qty=D("0.5"), entry_price=D(10000), liq_price=D(9850)))
+    assert again.reduce_qty == 0  # same stage: no second reduction
+    deeper = g.evaluate(inputs(mark=D(9860), position_qty=D("0.5"), entry_price=D(10000), liq_price=D(9850)))
+    assert deeper.reduce_qty == D("0.250")  # below half the trigger distance: the next stage
+    g.evaluate(inputs(mark=D(9990), position_qty=D("0.25"), entry_price=D(10000), liq_price=D(9850)))
+    assert g.stage == 0  # re-armed once clear
+
+
+def test_short_positions_are_guarded_the_other_way() -> None:
+    d = guard().evaluate(inputs(mark=D(10125), position_qty=D(-1), entry_price=D(10000), liq_price=D(10150)))
+    assert d.liq_level == "danger" and not d.allow[Side.SELL] and d.reduce_side is Side.BUY
+
+
+def test_kill_switch_on_drawdown_from_the_peak() -> None:
+    g = guard(max_drawdown_pct=5.0)
+    assert g.evaluate(inputs(equity=D(1100))).kill_reason is None
+    assert g.evaluate(inputs(equity=D(1046))).kill_reason is None
+    assert g.evaluate(inputs(equity=D(1045))).kill_reason.startswith("kill switch: drawdown 5.00%")
+
+
+def test_stale_market_data_blocks_both_sides() -> None:
+    d = guard(stale_after_s=5.0).evaluate(inputs(now_ms=20_001, market_ts_ms=15_000))
+    assert d.stale and not any(d.allow.values())
+    assert not guard().evaluate(inputs(now_ms=20_000, market_ts_ms=15_000)).stale
+
+
+def test_an_order_that_would_itself_be_liquidated_is_refused() -> None:
+    g = guard()
+    kw = dict(position_qty=D(0), entry_price=D(0), available=D(100000), fee_rate=D("0.00055"))
+    assert g.order_is_safe(Side.BUY, D(10000), D(1), mark=D(10000), **kw)[0]
+    # A bid far above the mark (a crossed or stale quote) would open with the mark beyond the guard.
+    safe, why = g.order_is_safe(Side.BUY, D(10140), D(1), mark=D(10000), **kw)
+    assert not safe and "liquidation" in why
+    # Not enough margin for 1 BTC at 50x (200 USDT + fees) with 150 available.
+    kw["available"] = D(150)
+    assert g.order_is_safe(Side.BUY, D(10000), D(1), mark=D(10000), **kw) == (False, "not enough available margin")
+    # Reducing is always allowed.
+    assert g.order_is_safe(Side.SELL, D(9000), D("0.5"), position_qty=D(1), entry_price=D(10000), mark=D(9000),
+                           available=D(0), fee_rate=D("0.00055"))[0]
+
+
+def fill(i: int, side: Side, price: str, qty: str, fee: str, ts: int) -> Execution:
+    return Execution(f"e{i}", f"o{i}", f"mm-x-{i}b", "BTCUSDT", side, D(price), D(qty), D(fee), True, ts)
+
+
+def test_ledger_books_pnl_fees_and_spread_capture() -> None:
+    L = Ledger("BTCUSDT", D(1000))
+    assert L.apply(fill(1, Side.BUY, "100", "2", "0.04", 1), mid=D("100.5"))
+    assert not L.apply(fill(1, Side.BUY, "100", "2", "0.04", 1), mid=D("100.5"))  # seen
+    assert L.apply(fill(2, Side.SELL, "102", "1", "0.0204", 2), mid=D("101.5"))
+    assert L.realized_pnl == D(2) and L.fees == D("0.0604")
+    assert L.spread_capture == D("1.5")  # 0.5 x 2 + 0.5 x 1
+    assert L.equity(D(103)) == D(1000) + D(2) + D(3) - D("0.0604")
+    assert L.inventory_pnl(D(103)) == D(2) + D(3) - D("1.5")
+    assert (L.fills, L.buy_fills, L.sell_fills, L.max_abs_position) == (2, 1, 1, D(2))
+
+
+def test_journal_round_trip_and_resume_state(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    assert not j.has_session("BTCUSDT") and j.resume_state("BTCUSDT") is None
+    j.start_run("BTCUSDT", "paper", 1000, D("10000"), resumed=False)
+    j.record_fill(fill(1, Side.BUY, "100", "2", "0.04", 1500), D("100.5"))
+    j.record_fill(fill(1, Side.BUY, "100", "2", "0.04", 1500), D("100.5"))  # idempotent
+    j.record_funding("BTCUSDT", 2000, D("0.3"))
+    j.record_order(order(Side.BUY, "99.0"), 2500)
+    j.set_state(**{"BTCUSDT.peak_equity": "10001", "BTCUSDT.counters": {"placed": 3}})
+    j.close()
+    state = Journal(tmp_path / "j.sqlite").resume_state("BTCUSDT")
+    assert state is not None
+    assert state.starting_balance == D("10000") and state.last_ts_ms == 2500
+    assert [(e.exec_id, m) for e, m in state.fills] == [("e1", D("100.5"))]
+    assert state.funding == D("0.3") and state.peak_equity == D("10001")
+    assert state.counters == {"placed": 3}
