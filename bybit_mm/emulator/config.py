@@ -42,12 +42,23 @@ class EmulatorConfig:
     tick_ms: float = 100.0
     #: Extra accepted credentials (key -> secret), e.g. for tests with several accounts.
     extra_credentials: dict[str, str] = field(default_factory=dict)
+    #: WebSocket streams: chance (0..1), per pushed message, that the connection is dropped instead.
+    ws_drop_rate: float = 0.0
+    #: WebSocket streams: delay (real ms) added to every message the emulator sends.
+    ws_delay_ms: float = 0.0
+    #: WebSocket streams: how often (real ms) the publisher advances the sim and pushes what changed;
+    #: no topic is pushed more often than Bybit pushes it (orderbook.50 every 20 ms, tickers 100 ms).
+    ws_interval_ms: float = 20.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
         if self.latency_ms < 0 or self.fault_hold_ms < 0 or self.order_latency_ms < 0:
             raise ValueError("latencies must be non-negative")
+        if not 0.0 <= self.ws_drop_rate <= 1.0:
+            raise ValueError("ws_drop_rate must be between 0 and 1")
+        if self.ws_delay_ms < 0 or self.ws_interval_ms <= 0:
+            raise ValueError("ws_delay_ms must be non-negative and ws_interval_ms positive")
         if self.speed < 0:
             raise ValueError("speed must be non-negative")
         unknown = set(self.fault_kinds) - {"http_5xx", "system_error", "rate_limit", "timeout"}

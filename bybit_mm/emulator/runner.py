@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bybit_mm.emulator.config import EmulatorConfig
 from bybit_mm.emulator.server import EmulatorState, build_state, start
+from bybit_mm.emulator.ws_wire import PRIVATE_PATH, PUBLIC_PATH
 
 if TYPE_CHECKING:
     from bybit_mm.domain.clock import Clock
+    from bybit_mm.emulator.ws import WsHub
     from bybit_mm.sim.exchange import SimExchange
 
 T = TypeVar("T")
@@ -37,6 +39,8 @@ class EmulatorHandle:
     api_key: str
     api_secret: str
     state: EmulatorState
+    #: The server thread's event loop (WebSocket fault injection runs on it).
+    loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def exchange(self) -> SimExchange:
@@ -67,6 +71,46 @@ class EmulatorHandle:
         """Advance a SimClock-driven market to ``ts_ms`` (under the lock); returns the sim's events."""
         with self.lock:
             return self.exchange.run_until(ts_ms)
+
+    @property
+    def ws_public_url(self) -> str:
+        """The public linear stream (``ws://host:port/v5/public/linear``)."""
+        return _ws_base(self.url) + PUBLIC_PATH
+
+    @property
+    def ws_private_url(self) -> str:
+        """The private stream (``ws://host:port/v5/private``)."""
+        return _ws_base(self.url) + PRIVATE_PATH
+
+    @property
+    def ws(self) -> WsHub:
+        """The WebSocket side (connections, counters, ``delay_ms`` and ``drop_rate``)."""
+        assert self.state.ws is not None, "the app was not built"
+        return self.state.ws
+
+    def drop_ws_connections(self) -> int:
+        """Drop every WebSocket connection now (as a network failure would); returns how many."""
+        if self.loop is None:
+            raise RuntimeError("the emulator is not running in a background loop")
+        return asyncio.run_coroutine_threadsafe(self.ws.drop_all(), self.loop).result(timeout=10)
+
+    def set_ws_delay_ms(self, delay_ms: float) -> None:
+        """Delay every WebSocket message sent from now on by ``delay_ms`` (real ms)."""
+        if delay_ms < 0:
+            raise ValueError("delay must be non-negative")
+        self.ws.delay_ms = float(delay_ms)
+
+    def set_ws_drop_rate(self, rate: float) -> None:
+        """From now on drop a connection instead of a push with chance ``rate`` (0..1)."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        self.ws.drop_rate = float(rate)
+
+
+def _ws_base(url: str) -> str:
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://"):]
+    return "ws://" + url.split("://", 1)[-1]
 
 
 @contextmanager
@@ -127,7 +171,7 @@ def running_emulator(*, exchange: SimExchange | None = None, clock: Clock | None
         raise box["error"]
     try:
         yield EmulatorHandle(url=box["url"], api_key=config.api_key, api_secret=config.api_secret,
-                             state=state)
+                             state=state, loop=loop)
     finally:
         loop.call_soon_threadsafe(box["stop"].set)
         thread.join(timeout=10)

@@ -27,10 +27,12 @@ from bybit_mm.emulator.params import Params, parse_body
 from bybit_mm.emulator.ratelimit import RateLimiter
 from bybit_mm.emulator.routes import ROUTES, Route
 from bybit_mm.emulator.wire import ApiError, envelope
+from bybit_mm.emulator.ws import install as install_ws
 from bybit_mm.sim.errors import SimError
 
 if TYPE_CHECKING:
     from bybit_mm.domain.clock import Clock
+    from bybit_mm.emulator.ws import WsHub
     from bybit_mm.sim.exchange import SimExchange
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class EmulatorState:
     limiter: RateLimiter
     faults: FaultInjector
     ctx: HandlerContext
+    #: The WebSocket streams (set when the app is built; see :mod:`.ws`).
+    ws: WsHub | None = None
 
     @property
     def clock(self) -> Clock:
@@ -188,6 +192,7 @@ def build_app(state: EmulatorState, *, background: bool = True) -> web.Applicati
     """The aiohttp application serving Bybit V5 over ``state``."""
     app = web.Application(client_max_size=1 << 20)
     app[STATE_KEY] = state
+    install_ws(app, state)  # the WebSocket paths first: the catch-all below would take them
     app.router.add_route("*", "/{tail:.*}", dispatch)
     if background:
         async def ticker_ctx(app: web.Application):  # type: ignore[no-untyped-def]

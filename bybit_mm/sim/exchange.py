@@ -25,6 +25,13 @@ Order handling, as Bybit does it (BYBIT.md §2) unless said otherwise:
   and they do not consume the synthetic book (it is regenerated every step).
 - Several symbols are stepped in lockstep one second at a time, so cross-margin checks see
   every symbol's mark within a second of each other.
+
+External markets (``market_source="external"``, for all symbols or per symbol): the symbol's
+market is fed from outside through :meth:`SimExchange.feed_market` (a live feed, the emulator, a
+replay) instead of generated (see ``sim.external``). Fed trades go through the same matching
+(our resting orders fill at their own price per the queue model; a print older than an order's
+activation never fills it), the fed book is what taker orders walk and post-only checks against,
+the fed mark drives liquidation and uPnL, and funding settles at the fed funding times.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import random
 import re
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from bybit_mm.domain.clock import Clock
@@ -44,6 +51,7 @@ from bybit_mm.domain.orders import Side
 from bybit_mm.domain.rounding import OrderTooSmall, check_order
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
+from bybit_mm.sim.external import ExternalMarket, sorted_new
 from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
 from bybit_mm.sim.market import MarketParams, SyntheticMarket
 from bybit_mm.sim.matching import OrderRecord, make_queue_model
@@ -67,6 +75,7 @@ from bybit_mm.sim.models import (
 )
 
 ZERO = Decimal(0)
+MARKET_SOURCES = ("synthetic", "external")
 ORDER_TYPES = ("Limit", "Market")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "PostOnly")
 MAX_OPEN_ORDERS = 500
@@ -95,7 +104,9 @@ class SimExchange:
                  market_params: MarketParams | None = None,
                  instruments: Mapping[str, Instrument] | None = None,
                  trade_events: bool = True, book_events: bool = False,
-                 market_band: Decimal = Decimal("0.03")) -> None:
+                 market_band: Decimal = Decimal("0.03"),
+                 market_source: str | Mapping[str, str] = "synthetic",
+                 start_prices: Mapping[str, Decimal] | None = None) -> None:
         self.clock = clock
         self.seed = seed
         self.latency_ms = float(latency_ms)
@@ -110,8 +121,15 @@ class SimExchange:
             self._instruments[inst.symbol] = inst
         mp = market_params or MarketParams()
         now = clock.now_ms()
+        sources = {s: market_source if isinstance(market_source, str) else market_source.get(s, "synthetic")
+                   for s in self._instruments}
+        if any(v not in MARKET_SOURCES for v in sources.values()):
+            raise ValueError(f"market_source must be one of {', '.join(MARKET_SOURCES)}")
+        # ExternalMarket has the SyntheticMarket surface the exchange uses (duck-typed).
         self._markets: dict[str, SyntheticMarket] = {
-            s: SyntheticMarket(inst, mp.for_symbol(s, inst), seed=seed, start_ms=now, market_params=mp)
+            s: (SyntheticMarket(inst, mp.for_symbol(s, inst), seed=seed, start_ms=now, market_params=mp)
+                if sources[s] == "synthetic" else
+                ExternalMarket(inst, start_ms=now, start_price=(start_prices or {}).get(s)))  # type: ignore[misc]
             for s, inst in self._instruments.items()}
         self.ledger = Ledger(self._instruments, Decimal(balance), self._fees.taker)
         self._ids = random.Random(f"ids-{seed}")
@@ -127,6 +145,7 @@ class SimExchange:
         self._events: deque[Event] = deque(maxlen=_MAX_EVENTS)
         self._seq = 0
         self._closed = 0
+        self._listeners: list[Callable[[list[Event]], None]] = []
 
     # --- time -----------------------------------------------------------------------------------
 
@@ -135,7 +154,21 @@ class SimExchange:
         self._sync()
         events = list(self._events)
         self._events.clear()
+        for listener in self._listeners:
+            listener(events)
         return events
+
+    def add_listener(self, listener: Callable[[list[Event]], None]) -> None:
+        """Also hand every batch :meth:`advance` returns to ``listener`` (e.g. the emulator's streams).
+
+        Whoever calls ``advance`` drains the events; listeners see every batch whoever drains it.
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[list[Event]], None]) -> None:
+        """Stop handing batches to ``listener`` (no error if it was not added)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def run_until(self, ts_ms: int) -> list[Event]:
         """Move a manual clock (one with ``set``) to ``ts_ms`` and process; returns the events."""
@@ -179,7 +212,10 @@ class SimExchange:
                 return
         remaining = qty_steps
         step = market.qty_step
+        late = getattr(market, "external", False)
         for o in list(book):
+            if late and o.active_ms > trade.ts_ms:
+                continue
             if o.side is Side.BUY:
                 if o.tick < price_tick:
                     break
@@ -232,6 +268,72 @@ class SimExchange:
         self._executions.append(ex)
         self._events.append(FundingEvent(symbol, ts_ms, rate, mark, paid))
 
+    # --- external markets -----------------------------------------------------------------------
+
+    def is_external(self, symbol: str) -> bool:
+        """Whether ``symbol``'s market is fed from outside (:meth:`feed_market`)."""
+        return isinstance(self._market(symbol), ExternalMarket)
+
+    def feed_market(self, symbol: str, *, ts_ms: int, book: BookSnapshot | None = None,
+                    trades: Sequence[Trade] = (), mark: Decimal | None = None, index: Decimal | None = None,
+                    funding_rate: Decimal | None = None, next_funding_ms: int | None = None) -> None:
+        """Feed an external market what happened up to ``ts_ms`` (exchange time, epoch ms).
+
+        First everything due by the clock is processed and funding due by ``ts_ms`` settles (at
+        the rate and mark known before); then ``trades`` not fed before (by trade id) print, oldest
+        first, filling our resting orders through the matching; then ``book`` replaces the book,
+        ``mark``/``index``/funding are taken, and the book step runs (queues, liquidation). The
+        events are handed out by :meth:`advance` as usual.
+        """
+        m = self._market(symbol)
+        if not isinstance(m, ExternalMarket):
+            raise ValueError(f"{symbol} is not an external market")
+        self._sync()
+        m.step_until(ts_ms, self)  # type: ignore[arg-type]
+        for trade in sorted_new(m, trades):
+            if trade.symbol != symbol:
+                raise ValueError(f"a {trade.symbol} trade fed to {symbol}")
+            tick, steps = m.record(trade)
+            self.on_trade(m, trade, tick, steps)  # type: ignore[arg-type]
+        if book is not None:
+            m.set_book(book)
+        m.set_prices(ts_ms, mark=mark, index=index, funding_rate=funding_rate, next_funding_ms=next_funding_ms)
+        if m.has_data:
+            self.on_book(m, max(ts_ms, m.ts_ms))  # type: ignore[arg-type]
+        if self._pending:
+            self._activate_due(self.clock.now_ms())
+
+    def set_instrument(self, instrument: Instrument) -> None:
+        """Replace an external symbol's specs (e.g. with the live ones); resting orders are re-ticked."""
+        m = self._market(instrument.symbol)
+        if not isinstance(m, ExternalMarket):
+            raise ValueError(f"{instrument.symbol}: only an external market's instrument can be replaced")
+        self._instruments[instrument.symbol] = instrument  # the ledger shares this dict
+        m.set_instrument(instrument)
+        for o in self._live(instrument.symbol):
+            o.tick = m.to_tick(o.price)
+        self.ledger.refresh(instrument.symbol)
+
+    def market_state(self) -> dict[str, dict]:
+        """JSON-able last mid, mark and time of each symbol's market (to resume a market from)."""
+        out: dict[str, dict] = {}
+        for s, m in self._markets.items():
+            try:
+                mark = m.mark_price()
+            except SimError:
+                continue
+            mid = (m.bid_tick + m.ask_tick) * m.tick / 2 if 0 < m.bid_tick < m.ask_tick < 10 ** 17 else mark
+            out[s] = {"mid": str(mid), "mark": str(mark), "ts_ms": m.ts_ms,
+                      "source": "external" if isinstance(m, ExternalMarket) else "synthetic"}
+        return out
+
+    def resume_market(self, symbol: str, mid: Decimal) -> None:
+        """Start ``symbol``'s synthetic market from ``mid`` (a resumed account's last price)."""
+        m = self._market(symbol)
+        if isinstance(m, ExternalMarket):
+            return
+        m.rebase(float(mid))
+
     # --- order life cycle -----------------------------------------------------------------------
 
     def _new_id(self) -> str:
@@ -244,7 +346,11 @@ class SimExchange:
         return m
 
     def _marks(self) -> dict[str, Decimal]:
-        return {s: m.mark_price() for s, m in self._markets.items()}
+        out = {}
+        for s, m in self._markets.items():
+            if getattr(m, "has_data", True) or self.ledger.positions[s].qty:
+                out[s] = m.mark_price()
+        return out
 
     def _book(self, o: OrderRecord) -> list[OrderRecord]:
         return self._bids[o.symbol] if o.side is Side.BUY else self._asks[o.symbol]
@@ -326,8 +432,9 @@ class SimExchange:
             if (buy and tick > o.tick) or (not buy and (tick < o.tick or tick < 1)):
                 break
             q = min(leaves, m.level_size(book_side, level))
-            fills.append((tick, q))
-            leaves -= q
+            if q:  # an external book has gaps between its levels
+                fills.append((tick, q))
+                leaves -= q
             level += 1
         if o.time_in_force == "FOK" and leaves > 0:
             self._close(o, "Cancelled", "EC_CancelForNoFullFill", ts_ms)
