@@ -299,6 +299,31 @@ class SyntheticMarket:
         c[6] += q * tick
         return trade
 
+    def rebase(self, mid: float) -> None:
+        """Scale the market so its mid is ``mid`` now (a resumed paper account's last mid).
+
+        Every price (mid, mark, book, tape, candles) is multiplied by the same factor, so the
+        history stays consistent; the random path ahead is unchanged in relative terms.
+        """
+        if mid <= 0:
+            raise ValueError("a mid price must be positive")
+        r = mid / self.mid
+        self._log_mid += math.log(r)
+        self.mid = mid
+        self.mark *= r
+        spread = self.ask_tick - self.bid_tick
+        self._set_book(self._bid_f, self._ask_f, max(0, spread - self.params.spread_ticks))
+
+        def scale(tick: int) -> int:
+            return max(1, int(round(tick * r)))
+
+        self.last_tick = scale(self.last_tick)
+        for c in self._candles:
+            c[1], c[2], c[3], c[4] = scale(c[1]), scale(c[2]), scale(c[3]), scale(c[4])
+            c[6] = int(round(c[6] * r))
+        self.trades = deque((Trade(t.trade_id, t.symbol, t.ts_ms, scale(int(t.price / self.tick)) * self.tick,
+                                   t.qty, t.side) for t in self.trades), maxlen=self.trades.maxlen)
+
     def print_external(self, ts: int, tick: int, qty_steps: int, buy: bool) -> Trade:
         """Put a print that did not come from the synthetic flow (our own taker fill) on the tape."""
         return self._record(ts, tick, qty_steps, buy)
