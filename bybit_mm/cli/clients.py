@@ -1,7 +1,8 @@
 """The one place that chooses an exchange adapter from a profile, and the mainnet confirmation.
 
 ``exchange.account = "paper"`` → :class:`~bybit_mm.exchange.paper_client.DryRunFuturesClient`
-(the sim in-process, account in the data dir); anything else → the ccxt
+(the sim in-process, account in the data dir; with ``paper.market = "live"`` its market is the
+profile network's public feed, polled without keys); anything else → the ccxt
 :class:`~bybit_mm.exchange.ccxt_client.BybitFuturesClient` on the profile's network.
 """
 
@@ -34,8 +35,9 @@ async def open_client(app: AppContext, *, paper_market: str | None = None, clock
                       backoff: Backoff | None = None, persist: bool = True) -> AsyncIterator[FuturesClient]:
     """The profile's client, closed (and a paper account saved) on exit.
 
-    ``paper_market`` overrides ``paper.market`` (only ``sim`` is implemented); ``clock`` is the
-    paper sim's clock (real time by default; the engine passes a SimClock or a faster WallClock);
+    ``paper_market`` overrides ``paper.market`` (``sim``: synthetic; ``live``: the network's public
+    feed, polled); ``clock`` is the paper sim's clock (real time by default; the engine passes a
+    SimClock or a faster WallClock; the live market takes real time only);
     ``backoff`` overrides the live client's retry timing.
     """
     profile = app.profile
@@ -48,6 +50,11 @@ async def open_client(app: AppContext, *, paper_market: str | None = None, clock
         if paper_market is not None and paper_market != profile.paper.market:
             profile = replace(profile, paper=replace(profile.paper, market=paper_market))
         client = DryRunFuturesClient.from_profile(profile, clock=clock, persist=persist)
+        try:
+            await client.connect()  # a live feed: reach it now (exit 5 with the offline hint if not)
+        except BaseException:
+            await client.close()
+            raise
     else:
         from bybit_mm.config.secrets import resolve_credentials
         from bybit_mm.exchange.ccxt_client import BybitFuturesClient

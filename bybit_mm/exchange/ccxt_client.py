@@ -155,12 +155,19 @@ class BybitFuturesClient:
 
     @classmethod
     def from_profile(cls, profile: Profile, credentials: Credentials | None = None, *,
-                     backoff: Backoff | None = None) -> BybitFuturesClient:
-        """Build from a profile; ``credentials`` default to the profile's (env vars or file)."""
-        from bybit_mm.config.secrets import resolve_credentials
+                     backoff: Backoff | None = None, public_only: bool = False) -> BybitFuturesClient:
+        """Build from a profile; ``credentials`` default to the profile's (env vars or file).
+
+        ``public_only``: no credentials at all (market data needs none; private calls then fail
+        with AuthError), e.g. the feed of a paper account.
+        """
+        from bybit_mm.config.secrets import Credentials, resolve_credentials
 
         ex = profile.exchange
-        creds = credentials if credentials is not None else resolve_credentials(profile)
+        if public_only:
+            creds = Credentials("", "", source="none (public market data only)")
+        else:
+            creds = credentials if credentials is not None else resolve_credentials(profile)
         return cls(network=ex.network, api_key=creds.api_key, api_secret=creds.api_secret, url=ex.url,
                    recv_window_ms=ex.recv_window_ms, timeout_s=ex.timeout_s, max_retries=ex.max_retries,
                    backoff=backoff or Backoff(max_retries=ex.max_retries))

@@ -3,9 +3,18 @@
 The simulated account (balance, positions, leverage and margin mode, open orders, fills) lives in
 a :class:`~bybit_mm.sim.exchange.SimExchange` and, when a :class:`PaperStore` is given, is written
 to ``<data dir>/paper/<profile>/account.json`` atomically after every change, so a paper account
-survives restarts and crashes. Market data comes from the sim's synthetic market, driven by the
-injected clock: a ``WallClock`` (real time × speed) or a ``SimClock`` that the caller (the engine's
-``--speed 0``) moves; every call first lets the sim catch up with ``clock.now_ms()``.
+survives restarts and crashes. Market data comes from one of two sources (``paper.market``):
+
+- ``sim``: the sim's synthetic market, driven by the injected clock: a ``WallClock`` (real time ×
+  speed) or a ``SimClock`` that the caller (the engine's ``--speed 0``) moves; every call first
+  lets the sim catch up with ``clock.now_ms()``. The market resumes from the mid saved with the
+  account (so a position's uPnL does not jump back to the seed's start price on the next run).
+- ``live``: the sim's external market, fed by a :class:`~bybit_mm.exchange.poller.PolledFeed`
+  over a key-less ``BybitFuturesClient`` on the profile's network (Bybit's public feed, or the
+  emulator's). Every call first pulls (at most every ``min_interval_s``); the sim runs on the
+  feed's :class:`~bybit_mm.exchange.poller.FeedClock` (exchange time). The sim is built on the
+  first pull (:meth:`DryRunFuturesClient.connect`), once the exchange's time and the live
+  instrument specs are known.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bybit_mm.domain.orders import Side
-from bybit_mm.errors import BybitMMError, ConfigError, UsageError
+from bybit_mm.errors import BybitMMError, ConfigError, ExchangeUnavailable, UsageError
 from bybit_mm.exchange import errors as codes
 from bybit_mm.exchange.errors import error_for_ret_code
 from bybit_mm.exchange.port import (
@@ -39,9 +48,13 @@ from bybit_mm.exchange.port import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from bybit_mm.config.schema import Profile
     from bybit_mm.domain.clock import Clock
     from bybit_mm.domain.instruments import Instrument
+    from bybit_mm.exchange.poller import PolledFeed
+    from bybit_mm.exchange.port import FuturesClient
     from bybit_mm.sim.exchange import SimExchange
     from bybit_mm.sim.models import Event, PositionView, SimOrder
 
@@ -114,7 +127,23 @@ def _merge_state(new: dict[str, Any], old: dict[str, Any] | None, symbols: Seque
             if sym not in listed:
                 ledger.setdefault(key, {})[sym] = value
     new["orders"] = list(new.get("orders", [])) + [o for o in old.get("orders", []) if o.get("symbol") not in listed]
+    market = new.setdefault("market", {})
+    for sym, value in (old.get("market") or {}).items():
+        market.setdefault(sym, value)
     return new
+
+
+def saved_mids(state: dict[str, Any] | None) -> dict[str, Decimal]:
+    """The last mid of each symbol's market saved with a paper account."""
+    out = {}
+    for sym, m in ((state or {}).get("market") or {}).items():
+        try:
+            mid = Decimal(str(m["mid"]))
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            continue
+        if mid.is_finite() and mid > 0:
+            out[sym] = mid
+    return out
 
 
 def symbols_in_state(state: dict[str, Any] | None) -> set[str]:
@@ -154,39 +183,134 @@ class DryRunFuturesClient:
 
     network = "paper"
 
-    def __init__(self, exchange: SimExchange, *, store: PaperStore | None = None,
-                 saved_state: dict[str, Any] | None = None) -> None:
-        self.exchange = exchange
+    def __init__(self, exchange: SimExchange | None, *, store: PaperStore | None = None,
+                 saved_state: dict[str, Any] | None = None, feed: PolledFeed | None = None,
+                 build: Callable[[Mapping[str, Instrument]], SimExchange] | None = None,
+                 symbols: Sequence[str] = ()) -> None:
+        """Over ``exchange``; or, with a ``feed``, over the sim ``build(live instruments)`` makes on
+        the first pull (``symbols`` names what it will list)."""
+        if exchange is None and (feed is None or build is None):
+            raise ValueError("a paper client needs an exchange, or a feed and a build function")
+        self._exchange = exchange
         self.store = store
         self._saved = saved_state
-        if saved_state is not None:
-            self.exchange.load_account_state(saved_state)
+        self.feed = feed
+        self._build = build
+        self._symbols = list(exchange.symbols) if exchange is not None else [s.upper() for s in symbols]
+        if exchange is not None and saved_state is not None:
+            exchange.load_account_state(saved_state)
+
+    @property
+    def exchange(self) -> SimExchange:
+        """The sim behind the client (on a live feed: once :meth:`connect` has built it)."""
+        if self._exchange is None:
+            raise RuntimeError("the paper client is not connected to its market feed yet (await connect())")
+        return self._exchange
+
+    @property
+    def market_source(self) -> str:
+        """``live`` (a polled feed) or ``sim`` (the synthetic market)."""
+        return "live" if self.feed is not None else "sim"
+
+    async def connect(self) -> None:
+        """On a live feed: read the exchange's time, the live specs and a first poll; build the sim.
+
+        ExchangeUnavailable (exit 5) when the feed cannot be reached; no-op on the synthetic market.
+        """
+        if self.feed is None or self._exchange is not None:
+            return
+        assert self._build is not None
+        try:
+            instruments = await self.feed.instruments()
+            polls = await self.feed.poll_all()
+        except ExchangeUnavailable as e:
+            raise ExchangeUnavailable(
+                f"cannot reach {self.feed.client.network} public market data for the paper account "
+                f"({e.message})", hint="--market sim (paper.market = \"sim\") works offline") from e
+        from bybit_mm.exchange.poller import feed as feed_poll
+
+        exchange = self._build(instruments)
+        if self._saved is not None:
+            exchange.load_account_state(self._saved)
+        for poll in polls:
+            feed_poll(exchange, poll)
+        self._exchange = exchange
+
+    async def _pull(self) -> None:
+        """On a live feed, poll (at most every ``feed.min_interval_s``) and feed the sim."""
+        if self.feed is None:
+            return
+        if self._exchange is None:
+            await self.connect()
+            return
+        try:
+            await self.feed.pull(self._exchange)
+        except ExchangeUnavailable as e:
+            raise ExchangeUnavailable(f"lost {self.feed.client.network} public market data ({e.message})",
+                                      hint="--market sim (paper.market = \"sim\") works offline") from e
 
     @classmethod
     def from_profile(cls, profile: Profile, *, clock: Clock | None = None, persist: bool = True,
-                     symbols: Sequence[str] | None = None, store: PaperStore | None = None) -> DryRunFuturesClient:
-        """The profile's paper account on the synthetic market (``paper.*`` settings).
+                     symbols: Sequence[str] | None = None, store: PaperStore | None = None,
+                     public_client: FuturesClient | None = None,
+                     min_poll_interval_s: float = 0.5) -> DryRunFuturesClient:
+        """The profile's paper account on its market (``paper.*`` settings).
 
-        ``clock`` defaults to real time (a ``WallClock`` at speed 1); the engine passes a
-        ``SimClock`` or a faster ``WallClock``. With ``persist`` the account is read from and
-        written to the data dir (``store`` overrides where).
+        ``paper.market = "sim"``: the synthetic market, resumed from the saved mid. ``clock``
+        defaults to real time (a ``WallClock`` at speed 1); the engine passes a ``SimClock`` or a
+        faster ``WallClock``. ``paper.market = "live"``: the profile network's public feed (no
+        keys), polled through ``public_client`` (default: a key-less ``BybitFuturesClient``); the
+        clock is the feed's (a real-time clock may be passed, a manual or faster one is refused).
+        Await :meth:`connect` (``open_client`` does) to reach the feed before use. With
+        ``persist`` the account is read from and written to the data dir (``store`` overrides where).
         """
         from bybit_mm.domain.instruments import DEFAULT_INSTRUMENTS, get_instrument
         from bybit_mm.sim.clock import WallClock
         from bybit_mm.sim.exchange import SimExchange
 
         paper = profile.paper
-        if paper.market != "sim":
-            raise ConfigError(f"paper.market = {paper.market!r} is not available yet in the paper client",
-                              hint="set paper.market = \"sim\" (the built-in synthetic market)")
+        if paper.market not in ("sim", "live"):
+            raise ConfigError(f"paper.market = {paper.market!r} is not a market the paper client knows",
+                              hint="set paper.market = \"sim\" (synthetic) or \"live\" (Bybit's public feed)")
         store = store or (PaperStore.for_profile(profile) if persist else None)
         saved = store.load() if store is not None else None
+        settings: dict[str, Any] = dict(seed=paper.seed, balance=Decimal(str(paper.starting_balance)),
+                                        fee_tier=paper.fee_tier, queue_model=paper.queue_model,
+                                        latency_ms=paper.latency_ms)
+        if paper.market == "live":
+            return cls._live(profile, symbols, store, saved, settings, clock, public_client, min_poll_interval_s)
         wanted = [get_instrument(s).symbol for s in (symbols or [profile.market.symbol])]
         wanted += sorted(s for s in symbols_in_state(saved) if s in DEFAULT_INSTRUMENTS and s not in wanted)
-        exchange = SimExchange(symbols=wanted, seed=paper.seed, clock=clock or WallClock(1.0),
-                               balance=Decimal(str(paper.starting_balance)), fee_tier=paper.fee_tier,
-                               queue_model=paper.queue_model, latency_ms=paper.latency_ms)
+        exchange = SimExchange(symbols=wanted, clock=clock or WallClock(1.0), **settings)
+        for sym, mid in saved_mids(saved).items():
+            if sym in wanted:
+                exchange.resume_market(sym, mid)
         return cls(exchange, store=store, saved_state=saved)
+
+    @classmethod
+    def _live(cls, profile: Profile, symbols: Sequence[str] | None, store: PaperStore | None,
+              saved: dict[str, Any] | None, settings: dict[str, Any], clock: Clock | None,
+              public_client: FuturesClient | None, min_poll_interval_s: float) -> DryRunFuturesClient:
+        from bybit_mm.exchange.poller import FeedClock, PolledFeed
+        from bybit_mm.sim.exchange import SimExchange
+
+        if clock is not None and (hasattr(clock, "set") or float(getattr(clock, "speed", 1.0)) != 1.0):
+            raise UsageError("the live market runs in real time only",
+                             hint="use --speed 1 with --market live, or --market sim to run faster")
+        wanted = [s.strip().upper() for s in (symbols or [profile.market.symbol])]
+        wanted += sorted(s for s in symbols_in_state(saved) if s not in wanted)
+        if public_client is None:
+            from bybit_mm.exchange.ccxt_client import BybitFuturesClient
+
+            public_client = BybitFuturesClient.from_profile(profile, public_only=True)
+        feed = PolledFeed(public_client, wanted, clock=FeedClock(), min_interval_s=min_poll_interval_s)
+        mids = saved_mids(saved)
+
+        def build(instruments: Mapping[str, Instrument]) -> SimExchange:
+            return SimExchange(symbols=list(instruments), instruments=instruments, clock=feed.clock,
+                               market_source="external", start_prices=mids, **settings)
+
+        return cls(None, store=store, saved_state=saved, feed=feed, build=build, symbols=wanted)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -198,6 +322,8 @@ class DryRunFuturesClient:
     @property
     def clock(self) -> Clock:
         """The clock the sim runs on."""
+        if self.feed is not None:
+            return self.feed.clock
         return self.exchange.clock
 
     def _sim(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -211,9 +337,9 @@ class DryRunFuturesClient:
 
     def _symbol(self, symbol: str) -> str:
         sym = symbol.strip().upper()
-        if sym not in self.exchange.symbols:
+        if sym not in self._symbols:
             raise UsageError(f"symbol {symbol!r} is not simulated by this paper account",
-                             hint=f"simulated: {', '.join(self.exchange.symbols)}")
+                             hint=f"simulated: {', '.join(self._symbols)}")
         return sym
 
     def advance(self) -> list[Event]:
@@ -226,39 +352,50 @@ class DryRunFuturesClient:
         return events
 
     def save(self) -> None:
-        """Write the account to the store (no-op without one)."""
-        if self.store is None:
+        """Write the account and each market's last mid/mark to the store (no-op without one)."""
+        if self.store is None or self._exchange is None:
             return
-        state = _merge_state(self.exchange.account_state(), self._saved, self.exchange.symbols)
+        state = self.exchange.account_state()
+        state["market"] = self.exchange.market_state()
+        state = _merge_state(state, self._saved, self.exchange.symbols)
         self.store.save(state)
         self._saved = state
 
     async def close(self) -> None:
-        """Persist the account."""
-        self.advance()
-        self.save()
+        """Persist the account (and close the feed's public client)."""
+        try:
+            if self._exchange is not None:
+                self.advance()
+                self.save()
+        finally:
+            if self.feed is not None:
+                await self.feed.close()
 
     # --- market data ------------------------------------------------------------------------
 
     async def instrument(self, symbol: str) -> Instrument:
-        """The simulated instrument (the shipped specs and tiers)."""
+        """The simulated instrument (shipped specs; live ones on a live feed)."""
+        await self._pull()
         return self.exchange.instrument(self._symbol(symbol))
 
     async def ticker(self, symbol: str) -> Ticker:
-        """Last, mark, index, the touch and funding of the synthetic market."""
+        """Last, mark, index, the touch and funding of the sim's market."""
+        await self._pull()
         self.advance()
         t = self.exchange.ticker(self._symbol(symbol))
         return Ticker(symbol=t.symbol, ts_ms=t.ts_ms, last=t.last, mark=t.mark, index=t.index, bid=t.bid,
                       ask=t.ask, funding_rate=t.funding_rate, next_funding_ms=t.next_funding_ms)
 
     async def order_book(self, symbol: str, depth: int = 25) -> OrderBook:
-        """An L2 snapshot of the synthetic book."""
+        """An L2 snapshot of the sim's book."""
+        await self._pull()
         self.advance()
         b = self.exchange.orderbook(self._symbol(symbol), depth)
         return OrderBook(symbol=b.symbol, ts_ms=b.ts_ms, bids=tuple(b.bids), asks=tuple(b.asks))
 
     async def recent_trades(self, symbol: str, limit: int = 100) -> list[PublicTrade]:
-        """Recent synthetic trades, oldest first."""
+        """Recent trades of the sim's market (ours included), oldest first."""
+        await self._pull()
         self.advance()
         trades = self.exchange.recent_trades(self._symbol(symbol), limit)
         return [PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms, price=t.price, qty=t.qty,
@@ -268,12 +405,14 @@ class DryRunFuturesClient:
 
     async def positions(self, symbol: str | None = None) -> list[PositionInfo]:
         """Open positions (flat ones left out)."""
+        await self._pull()
         self.advance()
         views = self.exchange.positions(self._symbol(symbol) if symbol else None)
         return [position_info(v) for v in views if v.size != 0]
 
     async def balance(self) -> Balance:
         """The simulated USDT wallet."""
+        await self._pull()
         self.advance()
         w = self.exchange.wallet()
         return Balance(wallet_balance=w.wallet_balance, equity=w.equity, available=w.available_balance,
@@ -282,11 +421,13 @@ class DryRunFuturesClient:
 
     async def fee_rates(self, symbol: str) -> FeeRates:
         """The paper fee tier's rates."""
+        await self._pull()
         maker, taker = self.exchange.fee_rates(self._symbol(symbol))
         return FeeRates(symbol=symbol.upper(), maker=maker, taker=taker)
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> bool:
         """Set leverage; False when it already was."""
+        await self._pull()
         self.advance()
         try:
             self._sim(self.exchange.set_leverage, self._symbol(symbol), Decimal(str(leverage)))
@@ -299,14 +440,17 @@ class DryRunFuturesClient:
 
     async def leverage(self, symbol: str) -> Decimal:
         """The symbol's leverage setting."""
+        await self._pull()
         return self.exchange.leverage(self._symbol(symbol))
 
     async def margin_mode(self, symbol: str) -> MarginMode:
         """``isolated`` or ``cross``."""
+        await self._pull()
         return "isolated" if self.exchange.margin_mode(self._symbol(symbol)) == "isolated" else "cross"
 
     async def set_margin_mode(self, symbol: str, mode: MarginMode) -> bool:
         """Set the margin mode account-wide (as Bybit's unified account); False when already so."""
+        await self._pull()
         if mode not in ("isolated", "cross"):
             raise UsageError(f"margin mode must be isolated or cross, got {mode!r}")
         self._symbol(symbol)
@@ -330,6 +474,7 @@ class DryRunFuturesClient:
         A taker order (Market, IOC, FOK) on a real-time clock waits out the simulated order-entry
         latency so the returned order shows its fills; with a manual clock the caller moves time.
         """
+        await self._pull()
         if not client_order_id:
             raise UsageError("place_order needs a client_order_id (Bybit orderLinkId)")
         self.advance()
@@ -347,6 +492,7 @@ class DryRunFuturesClient:
     async def amend_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "",
                           price: Decimal | None = None, qty: Decimal | None = None) -> OrderInfo:
         """Change price and/or qty of a working order (same order id)."""
+        await self._pull()
         self.advance()
         o = self._sim(self.exchange.amend_order, symbol=self._symbol(symbol), order_id=order_id,
                       order_link_id=client_order_id, qty=None if qty is None else Decimal(str(qty)),
@@ -356,6 +502,7 @@ class DryRunFuturesClient:
 
     async def cancel_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "") -> OrderInfo:
         """Cancel one order."""
+        await self._pull()
         self.advance()
         o = self._sim(self.exchange.cancel_order, symbol=self._symbol(symbol), order_id=order_id,
                       order_link_id=client_order_id)
@@ -364,6 +511,7 @@ class DryRunFuturesClient:
 
     async def cancel_all(self, symbol: str | None = None) -> int:
         """Cancel every working order (of ``symbol``, or all); returns how many."""
+        await self._pull()
         self.advance()
         cancelled = self._sim(self.exchange.cancel_all, self._symbol(symbol) if symbol else None)
         self.save()
@@ -371,6 +519,7 @@ class DryRunFuturesClient:
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderInfo]:
         """Working orders, oldest first."""
+        await self._pull()
         self.advance()
         orders = [order_info(o) for o in self.exchange.open_orders(self._symbol(symbol) if symbol else None)]
         orders.sort(key=lambda o: o.created_ms)
@@ -378,6 +527,7 @@ class DryRunFuturesClient:
 
     async def get_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "") -> OrderInfo | None:
         """One order by id, open or recently closed."""
+        await self._pull()
         if not order_id and not client_order_id:
             raise UsageError("get_order needs an order_id or a client_order_id")
         self.advance()
@@ -389,6 +539,7 @@ class DryRunFuturesClient:
     async def executions(self, symbol: str | None = None, *, since_ms: int | None = None,
                          limit: int = 100) -> list[Execution]:
         """Our fills (trades and liquidations; funding left out), oldest first."""
+        await self._pull()
         self.advance()
         rows = self.exchange.executions(self._symbol(symbol) if symbol else None, limit=1_000_000,
                                         start_ms=since_ms)
