@@ -42,9 +42,18 @@ class EngineConfig:
     flatten_on_exit: bool = False
     #: Orders per second per order endpoint (Bybit: create, amend, cancel 10/s each on linear).
     order_rate_per_s: float = 10.0
-    #: Volatility / intensity estimators: fewest observations before quoting.
-    min_vol_updates: int = 30
+    #: Fewest mid updates before the volatility estimate is used (None: a tenth of the updates
+    #: one window holds at ``interval_s``, between 5 and 30).
+    min_vol_updates: int | None = None
+    #: Fewest trades in the intensity window before A and k are used.
     min_trades: int = 50
+
+    @property
+    def vol_updates_needed(self) -> int:
+        """The effective ``min_vol_updates``."""
+        if self.min_vol_updates is not None:
+            return self.min_vol_updates
+        return max(5, min(30, int(self.vol_window_s / self.interval_s / 10)))
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides: Any) -> EngineConfig:

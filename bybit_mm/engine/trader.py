@@ -273,7 +273,7 @@ class LiveTrader:
             from bybit_mm.quoting.estimators import VolatilityEstimator
 
             cfg = self.config
-            self._vol = VolatilityEstimator(cfg.vol_window_s, min_updates=cfg.min_vol_updates,
+            self._vol = VolatilityEstimator(cfg.vol_window_s, min_updates=cfg.vol_updates_needed,
                                             stale_after_s=max(cfg.stale_after_s * 4, 10.0))
             self._intensity: Any = None
             self._pending_trades: list[tuple[int, float]] = []

@@ -1,0 +1,88 @@
+"""`bybit-mm paper`: JSON lines, the table at 80 columns, options, resume, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bybit_mm.cli.paper import parse_duration
+from bybit_mm.errors import UsageError
+
+SUMMARY_KEYS = {"fills", "buy_fills", "sell_fills", "volume", "starting_balance", "equity", "realized_pnl",
+                "unrealized_pnl", "fees", "funding", "position_qty", "max_abs_position",
+                "min_liq_distance_pct", "liquidations", "stop_reason", "simulated_seconds",
+                "spread_pnl", "inventory_pnl"}
+FAST = ["paper", "--leverage", "50", "--market", "sim", "--speed", "0", "--gamma", "0.001"]
+
+
+def _lines(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.strip().splitlines()]
+
+
+def test_json_lines_snapshots_then_the_summary(cli: Callable[..., Any]) -> None:
+    r = cli(*FAST, "--duration", "10m", "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = _lines(r.stdout)
+    snaps, summary = rows[:-1], rows[-1]
+    assert summary["type"] == "summary" and SUMMARY_KEYS <= set(summary)
+    assert summary["stop_reason"] == "duration reached" and summary["simulated_seconds"] == 600
+    assert summary["starting_balance"] == 10000
+    assert all(s["type"] == "snapshot" for s in snaps) and len(snaps) == 60  # one per 10 s of market time
+    assert summary["fills"] == summary["buy_fills"] + summary["sell_fills"] > 0
+
+
+def test_balance_and_seed_apply_to_a_new_account(cli: Callable[..., Any]) -> None:
+    r = cli(*FAST, "--duration", "2m", "--balance", "2500", "--seed", "9", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert _lines(r.stdout)[-1]["starting_balance"] == 2500
+
+
+def test_a_second_run_resumes_the_session_and_fresh_starts_over(cli: Callable[..., Any]) -> None:
+    first = _lines(cli(*FAST, "--duration", "10m", "--json").stdout)[-1]
+    second = cli(*FAST, "--duration", "10m", "--json")
+    again = _lines(second.stdout)[-1]
+    assert again["fills"] >= first["fills"] and again["starting_balance"] == first["starting_balance"]
+    fresh = _lines(cli(*FAST, "--duration", "1m", "--fresh", "--balance", "777", "--json").stdout)[-1]
+    assert fresh["starting_balance"] == 777 and fresh["fills"] == 0
+
+
+def test_the_table_fits_80_columns(cli: Callable[..., Any]) -> None:
+    r = cli(*FAST, "--duration", "5m", env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.stderr
+    out = r.stdout
+    for label in ("Market", "Quotes", "Position", "liq price", "PnL (USDT)", "spread", "inventory",
+                  "latency", "stopped: duration reached", "fills (buy / sell)", "min liq distance"):
+        assert label in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--duration", "soon"], "is not a duration"),
+    (["--model", "xyz"], "--model must be as or glft"),
+    (["--market", "moon"], "--market must be sim or live"),
+    (["--symbol", "NOPEUSDT", "--duration", "1m"], "NOPEUSDT"),
+])
+def test_bad_options_exit_2_with_one_line(cli: Callable[..., Any], args: list[str], needle: str) -> None:
+    r = cli(*FAST, *args)
+    assert r.exit_code == 2
+    assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_leverage_above_the_symbol_maximum_is_refused(cli: Callable[..., Any]) -> None:
+    r = cli("paper", "--market", "sim", "--speed", "0", "--duration", "1m", "--leverage", "150")
+    assert r.exit_code == 2 and "leverage" in r.stderr
+
+
+@pytest.mark.parametrize("text, seconds", [("20m", 1200), ("90s", 90), ("1h30m", 5400), ("1200", 1200),
+                                           ("0.5m", 30), (None, None)])
+def test_parse_duration(text: str | None, seconds: float | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_parse_duration_rejects_nonsense() -> None:
+    for bad in ("abc", "0", "m", "-5m"):
+        with pytest.raises(UsageError):
+            parse_duration(bad)
