@@ -4,7 +4,9 @@
 :class:`~bybit_mm.exchange.port.FuturesClient` (only ``order_book``, ``recent_trades`` and
 ``ticker``, which need no API keys) and returns what is new since the last poll: the trades not
 seen before (by trade id; Bybit returns at most the last 1000, so a busy symbol polled slowly
-can skip some, flagged by ``gap``), the book, and mark / index / funding.
+can skip some, flagged by ``gap``), the book, and mark / index / funding. After the first poll it
+asks for about twice as many trades as the previous poll brought (the full page again when every
+trade it got was new), which keeps a poll cheap.
 
 :class:`PolledFeed` polls every symbol a paper :class:`~bybit_mm.sim.exchange.SimExchange`
 simulates on an external market and feeds the results into it (``feed_market``), at most once
@@ -58,18 +60,23 @@ class BybitMarketPoller:
         self.trade_limit = trade_limit
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
+        self._next_limit = trade_limit
         self.polls = 0
 
     async def poll(self) -> MarketPoll:
         """One round trip (book, recent trades and ticker concurrently); trades new since the last."""
+        limit = self._next_limit
         book, trades, ticker = await asyncio.gather(
             self.client.order_book(self.symbol, self.depth),
-            self.client.recent_trades(self.symbol, self.trade_limit),
+            self.client.recent_trades(self.symbol, limit),
             self.client.ticker(self.symbol))
         first = self.polls == 0
         self.polls += 1
         fresh = [t for t in trades if t.trade_id not in self._seen]
-        gap = not first and len(trades) >= self.trade_limit and len(fresh) == len(trades)
+        overflow = len(trades) >= limit and len(fresh) == len(trades)
+        gap = not first and overflow and limit >= self.trade_limit
+        # Ask for about twice what the last poll brought (the full page after a possible overflow).
+        self._next_limit = self.trade_limit if overflow else min(self.trade_limit, max(50, 2 * len(fresh) + 50))
         for t in fresh:
             self._remember(t.trade_id)
         fresh.sort(key=lambda t: t.ts_ms)
