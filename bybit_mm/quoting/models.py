@@ -152,3 +152,25 @@ def model_for(name: str) -> QuoteModel:
     if name == "glft":
         return GLFT()
     raise ValueError(f"unknown quoting model {name!r} (expected as, as-finite or glft)")
+
+
+BPS = 1e4
+
+
+def quote_in_bps(model: QuoteModel, mid: float, q: float, sigma: float, gamma: float, k: float,
+                 A: float | None = None, tau: float = 0.0) -> Quote:
+    """Evaluate ``model`` with prices in basis points of ``mid``; return prices in price units.
+
+    The models' ``gamma`` is per unit of price-units wealth, so one gamma means wildly different
+    spreads on a 100 USDT and a 95,000 USDT contract. Trading code evaluates the model on the mid
+    scaled to 10,000 bps instead: ``sigma`` becomes bps per root second (``sigma / mid * 1e4``),
+    ``k`` per bps (``k * mid / 1e4``), ``A`` is unchanged, and ``gamma`` is then per bps per unit
+    of ``q`` for every symbol (GLFT's ``Delta`` becomes one basis point). Inputs are as in the module
+    docstring (price units); the returned quote is scaled back to price units.
+    """
+    if mid <= 0:
+        raise ValueError(f"mid must be positive, got {mid}")
+    scale = mid / BPS
+    n = model.quote(BPS, q, sigma / scale, gamma, k * scale, A, tau)
+    return Quote(mid + (n.reservation_price - BPS) * scale, mid + (n.bid - BPS) * scale,
+                 mid + (n.ask - BPS) * scale, n.half_spread * scale, n.skew * scale, n.model)
