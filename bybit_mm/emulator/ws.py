@@ -141,6 +141,15 @@ class WsHub:
         """How many clients are connected."""
         return len(self._conns)
 
+    def subscribers(self, topic: str) -> int:
+        """How many live connections are subscribed to ``topic`` (safe to call from any thread)."""
+        for _ in range(5):
+            try:
+                return sum(1 for c in list(self._conns) if not c.dropped and topic in c.topics)
+            except RuntimeError:  # the set changed while another thread copied it
+                continue
+        return 0
+
     async def handle(self, request: web.Request, *, private: bool) -> web.WebSocketResponse:
         """Serve one WebSocket connection until it closes."""
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
@@ -302,6 +311,8 @@ class WsHub:
                                       request={"op": "subscribe", "args": topics}))
             return
         new = [t for t in topics if t not in conn.topics]
+        # What happened before this subscription goes to the existing subscribers only.
+        self.publish()
         conn.topics.update(topics)
         self._send(conn, W.op_ack("subscribe", conn.conn_id, req_id))
         if not conn.private:
