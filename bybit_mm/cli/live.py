@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         symbol: Optional[str] = typer.Option(None, "--symbol", "-s", help="Symbol to quote (default: the profile's market.symbol)."),
         leverage: Optional[float] = typer.Option(None, "--leverage", "-l", help="Leverage to set and use (default: the profile's market.leverage)."),
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after 20m, 90s, 1h30m, 1200 seconds (default: until Ctrl-C)."),
-        gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion, per USDT of PnL (default: the profile's quoting.gamma)."),
+        gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
         interval: float = typer.Option(1.0, "--interval", min=0.2, help="Seconds between decisions."),
         resume: bool = typer.Option(False, "--resume", help="Continue the journaled session of this profile and symbol (PnL, limits, counters)."),

@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
         speed: float = typer.Option(1.0, "--speed", min=0, help="Market time per real second (60: a minute a second); 0: as fast as the CPU allows."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the synthetic market (default: the profile's paper.seed)."),
         balance: Optional[float] = typer.Option(None, "--balance", help="Starting balance in USDT of a NEW paper account (see --fresh)."),
-        gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion, per USDT of PnL (default: the profile's quoting.gamma)."),
+        gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
         interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds of market time between decisions."),
         fresh: bool = typer.Option(False, "--fresh", help="Start a new paper account and journal (the old ones are kept as .bak files)."),

@@ -355,7 +355,7 @@ class LiveTrader:
 
     def _targets(self, mid: Decimal, qty: Decimal, entry: Decimal, mark: Decimal, book: Any,
                  decision: RiskDecision, balance: Balance) -> tuple[Any, dict[Side, Target | None], list[str]]:
-        from bybit_mm.quoting.models import model_for
+        from bybit_mm.quoting.models import model_for, quote_in_bps
         from bybit_mm.quoting.orders import shape_orders
 
         cfg = self.config
@@ -368,7 +368,8 @@ class LiveTrader:
         oq = self.order_qty(mid)
         q = float(qty / oq)
         model = model_for(cfg.model)
-        quote = model.quote(float(mid), q, sigma, cfg.gamma, fit.k, fit.A, cfg.horizon_s)
+        # In basis points of the mid, so the profile's gamma means the same on every symbol.
+        quote = quote_in_bps(model, float(mid), q, sigma, cfg.gamma, fit.k, fit.A, cfg.horizon_s)
         shaped = shape_orders(quote, tick=self.instrument.tick_size, order_qty=oq,
                               qty_step=self.instrument.qty_step, position=qty,
                               max_position=decision.max_position, best_bid=book.best_bid,
