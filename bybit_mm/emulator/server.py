@@ -171,6 +171,8 @@ async def dispatch(request: web.Request) -> web.Response:
     if fault is not None and not fault.applied:
         return await _fault_response(state, fault)
     response = await _handle(state, route, request)
+    if route.mutating and state.ws is not None:
+        state.ws.wake()
     if fault is not None:
         return await _fault_response(state, fault)
     return response

@@ -15,6 +15,9 @@ every ``ws_interval_ms`` advances the sim to "now" under the emulator's lock and
 
 As on Bybit, nothing is replayed after a reconnect: a client reconciles through REST.
 
+A request that changes the account (create, amend, cancel...) wakes the publisher at once, so
+private pushes follow it within a publisher step rather than a whole interval.
+
 Faults: ``ws_delay_ms`` holds every outgoing message (control answers too) that long, in order;
 ``ws_drop_rate`` drops the connection (without a close frame) instead of sending a push, with a
 seeded RNG; :meth:`WsHub.drop_all` drops every connection on demand.
@@ -116,6 +119,7 @@ class WsHub:
         self._fees: OrderedDict[str, Decimal] = OrderedDict()
         self._cs = itertools.count(1)
         self._publisher: asyncio.Task[None] | None = None
+        self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Counters for tests and benchmarks.
         self.messages_sent = 0
@@ -363,10 +367,18 @@ class WsHub:
 
     # --- the publisher ---------------------------------------------------------------------------
 
+    def wake(self) -> None:
+        """Run the publisher now instead of at its next tick (after a request changed the account),
+        so private pushes follow a REST call as closely as they do on Bybit. Loop thread only."""
+        if self._conns:
+            self._wakeup.set()
+
     async def _publish_loop(self) -> None:
         interval = self.interval_ms / 1000
         while self._conns:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), interval)
+            self._wakeup.clear()
             try:
                 self.publish()
             except Exception:  # a bug here must not kill the streams silently
