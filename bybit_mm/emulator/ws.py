@@ -322,26 +322,29 @@ class WsHub:
         if not conn.private:
             with self.state.lock:
                 self.state.exchange.advance()
-                snapshots = [self._snapshot(W.parse_public_topic(t), t) for t in new]  # type: ignore[arg-type]
+                snapshots = [self._snapshot(W.parse_public_topic(t), t, conn)  # type: ignore[arg-type]
+                             for t in new]
             for msg in snapshots:
                 if msg is not None:
                     self._send(conn, msg)
 
     # --- public snapshots ------------------------------------------------------------------------
 
-    def _snapshot(self, topic: W.PublicTopic, name: str) -> dict[str, Any] | None:
+    def _snapshot(self, topic: W.PublicTopic, name: str, new_subscriber: WsConnection
+                  ) -> dict[str, Any] | None:
         """The snapshot a new subscriber gets (None for publicTrade, which has none)."""
         now = self.state.clock.now_ms()
+        watched = any(name in c.topics for c in self._conns if c is not new_subscriber and not c.dropped)
         if topic.kind == "orderbook":
             state = self._books.get(name)
-            if state is None:
-                state = self._book_state(topic, name)
+            if state is None or not watched:  # nobody kept it current: start from the sim's book
+                state = self._book_state(topic, name, 1 if state is None else state.u + 1)
             return W.book_message(name, "snapshot", topic.symbol, [[p, q] for p, q in state.bids.items()],
                                   [[p, q] for p, q in state.asks.items()], state.u, state.seq, now,
                                   state.ts_ms)
         if topic.kind == "tickers":
             tstate = self._tickers.get(topic.symbol)
-            if tstate is None:
+            if tstate is None or not watched:
                 tstate = _TickerState(self._ticker_fields(topic.symbol), self._now())
                 self._tickers[topic.symbol] = tstate
             return W.ticker_message(topic.symbol, "snapshot", dict(tstate.fields), next(self._cs), now)
@@ -350,10 +353,10 @@ class WsHub:
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def _book_state(self, topic: W.PublicTopic, name: str) -> _BookState:
+    def _book_state(self, topic: W.PublicTopic, name: str, u: int) -> _BookState:
         book = self.state.exchange.orderbook(topic.symbol, topic.depth)
         bids, asks = W.book_levels(book)
-        state = _BookState(bids, asks, 1, book.seq, book.ts_ms, self._now())
+        state = _BookState(bids, asks, u, book.seq, book.ts_ms, self._now())
         self._books[name] = state
         return state
 

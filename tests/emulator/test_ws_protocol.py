@@ -312,3 +312,28 @@ def test_drop_all_cuts_connections_without_a_close_frame(emu: EmulatorHandle) ->
         assert emu.ws.drops == 1
 
     run(scenario)
+
+
+def test_resubscribing_after_the_market_moved_gets_the_current_book(emu: EmulatorHandle) -> None:
+    topic = "orderbook.50.BTCUSDT"
+
+    async def scenario(session: aiohttp.ClientSession) -> None:
+        async with session.ws_connect(emu.ws_public_url) as ws:
+            await ws.send_json({"op": "subscribe", "args": [topic, "tickers.BTCUSDT"]})
+            await recv(ws)
+            first = await recv_topic(ws, topic)
+            await ws.send_json({"op": "unsubscribe", "args": [topic, "tickers.BTCUSDT"]})
+            await recv(ws)
+            emu.run_until(emu.clock.now_ms() + 30_000)  # nobody watches while the market moves
+            await ws.send_json({"op": "subscribe", "args": [topic, "tickers.BTCUSDT"]})
+            await recv(ws)
+            again = await recv_topic(ws, topic)
+            ticker = await recv_topic(ws, "tickers.BTCUSDT")
+        with emu.lock:
+            book = emu.exchange.orderbook("BTCUSDT", 50)
+            last = emu.exchange.ticker("BTCUSDT").last
+        assert again["type"] == "snapshot" and again["data"]["u"] > first["data"]["u"]
+        assert _levels(again["data"]["b"]) == {num(p): num(q) for p, q in book.bids}
+        assert ticker["type"] == "snapshot" and ticker["data"]["lastPrice"] == num(last)
+
+    run(scenario)
