@@ -7,7 +7,9 @@ Run: /work/venv/bin/python benchmarks/bench_ws.py [--seconds S] [--fills N]
    stream and what one publisher step costs the server (advance + diff + serialise).
 2. Fill to stream (SimClock, frozen market): N market orders sent over REST by the same ccxt
    client; prints how long after sending the execution arrives on the private stream, next to
-   how long the REST create took to answer, for publisher intervals of 5, 20 and 50 ms.
+   how long the REST create took to answer, for publisher intervals of 5, 20 and 50 ms (an
+   account-changing request wakes the publisher at once, so the interval should not show; fills
+   of resting orders by the market are pushed on the next publisher step instead).
 Client and server share one Python process (and its GIL).
 """
 
@@ -115,7 +117,8 @@ def fill_to_stream(n: int, interval_ms: float) -> None:
         acks, streamed = asyncio.run(main())
         a = [x * 1000 for x in acks]
         s = [x * 1000 for x in streamed]
-        print(f"  interval {interval_ms:>4.0f} ms: REST create answered median {statistics.median(a):6.2f} ms; "
+        print(f"  interval {interval_ms:>4.0f} ms: REST create answered median "
+              f"{statistics.median(a):6.2f} ms; "
               f"execution on the stream median {statistics.median(s):6.2f} ms, p90 {_pct(s, 0.9):6.2f} ms "
               f"({n} orders)")
 

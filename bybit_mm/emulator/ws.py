@@ -451,7 +451,8 @@ class WsHub:
             if not db and not da:
                 continue
             state.u += 1
-            state.seq, state.bids, state.asks, state.ts_ms, state.last_push = book.seq, bids, asks, book.ts_ms, loop_now
+            state.seq, state.bids, state.asks = book.seq, bids, asks
+            state.ts_ms, state.last_push = book.ts_ms, loop_now
             if topic.depth == 1:
                 msg = W.book_message(name, "snapshot", topic.symbol, [[p, q] for p, q in bids.items()],
                                      [[p, q] for p, q in asks.items()], state.u, state.seq, now, book.ts_ms)

@@ -2,8 +2,8 @@
 
 Shapes follow Bybit's V5 WebSocket documentation (websocket/public/orderbook, trade, ticker;
 websocket/private/order, execution, position, wallet) and what ccxt.pro's ``bybit`` parses.
-Payload bodies reuse the REST serialisers (:mod:`.serialize`, called by :mod:`.ws`) where Bybit sends the same fields,
-plus ``category`` on private items as the streams do.
+Payload bodies are the REST serialisers' output (:mod:`.serialize`, called by :mod:`.ws`) where
+Bybit sends the same fields, plus ``category`` on private items as the streams do.
 """
 
 from __future__ import annotations

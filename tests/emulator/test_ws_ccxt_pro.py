@@ -130,9 +130,10 @@ def test_private_watches_see_a_resting_order_fill(emu: EmulatorHandle) -> None:
         await ex.cancel_all_orders(BTC)
         await asyncio.gather(mine_w, pos_w, bal_w)
         # ccxt.pro keeps every update in its caches; a watch only waits for the next message
-        await eventually(lambda: any(o["id"] == filled.order_id and o["status"] == "closed" and o["filled"] == 0.01
-                                     for o in ex.orders))
-        await eventually(lambda: sum(t["amount"] for t in ex.myTrades if t["order"] == filled.order_id) >= 0.01)
+        await eventually(lambda: any(o["id"] == filled.order_id and o["status"] == "closed"
+                                     and o["filled"] == 0.01 for o in ex.orders))
+        await eventually(lambda: sum(t["amount"] for t in ex.myTrades
+                                     if t["order"] == filled.order_id) >= 0.01)
         mine = [t for t in ex.myTrades if t["order"] == filled.order_id]
         assert all(t["takerOrMaker"] == "maker" and t["price"] == price for t in mine)
         rest = await ex.fetch_my_trades(BTC)
