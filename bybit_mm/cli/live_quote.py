@@ -79,16 +79,18 @@ async def snapshot(client: FuturesClient, app: AppContext, symbol: str, est: Mar
     book = await client.order_book(symbol, 25)
     trades = await client.recent_trades(symbol, 1000)
     positions = await client.positions(symbol)
+    fees = await client.fee_rates(symbol)
     est.feed(trades, book)
-    return compute(app, symbol, inst, book, positions[0].signed_qty if positions else Decimal(0), est), est
+    position = positions[0].signed_qty if positions else Decimal(0)
+    return compute(app, symbol, inst, book, position, est, maker_fee=float(fees.maker)), est
 
 
 def compute(app: AppContext, symbol: str, inst: Instrument, book: OrderBook, position: Decimal,
-            est: MarketEstimates) -> dict[str, Any]:
+            est: MarketEstimates, *, maker_fee: float = 0.0) -> dict[str, Any]:
     """The `quote --json` document for one market state."""
     from bybit_mm.errors import ExchangeUnavailable
-    from bybit_mm.quoting.models import GLFT, AvellanedaStoikov
-    from bybit_mm.quoting.orders import ask_ticks, bid_ticks
+    from bybit_mm.quoting.models import model_for, quote_in_bps
+    from bybit_mm.quoting.orders import shape_orders
 
     settings = app.profile.quoting
     if book.mid is None:
@@ -104,12 +106,13 @@ def compute(app: AppContext, symbol: str, inst: Instrument, book: OrderBook, pos
         entry: dict[str, Any] = {"model": name, "reservation_price": None, "bid": None, "ask": None,
                                  "bid_on_tick": None, "ask_on_tick": None, "spread": None, "skew": None}
         if sigma is not None and fit is not None:
-            model = AvellanedaStoikov("rolling") if name == "as" else GLFT()
-            res = model.quote(mid, q, sigma, settings.gamma, fit.k, fit.A, settings.horizon_s)
-            bid_t = min(bid_ticks(res.bid, float(tick)), bid_ticks(float(book.best_ask) - float(tick), float(tick)))
-            ask_t = max(ask_ticks(res.ask, float(tick)), ask_ticks(float(book.best_bid) + float(tick), float(tick)))
+            # In basis points of the mid, as the engine quotes: the profile's gamma is per bps.
+            res = quote_in_bps(model_for(name), mid, q, sigma, settings.gamma, fit.k, fit.A, settings.horizon_s)
+            shaped = shape_orders(res, tick=tick, order_qty=order_qty or inst.qty_step, qty_step=inst.qty_step,
+                                  best_bid=book.best_bid, best_ask=book.best_ask, maker_fee=maker_fee)
             entry.update(reservation_price=res.reservation_price, bid=res.bid, ask=res.ask,
-                         bid_on_tick=tick * bid_t, ask_on_tick=tick * ask_t, spread=res.spread, skew=res.skew)
+                         bid_on_tick=shaped.bid_price, ask_on_tick=shaped.ask_price, spread=res.spread,
+                         skew=res.skew)
         models[name] = entry
     chosen = models[settings.model]
     return {

@@ -69,39 +69,38 @@ def quote(
     watch: bool = typer.Option(False, "--watch", help="Live form: keep polling and refresh the quotes in place (Ctrl-C stops)."),
     mid: Optional[float] = typer.Option(None, "--mid", help="Mid price (required)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Volatility, price units per square-root second (required)."),
-    gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion (default: the profile's quoting.gamma)."),
+    gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion per price unit, as in the paper (required offline; the live form uses the profile's gamma per bps of mid)."),
     k: Optional[float] = typer.Option(None, "--k", help="Intensity decay k of lambda(delta) = A exp(-k delta), per price unit (required)."),
     intensity: Optional[float] = typer.Option(None, "--A", help="Arrival intensity A at the mid, per second (required for glft)."),
     q: float = typer.Option(0.0, "--q", help="Inventory in units of the order size, positive when long."),
-    tau: Optional[float] = typer.Option(None, "--tau", help="Horizon in seconds for Avellaneda-Stoikov (default: the profile's quoting.horizon_s)."),
+    tau: float = typer.Option(1.0, "--tau", help="Time left to the horizon, in sigma's time unit (Avellaneda-Stoikov; default 1, the paper's T at t = 0)."),
     tick: Optional[str] = typer.Option(None, "--tick", help="Tick size: also show the bid rounded down and the ask rounded up to it."),
-    model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft (default: the profile's quoting.model)."),
+    model: str = typer.Option("as", "--model", help="as (Avellaneda-Stoikov) or glft."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Reservation price, bid, ask, spread and skew of a quoting model for the given inputs.
 
-    Units: sigma in price units per square-root second, tau in seconds, A per second, k per price
-    unit, q in order sizes. skew is reservation price minus mid. Gamma, tau and the model default
-    to the profile's [quoting] section.
+    Offline, every input is given in raw units, as in Avellaneda & Stoikov (2008): sigma in price
+    units per square-root time unit, tau and 1/A in that time unit, k and gamma per price unit, q
+    in order sizes; skew is reservation price minus mid. With a SYMBOL (live form) sigma, k and A
+    are estimated from the market and the profile's [quoting] gamma is per basis point of the mid,
+    as the engine uses it.
     """
     if (symbol is not None or watch) and mid is None and sigma is None and k is None:
         from bybit_mm.cli.live_quote import run_live_quote
 
         run_live_quote(app_context(ctx), symbol, watch, as_json)
         return
-    missing = [name for name, value in (("--mid", mid), ("--sigma", sigma), ("--k", k)) if value is None]
+    missing = [name for name, value in (("--mid", mid), ("--sigma", sigma), ("--gamma", gamma), ("--k", k))
+               if value is None]
     if missing:
         raise UsageError(f"quote needs {', '.join(missing)}",
-                         hint="e.g. bybit-mm quote --mid 100 --sigma 2 --gamma 0.1 --k 1.5")
+                         hint="e.g. bybit-mm quote --mid 100 --sigma 2 --gamma 0.1 --k 1.5 "
+                              "(or bybit-mm quote BTCUSDT for the live form)")
     app = app_context(ctx)
-    if gamma is None or tau is None or model is None:
-        settings = app.profile.quoting
-        gamma = settings.gamma if gamma is None else gamma
-        tau = settings.horizon_s if tau is None else tau
-        model = settings.model if model is None else model
     if model not in _MODELS:
         raise UsageError(f"unknown model {model!r}", hint="choose as or glft")
-    assert mid is not None and sigma is not None and k is not None
+    assert mid is not None and sigma is not None and k is not None and gamma is not None
     _positive("--mid", mid)
     _positive("--sigma", sigma, allow_zero=True)
     _positive("--gamma", gamma)

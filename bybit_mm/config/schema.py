@@ -64,7 +64,9 @@ class QuotingSettings:
     """The quoting model and its parameters."""
 
     model: str = opt("as", "as (Avellaneda-Stoikov, rolling horizon) | glft", choices=MODELS)
-    gamma: float = opt(0.1, "risk aversion", lo=0, lo_open=True, hi=100)
+    gamma: float = opt(0.01, "risk aversion per basis point of the mid per order size of inventory "
+                                   "(the engine quotes in bps of the mid, so one gamma fits every symbol)",
+                       lo=0, lo_open=True, hi=100)
     horizon_s: float = opt(300.0, "rolling horizon tau in seconds (Avellaneda-Stoikov)", lo=0,
                            lo_open=True, hi=86400)
     order_notional: float = opt(100.0, "size of each quote in USDT (rounded down to the qty step)",

@@ -22,7 +22,7 @@ class EngineConfig:
     leverage: Decimal = Decimal(50)
     margin_mode: str = "isolated"
     model: str = "as"
-    gamma: float = 0.1
+    gamma: float = 0.01
     horizon_s: float = 300.0
     order_notional: Decimal = Decimal(100)
     vol_window_s: float = 300.0

@@ -19,15 +19,17 @@ def test_as_quote_json(cli) -> None:
     assert data["bid_on_tick"] == 97.9 and data["ask_on_tick"] == 99.7
 
 
-def test_glft_quote_and_profile_defaults(cli) -> None:
-    result = cli("quote", "--mid", "100", "--sigma", "2", "--k", "1.5", "--A", "140", "--model", "glft", "--json")
+def test_glft_quote_and_defaults(cli) -> None:
+    result = cli("quote", "--mid", "100", "--sigma", "2", "--gamma", "0.1", "--k", "1.5", "--A", "140",
+                 "--model", "glft", "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["model"] == "glft"
-    assert data["inputs"]["gamma"] == 0.1  # the shipped paper profile's quoting.gamma
     assert data["half_spread"] == pytest.approx(0.6712438194366947)
-    data = json.loads(cli("quote", "--mid", "100", "--sigma", "0.1", "--k", "1.5", "--json").stdout)
-    assert data["inputs"]["tau"] == 300.0 and data["model"] == "as-rolling"
+    # Offline the calculator does not read the profile: tau defaults to the paper's T = 1.
+    data = json.loads(cli("quote", "--mid", "100", "--sigma", "0.1", "--gamma", "0.1", "--k", "1.5",
+                          "--json").stdout)
+    assert data["inputs"]["tau"] == 1.0 and data["model"] == "as-rolling"
 
 
 def test_table(cli) -> None:
@@ -37,12 +39,13 @@ def test_table(cli) -> None:
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    ((), "--mid, --sigma, --k"),
-    (("--mid", "100", "--sigma", "2"), "--k"),
-    (("--mid", "100", "--sigma", "2", "--k", "1.5", "--model", "glft"), "--A"),
-    (("--mid", "100", "--sigma", "2", "--k", "1.5", "--model", "xyz"), "unknown model"),
-    (("--mid", "-1", "--sigma", "2", "--k", "1.5"), "--mid"),
-    (("--mid", "100", "--sigma", "2", "--k", "1.5", "--tick", "abc"), "--tick"),
+    ((), "--mid, --sigma, --gamma, --k"),
+    (("--mid", "100", "--sigma", "2", "--gamma", "0.1"), "--k"),
+    (("--mid", "100", "--sigma", "2", "--k", "1.5"), "--gamma"),
+    (("--mid", "100", "--sigma", "2", "--gamma", "0.1", "--k", "1.5", "--model", "glft"), "--A"),
+    (("--mid", "100", "--sigma", "2", "--gamma", "0.1", "--k", "1.5", "--model", "xyz"), "unknown model"),
+    (("--mid", "-1", "--sigma", "2", "--gamma", "0.1", "--k", "1.5"), "--mid"),
+    (("--mid", "100", "--sigma", "2", "--gamma", "0.1", "--k", "1.5", "--tick", "abc"), "--tick"),
 ])
 def test_usage_errors(cli, args: tuple[str, ...], needle: str) -> None:
     result = cli("quote", *args)
