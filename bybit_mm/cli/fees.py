@@ -8,12 +8,13 @@ from typing import Any, Optional
 import typer
 
 from bybit_mm.cli.context import app_context
-from bybit_mm.domain import fees as fee_data
 from bybit_mm.errors import UsageError
 
 
 def fee_rows(tier_name: str | None, notional: Decimal | None) -> list[dict[str, Any]]:
     """One dict per tier: rates, fees on ``notional`` and break-even half-spreads in bps."""
+    from bybit_mm.domain import fees as fee_data
+
     if tier_name is None:
         tiers = list(fee_data.FEE_TIERS.values())
     else:
@@ -68,6 +69,8 @@ def fees(
 
         run_fees_live(app_context(ctx), symbol, as_json)
         return
+    from bybit_mm.domain import fees as fee_data
+
     term = app_context(ctx).terminal
     rows = fee_rows(tier, _parse_notional(notional))
     if as_json:

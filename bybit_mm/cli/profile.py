@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from bybit_mm.cli.context import app_context
-from bybit_mm.config import paths, profiles
 
 profile_app = typer.Typer(
     no_args_is_help=True,
@@ -19,6 +18,8 @@ def path_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Print where profiles and data live (BYBIT_MM_HOME overrides both)."""
+    from bybit_mm.config import paths
+
     term = app_context(ctx).terminal
     data = {"profiles": str(paths.profiles_dir()), "data": str(paths.data_dir()),
             "templates": str(paths.templates_dir())}
@@ -34,6 +35,8 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List your profiles, and the shipped templates `profile init` can copy."""
+    from bybit_mm.config import paths, profiles
+
     term = app_context(ctx).terminal
     rows = []
     for name in profiles.list_names():
@@ -74,6 +77,8 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a profile with every default filled in. Secrets are never shown, only whether they are set."""
+    from bybit_mm.config import profiles
+
     app = app_context(ctx)
     profile = profiles.resolve(name) if name else app.profile
     data = profiles.scrubbed(profile)
@@ -96,11 +101,13 @@ def show_cmd(
 def init_cmd(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Name of the new profile."),
-    template: str = typer.Option(profiles.DEFAULT_PROFILE, "--from", "-f",
+    template: str = typer.Option("paper", "--from", "-f",
                                  help="Template to copy: paper, testnet, mainnet, demo or emulator."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing profile."),
 ) -> None:
     """Create a profile from a shipped template."""
+    from bybit_mm.config import profiles
+
     path = profiles.init(name, template, force=force)
     app_context(ctx).terminal.message(f"created profile {name!r} from template {template!r} at {path}")
 
@@ -113,6 +120,8 @@ def set_cmd(
     value: str = typer.Argument(..., help="New value; typed and validated against the key."),
 ) -> None:
     """Set one key of a profile (validated, written atomically; comments in the file are not kept)."""
+    from bybit_mm.config import profiles
+
     _, typed = profiles.set_value(name, key, value)
     app_context(ctx).terminal.message(f"{name}: {key} = {typed!r}")
 

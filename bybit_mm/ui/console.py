@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _json_default(value: Any) -> Any:
@@ -41,19 +41,39 @@ def to_json(data: Any, *, indent: int | None = 2) -> str:
     return json.dumps(_finite(data), default=_json_default, indent=indent, sort_keys=False)
 
 
-@dataclass
 class Terminal:
-    """The pair of consoles a command writes to."""
+    """The pair of consoles a command writes to, created on first use (so `--help` never imports rich)."""
 
-    out: Console = field(default_factory=lambda: Console(soft_wrap=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    def __init__(self, *, no_color: bool = False) -> None:
+        self.no_color = no_color
+        self._out: Console | None = None
+        self._err: Console | None = None
+
+    @property
+    def out(self) -> Console:
+        """The data console (stdout)."""
+        if self._out is None:
+            from rich.console import Console
+
+            self._out = Console(soft_wrap=False, no_color=self.no_color)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        """The message console (stderr)."""
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True, soft_wrap=True, no_color=self.no_color)
+        return self._err
 
     def json(self, data: Any, *, lines: bool = False) -> None:
         """Print ``data`` as JSON on stdout (one compact line with ``lines=True``)."""
-        text = to_json(data, indent=None if lines else 2)
-        # Bypass rich markup/highlighting: JSON must reach stdout byte for byte.
-        self.out.file.write(text + "\n")
-        self.out.file.flush()
+        import sys
+
+        # Not through rich (no markup, no highlighting): JSON must reach stdout byte for byte.
+        sys.stdout.write(to_json(data, indent=None if lines else 2) + "\n")
+        sys.stdout.flush()
 
     def message(self, text: str, *, style: str | None = None) -> None:
         """A human message on stderr."""
@@ -65,9 +85,5 @@ class Terminal:
 
 
 def make_terminal() -> Terminal:
-    """Build the consoles, honouring ``NO_COLOR`` and ``COLUMNS``."""
-    no_color = bool(os.environ.get("NO_COLOR"))
-    return Terminal(
-        out=Console(soft_wrap=False, no_color=no_color),
-        err=Console(stderr=True, soft_wrap=True, no_color=no_color),
-    )
+    """The consoles for this process, honouring ``NO_COLOR`` (rich itself honours ``COLUMNS``)."""
+    return Terminal(no_color=bool(os.environ.get("NO_COLOR")))
