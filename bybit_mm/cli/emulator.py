@@ -57,8 +57,13 @@ def emulator(
                                           "rate limits; turn off for load tests."),
     queue_model: str = typer.Option("trade_through", "--queue-model",
                                     help="How resting orders fill: trade_through (conservative) or queue."),
+    ws_drop_rate: float = typer.Option(0.0, "--ws-drop-rate", min=0.0, max=1.0,
+                                       help="Chance, per WebSocket push, that the connection is dropped "
+                                            "instead."),
+    ws_delay_ms: float = typer.Option(0.0, "--ws-delay-ms", min=0.0,
+                                      help="Added delay of every WebSocket message (ms)."),
 ) -> None:
-    """Run a local Bybit V5 REST emulator over a synthetic market, for tests and dry runs.
+    """Run a local Bybit V5 emulator (REST and WebSocket) over a synthetic market, for tests and dry runs.
 
     Prints `listening on http://HOST:PORT` once ready and serves until SIGINT/SIGTERM. Point a
     profile at it with network = "emulator" and url = that address (see profiles/emulator.toml);
@@ -75,7 +80,8 @@ def emulator(
                                 api_key=api_key, api_secret=api_secret, balance=_balance(balance),
                                 fee_tier=fee_tier, fail_rate=fail_rate, latency_ms=latency_ms,
                                 order_latency_ms=order_latency_ms, queue_model=queue_model,
-                                rate_limits=rate_limits)
+                                rate_limits=rate_limits, ws_drop_rate=ws_drop_rate,
+                                ws_delay_ms=ws_delay_ms)
     except ValueError as e:
         raise UsageError(str(e)) from None
     state = build_state(config)

@@ -53,6 +53,10 @@ def test_bad_options_are_usage_errors(cli) -> None:
     assert result.exit_code == 2
     result = cli("emulator", "--balance", "lots")
     assert result.exit_code == 2 and "--balance" in result.output
+    result = cli("emulator", "--ws-drop-rate", "1.5")
+    assert result.exit_code == 2 and "--ws-drop-rate" in result.output
+    result = cli("emulator", "--ws-delay-ms", "-1")
+    assert result.exit_code == 2 and "--ws-delay-ms" in result.output
 
 
 def test_help_documents_the_default_credentials(cli) -> None:
