@@ -50,6 +50,10 @@ class AppContext:
             self._profile = resolve(self.profile_selector)
         return self._profile
 
+    def use_profile(self, profile: Profile) -> None:
+        """Use ``profile`` from now on in place of the selected one (a command's overrides applied)."""
+        self._profile = profile
+
     def register_secret(self, *values: str) -> None:
         """Make sure these values never reach a log line."""
         self.secret_filter.secrets.extend(v for v in values if v)

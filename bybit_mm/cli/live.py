@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         sym = (symbol or profile.market.symbol).upper()
         profile = replace(profile, market=replace(
             profile.market, symbol=sym, leverage=leverage if leverage is not None else profile.market.leverage))
-        app._profile = profile
+        app.use_profile(profile)
         seconds = parse_duration(duration)
         if profile.exchange.network == "mainnet":
             confirm_symbol(sym, yes=yes)

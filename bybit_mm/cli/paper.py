@@ -175,7 +175,7 @@ def register(app: typer.Typer) -> None:
                           seed=seed if seed is not None else profile.paper.seed,
                           starting_balance=balance if balance is not None else profile.paper.starting_balance),
         )
-        app._profile = profile
+        app.use_profile(profile)
         seconds = parse_duration(duration)
         summary = _paper(app, profile, symbol=sym, leverage=leverage, seconds=seconds, speed=speed,
                          gamma=gamma, model=model, interval=interval, fresh=fresh,

@@ -30,15 +30,18 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE TABLE IF NOT EXISTS fills (
     fill_key TEXT PRIMARY KEY, exec_id TEXT NOT NULL, run_id INTEGER NOT NULL, order_id TEXT, client_order_id TEXT,
     symbol TEXT NOT NULL, side TEXT NOT NULL, price TEXT NOT NULL, qty TEXT NOT NULL,
-    fee TEXT NOT NULL, is_maker INTEGER NOT NULL, ts_ms INTEGER NOT NULL, mid TEXT);
+    fee TEXT NOT NULL, is_maker INTEGER NOT NULL, ts_ms INTEGER NOT NULL, mid TEXT,
+    exec_type TEXT NOT NULL DEFAULT 'trade');
 CREATE TABLE IF NOT EXISTS funding (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, symbol TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL, amount TEXT NOT NULL);
+    ts_ms INTEGER NOT NULL, amount TEXT NOT NULL, exec_id TEXT);
 CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL,
     data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+#: Columns added since the first schema: (table, column, declaration).
+_ADDED_COLUMNS = (("fills", "exec_type", "TEXT NOT NULL DEFAULT 'trade'"), ("funding", "exec_id", "TEXT"))
 
 
 @dataclass
@@ -50,6 +53,9 @@ class ResumeState:
     last_ts_ms: int
     fills: list[tuple[Execution, Decimal | None]] = field(default_factory=list)
     funding: Decimal = Decimal(0)
+    #: Execution ids of the journaled funding settlements (not to be booked again).
+    funding_ids: set[str] = field(default_factory=set)
+    last_funding_ms: int = 0
     peak_equity: Decimal | None = None
     order_seq: int = 0
     min_liq_distance_pct: Decimal | None = None
@@ -70,6 +76,10 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        for table, column, decl in _ADDED_COLUMNS:
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         self.run_id: int | None = None
 
     def close(self) -> None:
@@ -114,15 +124,15 @@ class Journal:
         """Insert a fill (idempotent on :func:`~bybit_mm.engine.ledger.fill_key`)."""
         self.db.execute(
             "INSERT OR IGNORE INTO fills (fill_key, exec_id, run_id, order_id, client_order_id, symbol, side,"
-            " price, qty, fee, is_maker, ts_ms, mid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " price, qty, fee, is_maker, ts_ms, mid, exec_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (fill_key(ex), ex.exec_id, self.run_id, ex.order_id, ex.client_order_id, ex.symbol, ex.side.value,
              str(ex.price), str(ex.qty), str(ex.fee), int(ex.is_maker), ex.ts_ms,
-             None if mid is None else str(mid)))
+             None if mid is None else str(mid), ex.exec_type))
 
-    def record_funding(self, symbol: str, ts_ms: int, amount_paid: Decimal) -> None:
-        """A funding settlement (positive: paid)."""
-        self.db.execute("INSERT INTO funding (run_id, symbol, ts_ms, amount) VALUES (?,?,?,?)",
-                        (self.run_id, symbol, ts_ms, str(amount_paid)))
+    def record_funding(self, symbol: str, ts_ms: int, amount_paid: Decimal, exec_id: str = "") -> None:
+        """A funding settlement (positive: paid), by its execution id."""
+        self.db.execute("INSERT INTO funding (run_id, symbol, ts_ms, amount, exec_id) VALUES (?,?,?,?,?)",
+                        (self.run_id, symbol, ts_ms, str(amount_paid), exec_id or None))
 
     def record_snapshot(self, ts_ms: int, data: dict[str, Any]) -> None:
         """A snapshot as JSON."""
@@ -149,10 +159,11 @@ class Journal:
     def fills(self, symbol: str | None = None) -> list[tuple[Execution, Decimal | None]]:
         """Every journaled fill (oldest first) with the mid the engine saw."""
         sql = ("SELECT exec_id, order_id, client_order_id, symbol, side, price, qty, fee, is_maker, ts_ms,"
-               " mid FROM fills" + (" WHERE symbol=?" if symbol else "") + " ORDER BY ts_ms, rowid")
+               " mid, exec_type FROM fills" + (" WHERE symbol=?" if symbol else "") + " ORDER BY ts_ms, rowid")
         rows = self.db.execute(sql, (symbol,) if symbol else ()).fetchall()
         return [(Execution(r[0], r[1] or "", r[2] or "", r[3], Side(r[4]), Decimal(r[5]), Decimal(r[6]),
-                           Decimal(r[7]), bool(r[8]), int(r[9])), _dec(r[10])) for r in rows]
+                           Decimal(r[7]), bool(r[8]), int(r[9]), r[11] or "trade"), _dec(r[10]))
+                for r in rows]
 
     def orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """Every journaled order as a dict."""
@@ -174,12 +185,13 @@ class Journal:
                             (symbol,)).fetchone()[0],
             int(self.get_state(f"{symbol}.last_ts_ms", 0)),
         )
-        funding = self.db.execute("SELECT amount FROM funding WHERE symbol=?", (symbol,)).fetchall()
+        funding = self.db.execute("SELECT amount, exec_id, ts_ms FROM funding WHERE symbol=?", (symbol,)).fetchall()
         peak = self.get_state(f"{symbol}.peak_equity")
         min_liq = self.get_state(f"{symbol}.min_liq_distance_pct")
         return ResumeState(
             starting_balance=Decimal(first[1]), started_ms=int(first[0]), last_ts_ms=int(last_ts),
             fills=self.fills(symbol), funding=sum((Decimal(r[0]) for r in funding), Decimal(0)),
+            funding_ids={r[1] for r in funding if r[1]}, last_funding_ms=max((int(r[2]) for r in funding), default=0),
             peak_equity=None if peak is None else Decimal(peak),
             order_seq=int(self.get_state(f"{symbol}.order_seq", 0)),
             min_liq_distance_pct=None if min_liq is None else Decimal(min_liq),

@@ -50,11 +50,18 @@ class Ledger:
         return self.position.fees_paid
 
     def apply(self, ex: Execution, mid: Decimal | None) -> bool:
-        """Book one fill (ignored if already seen); returns True when it was new."""
+        """Book one execution (ignored if already seen); returns True when it was new.
+
+        A funding execution goes to :attr:`funding`; every other type (trade, liquidation, ADL,
+        settlement) changes the position as a fill.
+        """
         key = fill_key(ex)
         if key in self.seen:
             return False
         self.seen.add(key)
+        if ex.is_funding:
+            self.funding += ex.fee
+            return True
         rate = ex.fee / (ex.qty * ex.price) if ex.qty and ex.price else ZERO
         self.position, _ = apply_fill(self.position, ex.side, ex.qty, ex.price, rate)
         # apply_fill recomputes the fee from the rate; keep the exchange's exact fee.
@@ -75,10 +82,6 @@ class Ledger:
         self.max_abs_position = max(self.max_abs_position, abs(self.position.qty))
         return True
 
-    def add_funding(self, amount_paid: Decimal) -> None:
-        """Book a funding settlement (positive: paid, negative: received)."""
-        self.funding += amount_paid
-
     def unrealized(self, mark: Decimal) -> Decimal:
         """Unrealised PnL at ``mark``."""
         return unrealized_pnl(self.position, mark)
@@ -93,7 +96,6 @@ class Ledger:
         return self.realized_pnl + self.unrealized(mark) - self.spread_capture
 
 
-
 def fill_key(ex: Execution) -> str:
-    """What makes a fill unique: its id, order and time (a reloaded sim may reuse execution ids)."""
-    return f"{ex.exec_id}|{ex.order_id}|{ex.ts_ms}"
+    """What makes an execution unique: its id (Bybit's execId; the sim's ids survive a reload)."""
+    return ex.exec_id

@@ -87,7 +87,6 @@ class LiveTrader:
         self._exec_since: int = 0
         self._next_snapshot_ms = 0
         self._min_liq: Decimal | None = None
-        self._next_funding_ms: int | None = None
         self._working: list[OrderInfo] = []
         self._mismatch: tuple[Decimal, Decimal] | None = None
         self.started_ms = 0
@@ -162,9 +161,11 @@ class LiveTrader:
             for ex, mid in state.fills:
                 self.ledger.apply(ex, mid)
             self.ledger.funding = state.funding
+            self.ledger.seen |= state.funding_ids
             self.counters.update({k: v for k, v in state.counters.items() if k in self.counters})
             self._min_liq = state.min_liq_distance_pct
-            self._exec_since = state.fills[-1][0].ts_ms if state.fills else state.started_ms
+            self._exec_since = max(state.fills[-1][0].ts_ms if state.fills else state.started_ms,
+                                   state.last_funding_ms)
             peak = state.peak_equity
         else:
             self.ledger = Ledger(cfg.symbol, balance.wallet_balance)
@@ -219,7 +220,6 @@ class LiveTrader:
             mid = ticker.mark
         mark = ticker.mark
         self._feed_estimators(book.ts_ms or now, mid, trades)
-        self._check_funding(ticker.next_funding_ms, balance, mark)
 
         qty = pos.signed_qty if pos else ZERO
         entry = pos.entry_price if pos else ZERO
@@ -313,34 +313,22 @@ class LiveTrader:
         if self._intensity is not None:
             self._intensity.observe(ts_ms)
 
-    def _check_funding(self, next_funding_ms: int, balance: Balance, mark: Decimal) -> None:
-        # Funding is not a fill: when a funding time passes, the wallet change that the booked
-        # fills do not explain is the funding paid (+) or received (-).
-        prev = self._next_funding_ms
-        self._next_funding_ms = next_funding_ms
-        if prev is None or next_funding_ms <= prev:
-            return
-        booked = (self.ledger.starting_balance + self.ledger.realized_pnl - self.ledger.fees
-                  - self.ledger.funding)
-        paid = booked - balance.wallet_balance
-        if paid:
-            self.ledger.add_funding(paid)
-            if self.journal is not None:
-                self.journal.record_funding(self.config.symbol, prev, paid)
-
     async def _book_fills(self, mid: Decimal | None) -> None:
+        """Book new executions: fills and forced closes into the position, funding into funding."""
         execs = await self.client.executions(self.config.symbol, since_ms=self._exec_since, limit=1000)
         for ex in execs:
-            kind = getattr(ex, "exec_type", "Trade")
-            if kind == "Funding":
-                continue
-            if self.ledger.apply(ex, mid):
-                # The port does not carry Bybit's execType; a liquidation is the exchange's own
-                # order: no orderLinkId and no fee.
-                if kind == "BustTrade" or (not ex.client_order_id and ex.fee == 0):
+            # Spread capture is measured for our own quotes' fills only; a forced close is inventory.
+            if self.ledger.apply(ex, mid if ex.exec_type == "trade" else None):
+                if ex.exec_type == "liquidation":
                     self.counters["liquidations"] += 1
+                if ex.exec_type in ("liquidation", "adl", "settle"):
+                    log.warning("%s: %s %s %s @ %s by the exchange", ex.exec_type, self.config.symbol,
+                                ex.side.value, ex.qty, ex.price)
                 if self.journal is not None:
-                    self.journal.record_fill(ex, mid)
+                    if ex.is_funding:
+                        self.journal.record_funding(ex.symbol, ex.ts_ms, ex.fee, ex.exec_id)
+                    else:
+                        self.journal.record_fill(ex, mid)
             self._exec_since = max(self._exec_since, ex.ts_ms)
 
     # -- decisions ----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from bybit_mm.exchange.port import (
     PublicTrade,
     Ticker,
     TimeInForce,
+    exec_type_from_bybit,
 )
 from bybit_mm.exchange.retry import Backoff
 
@@ -584,7 +585,7 @@ class BybitFuturesClient:
 
     async def executions(self, symbol: str | None = None, *, since_ms: int | None = None,
                          limit: int = 100) -> list[Execution]:
-        """Our trade fills, oldest first (funding settlements are left out)."""
+        """Our executions (fills, funding, liquidations; Bybit's ``execType`` kept), oldest first."""
         params: dict[str, Any] = {"category": "linear", "limit": min(limit, 100)}
         if symbol:
             params["symbol"] = symbol.upper()
@@ -593,10 +594,11 @@ class BybitFuturesClient:
         rows = await self._pages("private_get_v5_execution_list", params, max_items=limit)
         out = [Execution(exec_id=str(r.get("execId", "")), order_id=str(r.get("orderId", "")),
                          client_order_id=r.get("orderLinkId", ""), symbol=r.get("symbol", ""),
-                         side=Side.parse(r.get("side", "Buy")), price=_dec0(r.get("execPrice")),
+                         side=Side.parse(r.get("side") or "Buy"), price=_dec0(r.get("execPrice")),
                          qty=_dec0(r.get("execQty")), fee=_dec0(r.get("execFee")),
-                         is_maker=str(r.get("isMaker")).lower() == "true", ts_ms=_int(r.get("execTime")))
-               for r in reversed(rows) if r.get("execType", "Trade") != "Funding"]
+                         is_maker=str(r.get("isMaker")).lower() == "true", ts_ms=_int(r.get("execTime")),
+                         exec_type=exec_type_from_bybit(r.get("execType")))
+               for r in reversed(rows)]
         if since_ms is not None:
             out = [x for x in out if x.ts_ms >= since_ms]
         out.sort(key=lambda x: x.ts_ms)

@@ -45,6 +45,7 @@ from bybit_mm.exchange.port import (
     PublicTrade,
     Ticker,
     TimeInForce,
+    exec_type_from_bybit,
 )
 
 if TYPE_CHECKING:
@@ -538,15 +539,15 @@ class DryRunFuturesClient:
 
     async def executions(self, symbol: str | None = None, *, since_ms: int | None = None,
                          limit: int = 100) -> list[Execution]:
-        """Our fills (trades and liquidations; funding left out), oldest first."""
+        """Our executions (fills, funding, liquidations; ``exec_type`` says which), oldest first."""
         await self._pull()
         self.advance()
         rows = self.exchange.executions(self._symbol(symbol) if symbol else None, limit=1_000_000,
                                         start_ms=since_ms)
         out = [Execution(exec_id=e.exec_id, order_id=e.order_id, client_order_id=e.order_link_id,
                          symbol=e.symbol, side=e.side, price=e.price, qty=e.qty, fee=e.fee,
-                         is_maker=e.is_maker, ts_ms=e.ts_ms)
-               for e in reversed(rows) if e.exec_type != "Funding" and (since_ms is None or e.ts_ms >= since_ms)]
+                         is_maker=e.is_maker, ts_ms=e.ts_ms, exec_type=exec_type_from_bybit(e.exec_type))
+               for e in reversed(rows) if since_ms is None or e.ts_ms >= since_ms]
         out.sort(key=lambda x: x.ts_ms)
         return out[-limit:]
 

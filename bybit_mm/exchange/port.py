@@ -179,9 +179,34 @@ class OrderInfo:
         return self.qty - self.filled_qty
 
 
+#: What an execution is (Bybit's ``execType``, see :func:`exec_type_from_bybit`):
+#:
+#: - ``trade``: a fill of one of our orders (Bybit ``Trade``; also ``BlockTrade``, ``MovePosition``).
+#: - ``funding``: a funding settlement of the open position (``Funding``): no order; ``side`` and
+#:   ``qty`` are the position's, ``price`` is the mark, ``fee`` the funding paid (negative: received).
+#: - ``liquidation``: the exchange took the position over at the bankruptcy price (``BustTrade``).
+#: - ``adl``: auto-deleveraging closed (part of) the position (``AdlTrade``).
+#: - ``settle``: a delisting or delivery closed the position (``Settle``, ``Delivery``).
+#:
+#: Every type but ``funding`` changes the position like a fill.
+ExecType = Literal["trade", "funding", "liquidation", "adl", "settle"]
+
+_BYBIT_EXEC_TYPES: dict[str, ExecType] = {
+    "Trade": "trade", "Funding": "funding", "BustTrade": "liquidation", "AdlTrade": "adl",
+    "Settle": "settle", "Delivery": "settle",
+}
+
+
+def exec_type_from_bybit(value: str | None) -> ExecType:
+    """The port's exec type for Bybit's ``execType`` (missing or unknown types are trades)."""
+    return _BYBIT_EXEC_TYPES.get(value or "Trade", "trade")
+
+
 @dataclass(frozen=True)
 class Execution:
-    """One fill of one of our orders (``fee`` negative for a maker rebate)."""
+    """One execution on our account: a fill of one of our orders, a funding settlement or a forced
+    close (``exec_type``, see :data:`ExecType`). ``fee`` is negative for a maker rebate; for
+    funding it is the funding paid (negative: received)."""
 
     exec_id: str
     order_id: str
@@ -193,6 +218,12 @@ class Execution:
     fee: Decimal
     is_maker: bool
     ts_ms: int
+    exec_type: ExecType = "trade"
+
+    @property
+    def is_funding(self) -> bool:
+        """True for a funding settlement (which moves the wallet, not the position)."""
+        return self.exec_type == "funding"
 
 
 @runtime_checkable
@@ -292,7 +323,8 @@ class FuturesClient(Protocol):
 
     async def executions(self, symbol: str | None = None, *, since_ms: int | None = None,
                          limit: int = 100) -> list[Execution]:
-        """Our fills, oldest first, optionally only those at or after ``since_ms``."""
+        """Our executions (fills, funding settlements, liquidations), oldest first, optionally only
+        those at or after ``since_ms``."""
         ...
 
     async def close_position(self, symbol: str) -> OrderInfo | None:

@@ -36,6 +36,7 @@ the fed mark drives liquidation and uPnL, and funding settles at the fed funding
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import uuid
@@ -132,7 +133,10 @@ class SimExchange:
                 ExternalMarket(inst, start_ms=now, start_price=(start_prices or {}).get(s)))  # type: ignore[misc]
             for s, inst in self._instruments.items()}
         self.ledger = Ledger(self._instruments, Decimal(balance), self._fees.taker)
-        self._ids = random.Random(f"ids-{seed}")
+        # Order and execution ids: a hash of (seed, start time, sequence). The sequence is saved
+        # with the account, so a reloaded account never hands out an id it handed out before.
+        self._id_salt = f"ids-{seed}-{now}"
+        self._id_seq = 0
         self.queue = make_queue_model(queue_model, random.Random(f"queue-{seed}"))
         self.queue_model = queue_model
         self._queue_steps = queue_model != "trade_through"
@@ -337,7 +341,9 @@ class SimExchange:
     # --- order life cycle -----------------------------------------------------------------------
 
     def _new_id(self) -> str:
-        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        self._id_seq += 1
+        digest = hashlib.blake2b(f"{self._id_salt}-{self._id_seq}".encode(), digest_size=16).digest()
+        return str(uuid.UUID(bytes=digest, version=4))
 
     def _market(self, symbol: str) -> SyntheticMarket:
         m = self._markets.get(symbol)
@@ -930,13 +936,22 @@ class SimExchange:
 
         self._sync()
         return {"version": 1, "ts_ms": self.clock.now_ms(), "fee_tier": self.fee_tier,
+                "id_salt": self._id_salt, "id_seq": self._id_seq,
                 "ledger": self.ledger.to_state(),
                 "orders": [order(o) for o in self._live()],
                 "executions": [execution(e) for e in list(self._executions)[-1000:]]}
 
     def load_account_state(self, state: dict) -> None:
-        """Replace the account with ``state`` (from :meth:`account_state`); orders rest again at once."""
+        """Replace the account with ``state`` (from :meth:`account_state`); orders rest again at once.
+
+        Ids go on from the saved sequence (of the saved salt), so new orders and executions never
+        reuse an id of the saved account, even on a sim with the same seed and start time.
+        """
         self._sync()
+        saved_salt = state.get("id_salt")
+        if saved_salt is not None:
+            self._id_salt = str(saved_salt)
+            self._id_seq = int(state.get("id_seq", 0))
         for o in self._live():
             self._unrest(o)
         self._orders.clear()

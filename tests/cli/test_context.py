@@ -24,3 +24,12 @@ def test_profile_is_loaded_lazily_and_once(home) -> None:
     assert app._profile is None
     first = app.profile
     assert app.profile is first and first.is_paper
+
+
+def test_use_profile_replaces_the_selected_profile(home) -> None:
+    from dataclasses import replace
+
+    app = AppContext(profile_selector="paper")
+    overridden = replace(app.profile, market=replace(app.profile.market, symbol="ETHUSDT"))
+    app.use_profile(overridden)
+    assert app.profile is overridden and app.profile.market.symbol == "ETHUSDT"

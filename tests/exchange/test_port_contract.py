@@ -190,3 +190,58 @@ def test_rejections_map_to_the_error_tree(adapter) -> None:
     with pytest.raises(OrderNotFound):
         adapter.run(lambda c: c.cancel_order(BTC, client_order_id="nope"))
     assert adapter.run(lambda c: c.get_order(BTC, client_order_id="nope")) is None
+
+
+#: 2026-01-01T08:00:00Z, a funding time of every 8-hourly symbol.
+FUNDING_MS = 1_767_254_400_000
+
+
+@pytest.fixture(params=["paper", "ccxt"])
+def near_funding(request: pytest.FixtureRequest):
+    """Each adapter over a same-seed sim whose market is five minutes before a funding time."""
+    from bybit_mm.sim.clock import SimClock
+    from tests.exchange.conftest import SEED, SYMBOLS, Adapter, _NoLock, fast_backoff
+
+    start = FUNDING_MS - 900_000
+    if request.param == "paper":
+        from bybit_mm.exchange.paper_client import DryRunFuturesClient
+        from bybit_mm.sim.exchange import SimExchange
+
+        sim = SimExchange(symbols=SYMBOLS, seed=SEED, clock=SimClock(start))
+        sim.run_until(start + 600_000)
+        yield Adapter("paper", lambda: DryRunFuturesClient(sim), sim, _NoLock())
+        return
+    from bybit_mm.emulator.runner import running_emulator
+    from bybit_mm.exchange.ccxt_client import BybitFuturesClient
+
+    with running_emulator(symbols=SYMBOLS, seed=SEED, rate_limits=False, clock=SimClock(start)) as emu:
+        emu.run_until(start + 600_000)
+        yield Adapter("ccxt", lambda: BybitFuturesClient(network="emulator", url=emu.url, api_key=emu.api_key,
+                                                         api_secret=emu.api_secret, backoff=fast_backoff()),
+                      emu.exchange, emu.lock)
+
+
+def test_funding_at_a_funding_time_is_a_funding_execution(near_funding) -> None:
+    async def open_long(c):
+        await c.place_order(BTC, Side.BUY, Decimal("0.05"), order_type="Market", time_in_force="IOC",
+                            client_order_id="fund-1")
+        return await c.balance()
+
+    before = near_funding.run(open_long)
+    near_funding.advance(FUNDING_MS + 1_000 - near_funding.exchange.clock.now_ms())
+
+    async def read(c):
+        return await c.executions(BTC), await c.executions(BTC, since_ms=FUNDING_MS), await c.balance()
+
+    execs, since, after = near_funding.run(read)
+    assert [e.exec_type for e in execs] == ["trade", "funding"]
+    trade, funding = execs
+    assert trade.client_order_id == "fund-1" and not trade.is_funding
+    assert since == [funding] and funding.is_funding
+    assert funding.ts_ms == FUNDING_MS and funding.order_id == "" and funding.client_order_id == ""
+    assert funding.side is Side.BUY and funding.qty == Decimal("0.05") and not funding.is_maker
+    # The sim's own record (price = mark, fee = funding paid), and the wallet moved by exactly it.
+    (sim_funding,) = [e for e in near_funding.exchange.executions(BTC) if e.exec_type == "Funding"]
+    assert (funding.exec_id, funding.price, funding.fee) == (sim_funding.exec_id, sim_funding.price, sim_funding.fee)
+    assert funding.fee == funding.qty * funding.price * sim_funding.fee_rate != 0
+    assert before.wallet_balance - after.wallet_balance == funding.fee
