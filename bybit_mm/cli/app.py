@@ -56,14 +56,22 @@ def _message(text: str) -> None:
 
 
 def _unexpected(ctx: Any) -> None:
+    import io
+
     from rich.console import Console
     from rich.traceback import Traceback
 
     from bybit_mm.cli.context import AppContext
+    from bybit_mm.config.secrets import scrub
 
     obj = ctx.find_root().obj
     debug = isinstance(obj, AppContext) and obj.debug
-    Console(stderr=True).print(Traceback(show_locals=debug, suppress=[typer]))
+    secrets = obj.secret_filter.secrets if isinstance(obj, AppContext) else []
+    # Rendered to text first so that registered secrets (which --debug locals could show) are masked.
+    buffer = io.StringIO()
+    Console(file=buffer, width=Console(stderr=True).width, no_color=True).print(
+        Traceback(show_locals=debug, suppress=[typer]))
+    sys.stderr.write(scrub(buffer.getvalue(), secrets))
     _message("error: unexpected failure (a bug in bybit-mm); the traceback above says where"
              + ("" if debug else "; rerun with --debug to see local variables"))
 

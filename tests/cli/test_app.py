@@ -123,3 +123,31 @@ def test_python_dash_m_works() -> None:
     out = subprocess.run([sys.executable, "-m", "bybit_mm", "fees", "--json"], capture_output=True,
                          text=True, check=True)
     assert json.loads(out.stdout)["tiers"]
+
+
+def test_debug_traceback_masks_registered_secrets() -> None:
+    from typer.testing import CliRunner
+
+    from bybit_mm.cli.app import ErrorMappingGroup
+    from bybit_mm.cli.context import app_context
+
+    app = typer.Typer(cls=ErrorMappingGroup)
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        """root"""
+        from bybit_mm.cli.context import AppContext
+
+        ctx.obj = AppContext(debug=True)
+
+    @app.command()
+    def boom(ctx: typer.Context) -> None:
+        """raise with a secret in a local variable"""
+        api_secret = "very-secret-value-123"
+        app_context(ctx).register_secret(api_secret)
+        raise RuntimeError("bug")
+
+    result = CliRunner().invoke(app, ["boom"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 1
+    assert "api_secret" in result.stderr  # locals are shown with --debug ...
+    assert "very-secret-value-123" not in result.stderr  # ... but the secret is masked
