@@ -47,6 +47,12 @@ class EngineConfig:
     min_vol_updates: int | None = None
     #: Fewest trades in the intensity window before A and k are used.
     min_trades: int = 50
+    #: On a stream: fewest seconds between two decisions a book update or trade may trigger (so
+    #: a busy book does not spend the order-rate budget); without events, one per ``interval_s``.
+    min_requote_s: float = 0.1
+    #: On a stream: seconds between REST reconciliations of fills, position, wallet and orders
+    #: (and at once after the private stream reconnected).
+    reconcile_s: float = 30.0
 
     @property
     def vol_updates_needed(self) -> int:

@@ -21,6 +21,8 @@ class EngineSnapshot:
     status: str
     iteration: int
     elapsed_s: float
+    #: Where market data came from: ``stream``, ``rest (fallback)`` (the stream failed) or ``rest``.
+    feed: str = "rest"
     # market
     best_bid: Decimal | None = None
     best_ask: Decimal | None = None

@@ -33,7 +33,8 @@ from bybit_mm.engine.risk import RiskDecision, RiskGuard, RiskInputs
 from bybit_mm.engine.snapshot import EngineSnapshot, RunSummary
 from bybit_mm.engine.timing import EngineClock, as_engine_clock
 from bybit_mm.errors import AuthError, BybitMMError, ConfigError, ExchangeUnavailable, OrderRejected, UsageError
-from bybit_mm.exchange.port import Balance, FuturesClient, OrderInfo, PositionInfo
+from bybit_mm.exchange.port import Balance, Execution, FuturesClient, OrderInfo, PositionInfo
+from bybit_mm.exchange.stream import FEED_FALLBACK, FEED_REST, FEED_STREAM, MarketStream
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,14 @@ class LiveTrader:
     def __init__(self, client: FuturesClient, clock: Any, config: EngineConfig, *,
                  journal: Journal | None = None, resume: bool = False,
                  on_snapshot: Callable[[EngineSnapshot], None] | None = None,
-                 timer: Callable[[], float] = time.perf_counter) -> None:
+                 timer: Callable[[], float] = time.perf_counter, stream: MarketStream | None = None) -> None:
         self.client = client
+        self.stream = stream
+        self.feed = FEED_REST if stream is None else FEED_STREAM
+        self._stream_started = False
+        self._next_reconcile_ms = 0
+        self._seen_reconnects = 0
+        self._last_step_ms = 0
         self.clock: EngineClock = as_engine_clock(clock)
         self.config = config
         self.journal = journal
@@ -116,11 +123,12 @@ class LiveTrader:
         """
         await self._start()
         try:
+            await self._start_stream()
             while self._stop_reason is None:
                 await self.step()
                 if self._stop_reason is not None:
                     break
-                await self.clock.sleep(self.config.interval_s)
+                await self._wait()
                 if (self.config.duration_s is not None
                         and self.clock.now_ms() - self.started_ms >= self.config.duration_s * 1000):
                     self.request_stop("duration reached")
@@ -188,21 +196,130 @@ class LiveTrader:
         # Fills the journal missed (the process died between the fill and the write) are booked now.
         await self._book_fills(None)
 
-    # -- one iteration --------------------------------------------------------------------------
-    async def step(self) -> EngineSnapshot:
-        """One read -> decide -> act cycle; returns (and publishes) the snapshot."""
-        cfg, c = self.config, self.client
-        self._iteration += 1
-        now = self.clock.now_ms()
+    # -- streaming ----------------------------------------------------------------------------
+    async def _start_stream(self) -> None:
+        """Connect the stream; if it cannot be reached the engine runs on REST (the feed line says so)."""
+        if self.stream is None:
+            return
+        if getattr(self.clock, "manual", False):
+            raise UsageError("a market stream needs a real-time clock")
         try:
+            await self.stream.start()
+            self._stream_started = True
+        except BybitMMError as e:
+            self.feed = FEED_FALLBACK
+            log.warning("market stream unavailable, polling REST: %s", e.one_line())
+
+    def _use_stream(self) -> bool:
+        st = self.stream
+        ok = st is not None and self._stream_started and st.healthy
+        self.feed = FEED_STREAM if ok else FEED_REST if st is None else FEED_FALLBACK
+        return ok
+
+    async def _wait(self) -> None:
+        """Until the next decision: ``interval_s``, or sooner when the stream brings a book update,
+        trades or a change to our orders (not before ``min_requote_s`` after the last decision).
+        Executions are booked as they arrive."""
+        cfg = self.config
+        if self.stream is None or not self._stream_started:
+            await self.clock.sleep(cfg.interval_s)
+            return
+        speed = float(getattr(getattr(self.clock, "clock", self.clock), "speed", 1.0) or 1.0)
+        deadline = self._last_step_ms + int(cfg.interval_s * 1000)
+        earliest = self._last_step_ms + int(cfg.min_requote_s * 1000)
+        triggered = False
+        while self._stop_reason is None:
+            now = self.clock.now_ms()
+            until = earliest if triggered else deadline
+            if now >= until:
+                return
+            ev = await self.stream.next_event((until - now) / 1000 / speed)
+            if ev is None:
+                continue
+            if ev.kind == "executions":
+                self._apply_executions(list(ev.executions), self._decision_mid)
+                triggered = True
+            elif ev.kind in ("book", "trades", "status"):
+                triggered = True
+            elif ev.kind == "orders" and any(not o.is_open for o in ev.orders):
+                triggered = True
+
+    async def _reconcile(self, now: int) -> None:
+        """REST read of fills, position, wallet and working orders into the stream's account state
+        (the safety net under the private stream). A failure is counted and tried again later."""
+        st = self.stream
+        assert st is not None and st.account is not None
+        acct = st.account
+        cfg = self.config
+        self._seen_reconnects = st.reconnects
+        self._next_reconcile_ms = now + int(cfg.reconcile_s * 1000)
+        try:
+            await self._book_fills(self._decision_mid)
+            acct.set_position(await self._position())
+            acct.balance = await self.client.balance()
+            rest_open = await self.client.open_orders(cfg.symbol)
+        except ExchangeUnavailable as e:
+            self.counters["errors"] += 1
+            self._next_reconcile_ms = now + int(min(cfg.reconcile_s, 5.0) * 1000)
+            log.warning("REST reconciliation failed: %s", e.one_line())
+            if acct.balance is None or not acct.position_known:
+                raise
+            return
+        ids = {o.order_id for o in rest_open}
+        for o in rest_open:
+            acct.merge_order(o)
+        for o in acct.open_orders():
+            # open in our view, gone on the exchange: it finished while the stream was away
+            if o.order_id not in ids and o.created_ms < now - 2000:
+                acct.orders[o.order_id] = replace(o, status="cancelled")
+
+    async def _read(self, now: int) -> tuple[Any, Any, list[Any], PositionInfo | None, Balance, list[OrderInfo]]:
+        """The market and the account: from the stream when it is healthy, else from REST."""
+        cfg, c = self.config, self.client
+        st = self.stream
+        if self._use_stream():
+            assert st is not None
+            ticker, book = st.ticker(), st.book()
+            if ticker is None:
+                ticker = await c.ticker(cfg.symbol)
+            if book is None:
+                book = await c.order_book(cfg.symbol, 25)
+            trades = st.recent_trades()
+            acct = st.account
+            if acct is not None:
+                if now >= self._next_reconcile_ms or st.reconnects != self._seen_reconnects \
+                        or acct.balance is None or not acct.position_known:
+                    await self._reconcile(now)
+                assert acct.balance is not None
+                return ticker, book, trades, acct.position, acct.balance, acct.open_orders(ID_PREFIX + "-")
+            await self._book_fills(self._decision_mid)
+        else:
             ticker = await c.ticker(cfg.symbol)
             book = await c.order_book(cfg.symbol, 25)
             trades = await c.recent_trades(cfg.symbol, 200)
             await self._book_fills(self._decision_mid)
-            pos = await self._position()
-            balance = await c.balance()
-            working = [o for o in await c.open_orders(cfg.symbol)
-                       if o.client_order_id.startswith(ID_PREFIX + "-") and o.is_open]
+            if st is not None and st.account is not None:
+                self._next_reconcile_ms = 0  # back on the stream: reconcile first
+        pos = await self._position()
+        balance = await c.balance()
+        working = [o for o in await c.open_orders(cfg.symbol)
+                   if o.client_order_id.startswith(ID_PREFIX + "-") and o.is_open]
+        return ticker, book, trades, pos, balance, working
+
+    def _note_order(self, o: OrderInfo) -> None:
+        """What an order request answered, into the stream's account view (never undoing a push)."""
+        if self.stream is not None and self.stream.account is not None:
+            self.stream.account.merge_order(o)
+
+    # -- one iteration --------------------------------------------------------------------------
+    async def step(self) -> EngineSnapshot:
+        """One read -> decide -> act cycle; returns (and publishes) the snapshot."""
+        cfg = self.config
+        self._iteration += 1
+        now = self.clock.now_ms()
+        self._last_step_ms = now
+        try:
+            ticker, book, trades, pos, balance, working = await self._read(now)
         except ExchangeUnavailable as e:
             self.counters["errors"] += 1
             self._failed_iterations += 1
@@ -314,8 +431,16 @@ class LiveTrader:
             self._intensity.observe(ts_ms)
 
     async def _book_fills(self, mid: Decimal | None) -> None:
-        """Book new executions: fills and forced closes into the position, funding into funding."""
+        """Book new executions read through REST (everything since the last such read)."""
         execs = await self.client.executions(self.config.symbol, since_ms=self._exec_since, limit=1000)
+        self._apply_executions(execs, mid)
+        for ex in execs:
+            self._exec_since = max(self._exec_since, ex.ts_ms)
+
+    def _apply_executions(self, execs: list[Execution], mid: Decimal | None) -> None:
+        """Book executions (each once, by exec id): fills and forced closes into the position,
+        funding into funding. Streamed ones do not move ``_exec_since``: the next REST read still
+        covers anything the stream missed before them."""
         for ex in execs:
             # Spread capture is measured for our own quotes' fills only; a forced close is inventory.
             if self.ledger.apply(ex, mid if ex.exec_type == "trade" else None):
@@ -329,7 +454,6 @@ class LiveTrader:
                         self.journal.record_funding(ex.symbol, ex.ts_ms, ex.fee, ex.exec_id)
                     else:
                         self.journal.record_fill(ex, mid)
-            self._exec_since = max(self._exec_since, ex.ts_ms)
 
     # -- decisions ----------------------------------------------------------------------------
     def order_qty(self, mid: Decimal) -> Decimal:
@@ -427,6 +551,7 @@ class LiveTrader:
             log.info("order rejected: %s", e.one_line())
             return None
         self.counters["placed"] += 1
+        self._note_order(o)
         if o.status in ("cancelled", "rejected"):
             self.counters["rejected"] += 1
         elif o.is_open and not o.reduce_only:
@@ -450,6 +575,7 @@ class LiveTrader:
                 await self._place(a.side, a.price, remaining, now)
             return
         self.counters["amended"] += 1
+        self._note_order(o)
         self._working = [o if w.order_id == o.order_id else w for w in self._working]
         if self.journal is not None:
             self.journal.record_order(o, now)
@@ -463,6 +589,7 @@ class LiveTrader:
         self._working = [w for w in self._working if w.order_id != o.order_id]
         if done is None:
             return
+        self._note_order(done)
         self.counters["cancelled"] += 1
         if self.journal is not None:
             self.journal.record_order(done, self.clock.now_ms())
@@ -512,7 +639,7 @@ class LiveTrader:
         base = prev if prev is not None else EngineSnapshot(
             ts_ms=now, symbol=self.config.symbol, network=self.network, status=status, iteration=0,
             elapsed_s=0.0, starting_balance=self.ledger.starting_balance)
-        return replace(base, ts_ms=now, status=status, iteration=self._iteration,
+        return replace(base, ts_ms=now, status=status, iteration=self._iteration, feed=self.feed,
                        elapsed_s=(now - self.started_ms) / 1000, errors=self.counters["errors"],
                        stop_reason=self._stop_reason)
 
@@ -530,7 +657,7 @@ class LiveTrader:
         p99 = _percentile(list(self._latencies), 99)
         return EngineSnapshot(
             ts_ms=now, symbol=self.config.symbol, network=self.network, status=status,
-            iteration=self._iteration, elapsed_s=(now - self.started_ms) / 1000,
+            iteration=self._iteration, elapsed_s=(now - self.started_ms) / 1000, feed=self.feed,
             best_bid=book.best_bid, best_ask=book.best_ask, mid=mid, mark=mark, tick=tick,
             market_age_s=(now - book.ts_ms) / 1000 if book.ts_ms else None,
             model=quote.model if quote is not None else self.config.model,

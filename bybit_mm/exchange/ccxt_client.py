@@ -392,20 +392,7 @@ class BybitFuturesClient:
         accounts = res.get("list") or []
         if not accounts:
             return Balance(Decimal(0), Decimal(0), Decimal(0), Decimal(0))
-        acct = accounts[0]
-        coin = next((c for c in acct.get("coin") or [] if c.get("coin") == "USDT"), {})
-        wallet = _dec0(coin.get("walletBalance", acct.get("totalWalletBalance")))
-        upnl = _dec0(coin.get("unrealisedPnl", acct.get("totalPerpUPL")))
-        equity = _dec(coin.get("equity"), None)
-        pos_im = _dec0(coin.get("totalPositionIM"))
-        order_im = _dec0(coin.get("totalOrderIM"))
-        available = _dec(acct.get("totalAvailableBalance"), None)
-        if available is None:
-            available = _dec(coin.get("availableToWithdraw"), None)
-        if available is None:
-            available = wallet - pos_im - order_im
-        return Balance(wallet_balance=wallet, equity=equity if equity is not None else wallet + upnl,
-                       available=available, unrealized_pnl=upnl, position_margin=pos_im, order_margin=order_im)
+        return balance_from_account(accounts[0])
 
     async def fee_rates(self, symbol: str) -> FeeRates:
         """The account's maker/taker rates from /v5/account/fee-rate."""
@@ -592,13 +579,7 @@ class BybitFuturesClient:
         if since_ms is not None:
             params["startTime"] = since_ms
         rows = await self._pages("private_get_v5_execution_list", params, max_items=limit)
-        out = [Execution(exec_id=str(r.get("execId", "")), order_id=str(r.get("orderId", "")),
-                         client_order_id=r.get("orderLinkId", ""), symbol=r.get("symbol", ""),
-                         side=Side.parse(r.get("side") or "Buy"), price=_dec0(r.get("execPrice")),
-                         qty=_dec0(r.get("execQty")), fee=_dec0(r.get("execFee")),
-                         is_maker=str(r.get("isMaker")).lower() == "true", ts_ms=_int(r.get("execTime")),
-                         exec_type=exec_type_from_bybit(r.get("execType")))
-               for r in reversed(rows)]
+        out = [execution_from_row(r) for r in reversed(rows)]
         if since_ms is not None:
             out = [x for x in out if x.ts_ms >= since_ms]
         out.sort(key=lambda x: x.ts_ms)
@@ -648,3 +629,41 @@ def _order(r: dict[str, Any]) -> OrderInfo:
         reject_reason=r.get("rejectReason", "") if r.get("rejectReason") not in (None, "EC_NoError") else "",
         created_ms=_int(r.get("createdTime")), updated_ms=_int(r.get("updatedTime")))
 
+
+
+def balance_from_account(acct: dict[str, Any]) -> Balance:
+    """The USDT wallet from one Bybit account item (REST wallet-balance ``list[0]``, or a ``wallet`` push)."""
+    coin = next((c for c in acct.get("coin") or [] if c.get("coin") == "USDT"), {})
+    wallet = _dec0(coin.get("walletBalance", acct.get("totalWalletBalance")))
+    upnl = _dec0(coin.get("unrealisedPnl", acct.get("totalPerpUPL")))
+    equity = _dec(coin.get("equity"), None)
+    pos_im = _dec0(coin.get("totalPositionIM"))
+    order_im = _dec0(coin.get("totalOrderIM"))
+    available = _dec(acct.get("totalAvailableBalance"), None)
+    if available is None:
+        available = _dec(coin.get("availableToWithdraw"), None)
+    if available is None:
+        available = wallet - pos_im - order_im
+    return Balance(wallet_balance=wallet, equity=equity if equity is not None else wallet + upnl,
+                   available=available, unrealized_pnl=upnl, position_margin=pos_im, order_margin=order_im)
+
+
+def execution_from_row(r: dict[str, Any]) -> Execution:
+    """One execution from a REST execution-list row or an ``execution`` push item."""
+    return Execution(exec_id=str(r.get("execId", "")), order_id=str(r.get("orderId", "")),
+                     client_order_id=r.get("orderLinkId", ""), symbol=r.get("symbol", ""),
+                     side=Side.parse(r.get("side") or "Buy"), price=_dec0(r.get("execPrice")),
+                     qty=_dec0(r.get("execQty")), fee=_dec0(r.get("execFee")),
+                     is_maker=str(r.get("isMaker")).lower() == "true", ts_ms=_int(r.get("execTime")),
+                     exec_type=exec_type_from_bybit(r.get("execType")))
+
+
+def position_from_row(p: dict[str, Any]) -> PositionInfo | None:
+    """A position from a REST position-list row or a ``position`` push item (None when flat)."""
+    size = _dec0(p.get("size"))
+    return _position(p, size) if size > 0 else None
+
+
+def order_from_row(r: dict[str, Any]) -> OrderInfo:
+    """An order from a REST order row or an ``order`` push item."""
+    return _order(r)

@@ -108,6 +108,7 @@ def dashboard(s: EngineSnapshot) -> RenderableType:
     t = _grid()
     t.add_row("bid", fmt_price(s.best_bid, tick), "ask", fmt_price(s.best_ask, tick))
     t.add_row("mid", fmt_price(s.mid, tick), "mark", fmt_price(s.mark, tick))
+    t.add_row("feed", Text(s.feed, style="yellow" if "fallback" in s.feed else ""), "", "")
     sections += [_title("Market"), t]
 
     t = _grid()
