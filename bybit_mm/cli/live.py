@@ -98,8 +98,16 @@ def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, 
     async def make_trader(on_snapshot: Any) -> Any:
         try:
             async with open_client(app) as client:
-                yield LiveTrader(client, clock, config, journal=journal, resume=resume,
-                                 on_snapshot=on_snapshot)
+                from bybit_mm.config.secrets import resolve_credentials
+                from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
+
+                # Market data, orders and fills over WebSocket; REST when the stream fails.
+                stream = CcxtMarketStream.from_profile(profile, symbol, resolve_credentials(profile), private=True)
+                try:
+                    yield LiveTrader(client, clock, config, journal=journal, resume=resume,
+                                     on_snapshot=on_snapshot, stream=stream)
+                finally:
+                    await stream.close()
         finally:
             journal.close()
 

@@ -533,7 +533,13 @@ class BybitFuturesClient:
             params["price"] = _fmt(price)
         if qty is not None:
             params["qty"] = _fmt(qty)
-        await self._call("private_post_v5_order_amend", params)
+        try:
+            await self._call("private_post_v5_order_amend", params)
+        except UsageError as e:
+            # A retried amend (or one based on a view older than the exchange's) finds the order
+            # already as asked: Bybit says 10001 "...remains unchanged...". That is success.
+            if e.ret_code != 10001 or "unchanged" not in str(e).lower():
+                raise
         found = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
         if found is None:
             raise OrderNotFound(f"order {order_id or client_order_id} vanished after an amend")
