@@ -91,6 +91,8 @@ class LiveTrader:
         self._seen_trade_set: set[str] = set()
         self._last_trade_ts = 0
         self._decision_mid: Decimal | None = None
+        self._ref_mid: Decimal | None = None
+        self._ref_mid_ms = 0
         self._exec_since: int = 0
         self._next_snapshot_ms = 0
         self._min_liq: Decimal | None = None
@@ -336,7 +338,7 @@ class LiveTrader:
         if mid is None:
             mid = ticker.mark
         mark = ticker.mark
-        self._feed_estimators(book.ts_ms or now, mid, trades)
+        self._feed_estimators(book.ts_ms or now, mid, trades, now)
 
         qty = pos.signed_qty if pos else ZERO
         entry = pos.entry_price if pos else ZERO
@@ -385,7 +387,7 @@ class LiveTrader:
         log.warning("position %s differs from booked fills %s: adopting the exchange's",
                     exch, self.ledger.position.qty)
 
-    def _feed_estimators(self, ts_ms: int, mid: Decimal, trades: list[Any]) -> None:
+    def _feed_estimators(self, ts_ms: int, mid: Decimal, trades: list[Any], now: int) -> None:
         if not hasattr(self, "_vol"):
             from bybit_mm.quoting.estimators import VolatilityEstimator
 
@@ -396,7 +398,15 @@ class LiveTrader:
             self._pending_trades: list[tuple[int, float]] = []
         mid_f = float(mid)
         self._vol.update(ts_ms, mid_f)
-        ref = float(self._decision_mid) if self._decision_mid is not None else mid_f
+        # Trade distances are measured from a reference mid renewed once per ``interval_s`` (on
+        # REST: the previous decision's mid). On a stream decisions come faster, but the reference
+        # must not follow every tick, or every trade would print at distance ~0 and A, k (whose
+        # depth grid is scaled to one interval's move) could not be fitted.
+        if self._ref_mid is None:
+            self._ref_mid = self._decision_mid
+        ref = float(self._ref_mid) if self._ref_mid is not None else mid_f
+        if now - self._ref_mid_ms >= int(self.config.interval_s * 1000):
+            self._ref_mid, self._ref_mid_ms = mid, now
         fresh = []
         for t in trades:
             if t.trade_id in self._seen_trade_set or t.ts_ms < self._last_trade_ts - 60_000:
