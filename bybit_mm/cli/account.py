@@ -6,12 +6,13 @@ JSON numbers are JSON numbers (Decimals rendered as numbers); missing values are
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from bybit_mm.cli.context import app_context
+from bybit_mm.cli.parsing import parse_decimal
 from bybit_mm.errors import UsageError
 
 if TYPE_CHECKING:
@@ -70,12 +71,9 @@ def fmt(value: Decimal | None, places: int | None = None) -> str:
 
 def parse_leverage(raw: str) -> Decimal:
     """``50``, ``50x`` or ``12.5`` → Decimal; UsageError otherwise."""
-    text = raw.strip().lower().removesuffix("x")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise UsageError(f"leverage must be a number like 50 or 50x, got {raw!r}") from None
-    if not value.is_finite() or value < 1:
+    value = parse_decimal("leverage", raw.strip().lower().removesuffix("x"), unit="times, like 50 or 50x")
+    assert value is not None
+    if value < 1:
         raise UsageError(f"leverage must be at least 1, got {raw!r}")
     if value != value.quantize(Decimal("0.01")):
         raise UsageError(f"leverage has at most two decimals, got {raw!r}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 
 import typer
 
+from bybit_mm.cli.parsing import parse_decimal
 from bybit_mm.errors import UsageError
 
 DEFAULT_KEY = "emulator-key"  # kept equal to bybit_mm.emulator.config.DEFAULT_API_KEY (lazy import)
@@ -17,16 +17,6 @@ def _symbols(raw: str) -> tuple[str, ...]:
     if not symbols:
         raise UsageError("--symbols needs at least one symbol, e.g. BTCUSDT,ETHUSDT")
     return symbols
-
-
-def _balance(raw: str) -> Decimal:
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise UsageError(f"--balance must be a number of USDT, got {raw!r}") from None
-    if not value.is_finite() or value < 0:
-        raise UsageError(f"--balance must be a non-negative number of USDT, got {raw!r}")
-    return value
 
 
 def emulator(
@@ -77,7 +67,7 @@ def emulator(
 
     try:
         config = EmulatorConfig(host=host, port=port, seed=seed, symbols=_symbols(symbols), speed=speed,
-                                api_key=api_key, api_secret=api_secret, balance=_balance(balance),
+                                api_key=api_key, api_secret=api_secret, balance=parse_decimal("--balance", balance, non_negative=True, unit="USDT"),
                                 fee_tier=fee_tier, fail_rate=fail_rate, latency_ms=latency_ms,
                                 order_latency_ms=order_latency_ms, queue_model=queue_model,
                                 rate_limits=rate_limits, ws_drop_rate=ws_drop_rate,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Optional
 
 import typer
 
 from bybit_mm.cli.context import app_context
+from bybit_mm.cli.parsing import parse_decimal
 from bybit_mm.errors import UsageError
 
 
@@ -36,18 +37,6 @@ def fee_rows(tier_name: str | None, notional: Decimal | None) -> list[dict[str, 
     return rows
 
 
-def _parse_notional(raw: str | None) -> Decimal | None:
-    if raw is None:
-        return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise UsageError(f"--notional must be a number of USDT, got {raw!r}") from None
-    if not value.is_finite() or value <= 0:
-        raise UsageError(f"--notional must be a positive number of USDT, got {raw!r}")
-    return value
-
-
 def fees(
     ctx: typer.Context,
     tier: Optional[str] = typer.Option(None, "--tier", "-t", metavar="TIER",
@@ -72,7 +61,7 @@ def fees(
     from bybit_mm.domain import fees as fee_data
 
     term = app_context(ctx).terminal
-    rows = fee_rows(tier, _parse_notional(notional))
+    rows = fee_rows(tier, parse_decimal("--notional", notional, positive=True, unit="USDT"))
     if as_json:
         term.json({"source": fee_data.FEE_SOURCE, "checked": fee_data.FEE_CHECKED, "tiers": rows})
         return

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Optional
 
 import typer
 
 from bybit_mm.cli.context import app_context
+from bybit_mm.cli.parsing import parse_decimal
 from bybit_mm.errors import UsageError
 
 #: Used when neither --symbol nor --mmr is given: BTCUSDT's lowest risk-limit tier.
 DEFAULT_MMR = Decimal("0.005")
-
-
-def _number(option: str, raw: str | None, *, positive: bool = False,
-            non_negative: bool = False) -> Decimal | None:
-    if raw is None:
-        return None
-    try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        raise UsageError(f"{option} must be a number, got {raw!r}") from None
-    if not value.is_finite():
-        raise UsageError(f"{option} must be a finite number, got {raw!r}")
-    if positive and value <= 0:
-        raise UsageError(f"{option} must be greater than 0, got {raw}")
-    if non_negative and value < 0:
-        raise UsageError(f"{option} must not be negative, got {raw}")
-    return value
 
 
 def liq_report(side: str, entry: str, qty: str, leverage: str, symbol: str | None = None,
@@ -46,13 +30,13 @@ def liq_report(side: str, entry: str, qty: str, leverage: str, symbol: str | Non
         pos_side = PositionSide.parse(side)
     except ValueError:
         raise UsageError(f"--side must be long or short, got {side!r}") from None
-    entry_d = _number("--entry", entry, positive=True)
-    qty_d = _number("--qty", qty, positive=True)
-    lev_d = _number("--leverage", leverage, positive=True)
-    mmr_d = _number("--mmr", mmr, non_negative=True)
-    ded_d = _number("--mm-deduction", mm_deduction, non_negative=True)
-    extra_d = _number("--extra-margin", extra_margin, non_negative=True) or Decimal(0)
-    mark_d = _number("--mark", mark, positive=True)
+    entry_d = parse_decimal("--entry", entry, positive=True)
+    qty_d = parse_decimal("--qty", qty, positive=True)
+    lev_d = parse_decimal("--leverage", leverage, positive=True)
+    mmr_d = parse_decimal("--mmr", mmr, non_negative=True)
+    ded_d = parse_decimal("--mm-deduction", mm_deduction, non_negative=True)
+    extra_d = parse_decimal("--extra-margin", extra_margin, non_negative=True) or Decimal(0)
+    mark_d = parse_decimal("--mark", mark, positive=True)
     assert entry_d is not None and qty_d is not None and lev_d is not None
     if mmr_d is not None and mmr_d >= 1:
         raise UsageError(f"--mmr is a fraction (0.005 = 0.5%), got {mmr}")

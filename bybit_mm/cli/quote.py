@@ -4,12 +4,13 @@ market will add an optional SYMBOL argument and fill the missing inputs from it)
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Optional
 
 import typer
 
 from bybit_mm.cli.context import app_context
+from bybit_mm.cli.parsing import parse_decimal
 from bybit_mm.errors import UsageError
 
 _MODELS = ("as", "glft")
@@ -20,18 +21,6 @@ def _positive(name: str, value: float | None, *, allow_zero: bool = False) -> No
         return
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise UsageError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, got {value}")
-
-
-def _parse_tick(raw: str | None) -> Decimal | None:
-    if raw is None:
-        return None
-    try:
-        tick = Decimal(raw)
-    except InvalidOperation:
-        raise UsageError(f"--tick must be a price increment such as 0.1, got {raw!r}") from None
-    if not tick.is_finite() or tick <= 0:
-        raise UsageError(f"--tick must be a positive price increment, got {raw!r}")
-    return tick
 
 
 def compute_quote(*, mid: float, sigma: float, gamma: float, k: float, A: float | None, q: float,
@@ -110,7 +99,7 @@ def quote(
     if not math.isfinite(q):
         raise UsageError(f"--q must be a finite number, got {q}")
     out = compute_quote(mid=mid, sigma=sigma, gamma=gamma, k=k, A=intensity, q=q, tau=tau, model=model,
-                        tick=_parse_tick(tick))
+                        tick=parse_decimal("--tick", tick, positive=True))
     if as_json:
         app.terminal.json(out)
         return
