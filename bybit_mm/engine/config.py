@@ -53,6 +53,11 @@ class EngineConfig:
     #: On a stream: seconds between REST reconciliations of fills, position, wallet and orders
     #: (and at once after the private stream reconnected).
     reconcile_s: float = 30.0
+    #: On a live market (an exchange, or the paper account on a live feed): public trades read at
+    #: start (Bybit serves the last 1000) and replayed into the estimators as if the engine had
+    #: been watching, so a liquid market is quoted at once; 0: start cold. The synthetic paper
+    #: market always starts cold (its runs stay as they were).
+    bootstrap_trades: int = 1000
 
     @property
     def vol_updates_needed(self) -> int:

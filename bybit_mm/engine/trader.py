@@ -42,6 +42,8 @@ ZERO = Decimal(0)
 ID_PREFIX = "mm"
 #: Consecutive failed iterations (exchange unreachable) before the engine gives up.
 MAX_FAILED_ITERATIONS = 60
+#: Stream events one wait may take beyond its deadline (the queue is normally empty long before).
+_MAX_DRAIN = 20_000
 
 
 def _percentile(values: list[float], pct: float) -> float | None:
@@ -197,6 +199,56 @@ class LiveTrader:
 
         # Fills the journal missed (the process died between the fill and the write) are booked now.
         await self._book_fills(None)
+        await self._bootstrap()
+
+    # -- warm-up ------------------------------------------------------------------------------
+    async def _bootstrap(self) -> None:
+        """On a live market, replay its recent public trades into the estimators (see
+        ``EngineConfig.bootstrap_trades``); the synthetic paper market starts cold."""
+        cfg = self.config
+        if cfg.bootstrap_trades <= 0 or getattr(self.client, "market_source", "live") == "sim":
+            return
+        try:
+            trades = await self.client.recent_trades(cfg.symbol, cfg.bootstrap_trades)
+        except ExchangeUnavailable as e:
+            log.warning("no recent trades to warm up from, starting cold: %s", e.one_line())
+            return
+        used, span_s = self.replay_trades(trades, self.clock.now_ms())
+        log.info("warm-up: %d recent trades over %.0f s replayed into the estimators", used, span_s)
+
+    def replay_trades(self, trades: list[Any], now_ms: int) -> tuple[int, float]:
+        """Feed ``trades`` (any order) to the estimators as if the engine had watched them: one
+        observation every ``interval_s`` over the last estimator window, the mid at each rebuilt
+        from the latest buy- and sell-taker prints (the book at the time is not public history),
+        each trade measured from the previous observation's mid, as in a live iteration.
+        Returns (trades used, seconds of history replayed)."""
+        if not trades:
+            return 0, 0.0
+        cfg = self.config
+        ordered = sorted(trades, key=lambda t: t.ts_ms)
+        step = max(1, int(cfg.interval_s * 1000))
+        end = max(now_ms, ordered[-1].ts_ms)
+        start = max(ordered[0].ts_ms, end - int(max(cfg.vol_window_s, cfg.intensity_window_s) * 1000))
+        last: dict[Side, Decimal] = {}
+        i, n, used = 0, len(ordered), 0
+        while i < n and ordered[i].ts_ms < start:
+            last[ordered[i].side] = ordered[i].price
+            i += 1
+        t = start
+        while True:
+            bucket = []
+            while i < n and ordered[i].ts_ms <= t:
+                bucket.append(ordered[i])
+                last[ordered[i].side] = ordered[i].price
+                i += 1
+            if last:
+                mid = (sum(last.values(), ZERO) / len(last))
+                self._feed_estimators(t, mid, bucket, t)
+                used += len(bucket)
+            if t >= end:
+                break
+            t = min(t + step, end)
+        return used, (end - start) / 1000
 
     # -- streaming ----------------------------------------------------------------------------
     async def _start_stream(self) -> None:
@@ -230,14 +282,20 @@ class LiveTrader:
         deadline = self._last_step_ms + int(cfg.interval_s * 1000)
         earliest = self._last_step_ms + int(cfg.min_requote_s * 1000)
         triggered = False
+        drained = 0
         while self._stop_reason is None:
             now = self.clock.now_ms()
             until = earliest if triggered else deadline
-            if now >= until:
-                return
-            ev = await self.stream.next_event((until - now) / 1000 / speed)
+            # Everything already queued is taken before deciding (a backlog of book updates must
+            # not hold an execution back until a later wait); a flood is cut off all the same.
+            ev = await self.stream.next_event(max(0.0, (until - now) / 1000 / speed))
             if ev is None:
+                if self.clock.now_ms() >= until:
+                    return
                 continue
+            drained += 1
+            if drained > _MAX_DRAIN and self.clock.now_ms() >= until:
+                return
             if ev.kind == "executions":
                 self._apply_executions(list(ev.executions), self._decision_mid)
                 triggered = True
