@@ -32,13 +32,15 @@ RETRY_BASE_S = 0.25
 
 @asynccontextmanager
 async def open_client(app: AppContext, *, paper_market: str | None = None, clock: Clock | None = None,
-                      backoff: Backoff | None = None, persist: bool = True) -> AsyncIterator[FuturesClient]:
+                      backoff: Backoff | None = None, persist: bool = True,
+                      streaming: bool = False) -> AsyncIterator[FuturesClient]:
     """The profile's client, closed (and a paper account saved) on exit.
 
     ``paper_market`` overrides ``paper.market`` (``sim``: synthetic; ``live``: the network's public
     feed, polled); ``clock`` is the paper sim's clock (real time by default; the engine passes a
     SimClock or a faster WallClock; the live market takes real time only);
-    ``backoff`` overrides the live client's retry timing.
+    ``backoff`` overrides the live client's retry timing; ``streaming``: a paper account's live
+    market comes from the public WebSocket streams (REST polling as the fallback).
     """
     profile = app.profile
     client: Any
@@ -49,7 +51,7 @@ async def open_client(app: AppContext, *, paper_market: str | None = None, clock
 
         if paper_market is not None and paper_market != profile.paper.market:
             profile = replace(profile, paper=replace(profile.paper, market=paper_market))
-        client = DryRunFuturesClient.from_profile(profile, clock=clock, persist=persist)
+        client = DryRunFuturesClient.from_profile(profile, clock=clock, persist=persist, streaming=streaming)
         try:
             await client.connect()  # a live feed: reach it now (exit 5 with the offline hint if not)
         except BaseException:

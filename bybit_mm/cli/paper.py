@@ -147,6 +147,7 @@ def register(app: typer.Typer) -> None:
         gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
         interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds of market time between decisions."),
+        stream: bool = typer.Option(True, "--stream/--no-stream", help="With --market live: the public WebSocket streams (REST polling as the fallback), or REST polling only."),
         fresh: bool = typer.Option(False, "--fresh", help="Start a new paper account and journal (the old ones are kept as .bak files)."),
         flatten_on_exit: bool = typer.Option(False, "--flatten-on-exit", help="Close the position with a reduce-only market order when stopping."),
         as_json: bool = typer.Option(False, "--json", help="JSON lines on stdout (a snapshot every 10 s of market time, the summary last) instead of the table."),
@@ -179,7 +180,7 @@ def register(app: typer.Typer) -> None:
         seconds = parse_duration(duration)
         summary = _paper(app, profile, symbol=sym, leverage=leverage, seconds=seconds, speed=speed,
                          gamma=gamma, model=model, interval=interval, fresh=fresh,
-                         flatten_on_exit=flatten_on_exit, as_json=as_json)
+                         flatten_on_exit=flatten_on_exit, as_json=as_json, stream=stream)
         code = exit_code_for(summary.stop_reason)
         if code:
             raise typer.Exit(code)
@@ -187,7 +188,7 @@ def register(app: typer.Typer) -> None:
 
 def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None, seconds: float | None,
            speed: float, gamma: float | None, model: str | None, interval: float, fresh: bool,
-           flatten_on_exit: bool, as_json: bool) -> RunSummary:
+           flatten_on_exit: bool, as_json: bool, stream: bool = True) -> RunSummary:
     import time
     from contextlib import asynccontextmanager
 
@@ -223,9 +224,12 @@ def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None
     @asynccontextmanager
     async def make_trader(on_snapshot: Any) -> Any:
         try:
-            async with open_client(app, clock=clock) as client:
+            live_market = stream and profile.paper.market == "live"
+            async with open_client(app, clock=clock, streaming=live_market) as client:
+                # On a streamed live market the engine is woken by the stream's events, as `live` is.
+                market_stream = client.market_stream(symbol) if live_market else None
                 yield LiveTrader(client, clock, config, journal=journal, resume=resume,
-                                 on_snapshot=on_snapshot)
+                                 on_snapshot=on_snapshot, stream=market_stream)
         finally:
             journal.close()
 

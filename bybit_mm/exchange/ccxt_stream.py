@@ -146,9 +146,12 @@ class CcxtMarketStream:
 
     async def start(self) -> None:
         """Load the market, start the watchers and wait for the first book and ticker (and, with
-        private streams, the authenticated subscription); ExchangeUnavailable / AuthError if not."""
+        private streams, the authenticated subscription); ExchangeUnavailable / AuthError if not.
+        Once the watchers run, a further call returns at once (``healthy`` tells the state)."""
         import ccxt
 
+        if self._tasks:
+            return  # started already (a second consumer of the same stream): the watchers run
         try:
             await self._ex.load_markets()
         except ccxt.BaseError as e:

@@ -11,7 +11,9 @@ survives restarts and crashes. Market data comes from one of two sources (``pape
   account (so a position's uPnL does not jump back to the seed's start price on the next run).
 - ``live``: the sim's external market, fed by a :class:`~bybit_mm.exchange.poller.PolledFeed`
   over a key-less ``BybitFuturesClient`` on the profile's network (Bybit's public feed, or the
-  emulator's). Every call first pulls (at most every ``min_interval_s``); the sim runs on the
+  emulator's), or with ``streaming`` by a :class:`~bybit_mm.exchange.stream.StreamedFeed`: the
+  network's public WebSocket streams (book, trades, ticker), REST polling while a stream is
+  unhealthy. Every call first pulls (a poll at most every ``min_interval_s``); the sim runs on the
   feed's :class:`~bybit_mm.exchange.poller.FeedClock` (exchange time). The sim is built on the
   first pull (:meth:`DryRunFuturesClient.connect`), once the exchange's time and the live
   instrument specs are known.
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from bybit_mm.domain.instruments import Instrument
     from bybit_mm.exchange.poller import PolledFeed
     from bybit_mm.exchange.port import FuturesClient
+    from bybit_mm.exchange.stream import MarketStream
     from bybit_mm.sim.exchange import SimExchange
     from bybit_mm.sim.models import Event, PositionView, SimOrder
 
@@ -209,6 +212,19 @@ class DryRunFuturesClient:
         return self._exchange
 
     @property
+    def feed_mode(self) -> str | None:
+        """How the live market is fed now: ``stream``, ``rest (fallback)`` or ``rest`` (None: synthetic)."""
+        if self.feed is None:
+            return None
+        return str(getattr(self.feed, "mode", "rest"))
+
+    def market_stream(self, symbol: str) -> MarketStream | None:
+        """The public stream feeding ``symbol``'s live market (None when polled or synthetic), for the
+        engine to be woken by its events."""
+        get = getattr(self.feed, "stream", None)
+        return get(symbol) if get is not None else None
+
+    @property
     def market_source(self) -> str:
         """``live`` (a polled feed) or ``sim`` (the synthetic market)."""
         return "live" if self.feed is not None else "sim"
@@ -236,6 +252,9 @@ class DryRunFuturesClient:
         for poll in polls:
             feed_poll(exchange, poll)
         self._exchange = exchange
+        start = getattr(self.feed, "start", None)
+        if start is not None:
+            await start()  # a streamed feed: connect its streams (REST polling when they fail)
 
     async def _pull(self) -> None:
         """On a live feed, poll (at most every ``feed.min_interval_s``) and feed the sim."""
@@ -254,7 +273,8 @@ class DryRunFuturesClient:
     def from_profile(cls, profile: Profile, *, clock: Clock | None = None, persist: bool = True,
                      symbols: Sequence[str] | None = None, store: PaperStore | None = None,
                      public_client: FuturesClient | None = None,
-                     min_poll_interval_s: float = 0.5) -> DryRunFuturesClient:
+                     min_poll_interval_s: float = 0.5, streaming: bool = False,
+                     stream_ready_timeout_s: float = 15.0) -> DryRunFuturesClient:
         """The profile's paper account on its market (``paper.*`` settings).
 
         ``paper.market = "sim"``: the synthetic market, resumed from the saved mid. ``clock``
@@ -262,6 +282,8 @@ class DryRunFuturesClient:
         faster ``WallClock``. ``paper.market = "live"``: the profile network's public feed (no
         keys), polled through ``public_client`` (default: a key-less ``BybitFuturesClient``); the
         clock is the feed's (a real-time clock may be passed, a manual or faster one is refused).
+        With ``streaming`` the live market comes from the network's public WebSocket streams
+        (``stream_ready_timeout_s`` to get a first book and ticker), REST polling as the fallback.
         Await :meth:`connect` (``open_client`` does) to reach the feed before use. With
         ``persist`` the account is read from and written to the data dir (``store`` overrides where).
         """
@@ -279,7 +301,8 @@ class DryRunFuturesClient:
                                         fee_tier=paper.fee_tier, queue_model=paper.queue_model,
                                         latency_ms=paper.latency_ms)
         if paper.market == "live":
-            return cls._live(profile, symbols, store, saved, settings, clock, public_client, min_poll_interval_s)
+            return cls._live(profile, symbols, store, saved, settings, clock, public_client, min_poll_interval_s,
+                             stream_ready_timeout_s if streaming else None)
         wanted = [get_instrument(s).symbol for s in (symbols or [profile.market.symbol])]
         wanted += sorted(s for s in symbols_in_state(saved) if s in DEFAULT_INSTRUMENTS and s not in wanted)
         exchange = SimExchange(symbols=wanted, clock=clock or WallClock(1.0), **settings)
@@ -291,7 +314,8 @@ class DryRunFuturesClient:
     @classmethod
     def _live(cls, profile: Profile, symbols: Sequence[str] | None, store: PaperStore | None,
               saved: dict[str, Any] | None, settings: dict[str, Any], clock: Clock | None,
-              public_client: FuturesClient | None, min_poll_interval_s: float) -> DryRunFuturesClient:
+              public_client: FuturesClient | None, min_poll_interval_s: float,
+              stream_ready_timeout_s: float | None) -> DryRunFuturesClient:
         from bybit_mm.exchange.poller import FeedClock, PolledFeed
         from bybit_mm.sim.exchange import SimExchange
 
@@ -304,7 +328,18 @@ class DryRunFuturesClient:
             from bybit_mm.exchange.ccxt_client import BybitFuturesClient
 
             public_client = BybitFuturesClient.from_profile(profile, public_only=True)
-        feed = PolledFeed(public_client, wanted, clock=FeedClock(), min_interval_s=min_poll_interval_s)
+        feed: PolledFeed
+        if stream_ready_timeout_s is not None:
+            from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
+            from bybit_mm.exchange.stream import MarketStream, StreamedFeed
+
+            streams: dict[str, MarketStream] = {
+                s: CcxtMarketStream.from_profile(profile, s, ready_timeout_s=stream_ready_timeout_s)
+                for s in wanted}
+            feed = StreamedFeed(public_client, wanted, streams, clock=FeedClock(),
+                                min_interval_s=min_poll_interval_s)
+        else:
+            feed = PolledFeed(public_client, wanted, clock=FeedClock(), min_interval_s=min_poll_interval_s)
         mids = saved_mids(saved)
 
         def build(instruments: Mapping[str, Instrument]) -> SimExchange:

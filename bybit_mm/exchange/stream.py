@@ -239,19 +239,35 @@ class StreamedFeed(PolledFeed):
         self.mode = FEED_STREAM
         self.started = False
 
+    async def poll_all(self) -> list[MarketPoll]:
+        """Poll every symbol over REST; each poll keeps only trades not handed to the sim before
+        (by a poll or a stream), so switching between the two never feeds a trade twice."""
+        out = []
+        for poll in await super().poll_all():
+            seen = self._fed.setdefault(poll.symbol, set())
+            fresh = [t for t in poll.trades if t.trade_id not in seen]
+            seen.update(t.trade_id for t in fresh)
+            out.append(replace(poll, trades=fresh))
+        return out
+
+    def stream(self, symbol: str) -> MarketStream | None:
+        """The stream of ``symbol`` (None when it is not streamed)."""
+        return self.streams.get(symbol.upper())
+
     async def start(self) -> None:
         """Connect the streams; when that fails the feed polls REST (``mode`` says so)."""
         import logging
 
         from bybit_mm.errors import BybitMMError
 
+        self.started = True
+        self.mode = FEED_STREAM
         for st in self.streams.values():
             try:
                 await st.start()
             except BybitMMError as e:
                 logging.getLogger(__name__).warning("market stream unavailable, polling REST: %s", e.one_line())
                 self.mode = FEED_FALLBACK
-        self.started = True
 
     async def pull(self, exchange: SimExchange, *, force: bool = False) -> bool:
         """Feed the sim from the streams, or from a REST poll for a symbol whose stream is unhealthy."""
@@ -263,10 +279,7 @@ class StreamedFeed(PolledFeed):
             if not force and self._last_pull is not None and now - self._last_pull < self.min_interval_s:
                 return False
             for poll in await self.poll_all():
-                seen = self._fed.setdefault(poll.symbol, set())
-                fresh = [t for t in poll.trades if t.trade_id not in seen]
-                seen.update(t.trade_id for t in fresh)
-                feed(exchange, replace(poll, trades=fresh))
+                feed(exchange, poll)
             return True
         self.mode = FEED_STREAM
         for sym, st in self.streams.items():
