@@ -4,8 +4,9 @@ From the symbol's book and recent trades (through the profile's client: a live n
 emulator or the paper sim) it estimates volatility (of the trade prices and book mids) and the
 arrival intensity ``lambda(delta) = A exp(-k delta)`` (distance of each trade from the mid
 prevailing when it printed; that mid is rebuilt from the latest buy- and sell-taker prints), then
-shows both models' quotes for the current inventory next to the touch. ``--watch`` keeps polling
-and refining the estimates, redrawing in place with rich Live.
+shows both models' quotes for the current inventory next to the touch. ``--watch`` follows the
+public WebSocket streams (REST polling as the fallback), refining the estimates and redrawing in
+place with rich Live (or a JSON line per refresh, saying which ``feed`` it came from).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from bybit_mm.cli.context import AppContext
     from bybit_mm.domain.instruments import Instrument
     from bybit_mm.exchange.port import FuturesClient, OrderBook, PublicTrade
+    from bybit_mm.exchange.stream import MarketStream
     from bybit_mm.quoting.estimators import IntensityEstimator, VolatilityEstimator
 
 
@@ -154,8 +156,15 @@ def render(doc: dict[str, Any]) -> Any:
 
 
 def run_live_quote(app: AppContext, symbol: str | None, watch: bool, as_json: bool,
-                   interval_s: float = 2.0) -> None:
-    """Quote ``symbol`` (default: the profile's) from the live market; ``watch`` refreshes in place."""
+                   interval_s: float = 2.0, *, stream: bool = True, min_refresh_s: float = 0.25,
+                   max_refreshes: int | None = None) -> None:
+    """Quote ``symbol`` (default: the profile's) from the live market; ``watch`` refreshes in place.
+
+    A watch follows the network's public WebSocket streams (``stream``): it refreshes on book and
+    trade updates, at most once per ``min_refresh_s`` (and at least every ``interval_s``); when the
+    stream cannot be had or is unhealthy it polls REST every ``interval_s``. Each JSON line says
+    which in ``feed``. ``max_refreshes`` ends a watch after that many refreshes (tests).
+    """
     import asyncio
 
     from bybit_mm.cli.clients import open_client
@@ -174,21 +183,116 @@ def run_live_quote(app: AppContext, symbol: str | None, watch: bool, as_json: bo
                     if not doc["ready"]:
                         app.terminal.warn("not enough recent trades to estimate volatility and intensity")
                 return
-            if as_json:
-                while True:
+            market = await _open_stream(app, sym) if stream and _streamable(app) else None
+            watcher = _Watcher(client, app, sym, inst, est, market, interval_s=interval_s,
+                               min_refresh_s=min_refresh_s)
+            doc["feed"] = watcher.feed()
+            try:
+                if as_json:
                     app.terminal.json(doc, lines=True)
-                    await asyncio.sleep(interval_s)
-                    doc, est = await snapshot(client, app, sym, est, inst)
-            from rich.live import Live
+                    n = 0
+                    while max_refreshes is None or n < max_refreshes:
+                        app.terminal.json(await watcher.next(), lines=True)
+                        n += 1
+                    return
+                from rich.live import Live
 
-            with Live(render(doc), console=app.terminal.out, refresh_per_second=4, transient=False) as live:
-                while True:
-                    await asyncio.sleep(interval_s)
-                    doc, est = await snapshot(client, app, sym, est, inst)
-                    live.update(render(doc))
+                with Live(render(doc), console=app.terminal.out, refresh_per_second=4, transient=False) as live:
+                    n = 0
+                    while max_refreshes is None or n < max_refreshes:
+                        live.update(render(await watcher.next()))
+                        n += 1
+            finally:
+                if market is not None:
+                    await market.close()
 
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         if not watch:  # Ctrl-C is how a watch ends: exit 0
             raise
+
+
+def _streamable(app: AppContext) -> bool:
+    """A real network (or a paper account on one) has public streams; the synthetic market has not."""
+    profile = app.profile
+    return not profile.is_paper or profile.paper.market == "live"
+
+
+async def _open_stream(app: AppContext, symbol: str) -> MarketStream | None:
+    """The profile network's public stream for ``symbol``, or None (with a warning) when unreachable."""
+    from bybit_mm.errors import BybitMMError
+    from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
+
+    st = CcxtMarketStream.from_profile(app.profile, symbol, ready_timeout_s=5.0)
+    try:
+        await st.start()
+    except BybitMMError as e:
+        app.terminal.warn(f"market stream unavailable, polling REST: {e.one_line()}")
+        # The watchers (if any) keep trying: the watch switches to the stream once it is healthy.
+    return st
+
+
+class _Watcher:
+    """The next refreshed `quote` document, from the stream when it is healthy, else from REST."""
+
+    def __init__(self, client: FuturesClient, app: AppContext, symbol: str, inst: Instrument,
+                 est: MarketEstimates, market: MarketStream | None, *, interval_s: float,
+                 min_refresh_s: float) -> None:
+        import time
+
+        self.client, self.app, self.symbol, self.inst, self.est = client, app, symbol, inst, est
+        self.market = market
+        self.interval_s = interval_s
+        self.min_refresh_s = min_refresh_s
+        self._monotonic = time.monotonic
+        self._last = self._monotonic()
+        self._position: Decimal = Decimal(0)
+        self._position_at = -1e18
+        self._maker_fee: float | None = None
+
+    def feed(self) -> str:
+        """``stream``, ``rest (fallback)`` or ``rest`` (no stream asked for)."""
+        from bybit_mm.exchange.stream import FEED_FALLBACK, FEED_REST, FEED_STREAM
+
+        if self.market is None:
+            return FEED_REST
+        return FEED_STREAM if self.market.healthy else FEED_FALLBACK
+
+    async def next(self) -> dict[str, Any]:
+        """Wait for the next refresh and return its document."""
+        import asyncio
+
+        st = self.market
+        if st is None or not st.healthy:
+            await asyncio.sleep(self.interval_s)
+            doc, self.est = await snapshot(self.client, self.app, self.symbol, self.est, self.inst)
+            self._last = self._monotonic()
+            doc["feed"] = self.feed()
+            return doc
+        # Until a book update or trades (or interval_s without any), then no sooner than min_refresh_s.
+        deadline = self._last + self.interval_s
+        while True:
+            ev = await st.next_event(max(0.0, deadline - self._monotonic()))
+            if ev is None or ev.kind in ("book", "trades", "status"):
+                break
+        wait = self._last + self.min_refresh_s - self._monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        while await st.next_event(0) is not None:  # what came meanwhile is in this refresh
+            pass
+        book = st.book()
+        if book is None or not st.healthy:
+            return await self.next()
+        now = self._monotonic()
+        if now - self._position_at >= self.interval_s or self._maker_fee is None:
+            positions = await self.client.positions(self.symbol)
+            self._position = positions[0].signed_qty if positions else Decimal(0)
+            if self._maker_fee is None:
+                self._maker_fee = float((await self.client.fee_rates(self.symbol)).maker)
+            self._position_at = now
+        self.est.feed(st.recent_trades(), book)
+        self._last = self._monotonic()
+        doc = compute(self.app, self.symbol, self.inst, book, self._position, self.est, maker_fee=self._maker_fee)
+        doc["feed"] = self.feed()
+        return doc
