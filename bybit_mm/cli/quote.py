@@ -55,7 +55,7 @@ def compute_quote(*, mid: float, sigma: float, gamma: float, k: float, A: float 
 def quote(
     ctx: typer.Context,
     symbol: Optional[str] = typer.Argument(None, help="Live form: read this symbol's book and recent trades through the profile's client and estimate sigma, k and A (no --mid/--sigma/--k)."),
-    watch: bool = typer.Option(False, "--watch", help="Live form: keep polling and refresh the quotes in place (Ctrl-C stops)."),
+    watch: bool = typer.Option(False, "--watch", help="Live form: follow the public streams (REST polling as the fallback) and refresh the quotes in place, at most 4 times a second (Ctrl-C stops)."),
     mid: Optional[float] = typer.Option(None, "--mid", help="Mid price (required)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Volatility, price units per square-root second (required)."),
     gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion per price unit, as in the paper (required offline; the live form uses the profile's gamma per bps of mid)."),

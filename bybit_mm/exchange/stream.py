@@ -9,9 +9,10 @@ None when nothing came within the timeout. Between events the latest state is th
 (connected, nothing missed, heard from recently); the engine falls back to REST reads while it
 is not.
 
-Implementations: :class:`~bybit_mm.exchange.ccxt_stream.CcxtMarketStream` (Bybit's WebSocket
-streams through ccxt.pro; the emulator serves the same) and
-:class:`~bybit_mm.exchange.paper_stream.PaperMarketStream` (the paper sim's own events).
+Implementation: :class:`~bybit_mm.exchange.ccxt_stream.CcxtMarketStream` (Bybit's WebSocket
+streams through ccxt.pro; the emulator serves the same). The paper account on a live market
+reads the same public streams through :class:`StreamedFeed`; the offline synthetic market is
+step-driven by the clock and needs no stream.
 
 Also here, free of any vendor code: :class:`BookBuilder`, which rebuilds an L2 book from Bybit's
 ``orderbook.N.SYMBOL`` snapshot and delta messages and detects a gap in their update ids ``u``
