@@ -485,8 +485,8 @@ class SimExchange:
         else:
             o.status = "PartiallyFilled"
         self._events.append(OrderUpdate(o.view()))
-        self._events.append(PositionUpdate(self.ledger.position_view(o.symbol,
-                                                                     self._markets[o.symbol].mark_price())))
+        self._events.append(PositionUpdate(self.ledger.position_view(
+            o.symbol, self._markets[o.symbol].mark_price(), self._marks())))
         self._check_reduce_only(o.symbol, ts_ms)
         return qty
 
@@ -546,7 +546,7 @@ class SimExchange:
         self._events.append(FillEvent(ex))
         self._events.append(LiquidationEvent(symbol, ts_ms, "Buy" if qty > 0 else "Sell", abs(qty), mark,
                                              price, loss))
-        self._events.append(PositionUpdate(self.ledger.position_view(symbol, mark)))
+        self._events.append(PositionUpdate(self.ledger.position_view(symbol, mark, self._marks())))
 
     # --- public market data ---------------------------------------------------------------------
 
@@ -622,7 +622,8 @@ class SimExchange:
             raise SimError(E.LEVERAGE_NOT_MODIFIED, "leverage not modified")
         self.ledger.leverage[symbol] = lev
         self.ledger.refresh(symbol)
-        self._events.append(PositionUpdate(self.ledger.position_view(symbol, self._markets[symbol].mark_price())))
+        self._events.append(PositionUpdate(self.ledger.position_view(symbol, self._markets[symbol].mark_price(),
+                                                                     self._marks())))
 
     def leverage(self, symbol: str) -> Decimal:
         """The symbol's leverage."""
@@ -883,7 +884,8 @@ class SimExchange:
         """Positions of every listed symbol (or one), flat ones included with size 0."""
         self._sync()
         symbols = [symbol] if symbol else list(self._instruments)
-        return [self.ledger.position_view(s, self._market(s).mark_price()) for s in symbols]
+        marks = self._marks()
+        return [self.ledger.position_view(s, self._market(s).mark_price(), marks) for s in symbols]
 
     def total_order_im(self) -> Decimal:
         """Margin held by live orders (see ``ledger``)."""

@@ -20,6 +20,9 @@ All futures arithmetic is the domain's (``bybit_mm.domain.position`` / ``margin`
 - Isolated liquidation: mark reaches the domain's liquidation price → closed at the bankruptcy
   price; the loss is exactly the position margin. Cross liquidation (approximation): equity ≤
   total MM of cross positions → every cross position is closed at the mark price, fee-free.
+  A cross position reports the domain's ``cross_liquidation_price`` for the balance backing it
+  (wallet + other cross positions' uPnL − their MM − isolated positions' margin), the price at
+  which that rule fires when it is the only cross position.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from decimal import Decimal
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.margin import (
+    cross_liquidation_price,
     initial_margin,
     isolated_liquidation,
     maintenance_margin,
@@ -141,8 +145,28 @@ class Ledger:
                 costs[side] += opening * order_cost_per_unit(side, price, lev, self.taker_rate)
         return max(costs[Side.BUY], costs[Side.SELL])
 
-    def position_view(self, symbol: str, mark: Decimal) -> PositionView:
-        """The position of ``symbol`` as Bybit shows it (flat: side "" and size 0)."""
+    def cross_backing(self, symbol: str, marks: dict[str, Decimal]) -> Decimal:
+        """The margin balance standing behind the cross position of ``symbol``.
+
+        Wallet balance, plus the other cross positions' uPnL less their maintenance margin, less
+        the margin isolated positions hold (it cannot come to this position's rescue).
+        """
+        backing = self.balance
+        for other, pos in self.positions.items():
+            if other == symbol or pos.is_flat:
+                continue
+            mark = marks.get(other, pos.entry_price)
+            if self.margin_mode[other] == "cross":
+                backing += unrealized_pnl(pos, mark) - self.position_mm(other, mark)
+            else:
+                backing -= self.position_im(other, mark)
+        return backing
+
+    def position_view(self, symbol: str, mark: Decimal, marks: dict[str, Decimal] | None = None) -> PositionView:
+        """The position of ``symbol`` as Bybit shows it (flat: side "" and size 0).
+
+        ``marks`` (every symbol's mark price) prices the other positions that back a cross one.
+        """
         pos = self.positions[symbol]
         inst = self.instruments[symbol]
         lev = self.leverage[symbol]
@@ -156,6 +180,13 @@ class Ledger:
         if cached is not None:
             liq, bust, _ = cached
         value = pos.notional(mark)
+        if mode == "cross":
+            # Cross: liquidated when this backing plus the uPnL falls to the MM (on mark value);
+            # bankrupt when it falls to zero.
+            backing = self.cross_backing(symbol, {**(marks or {}), symbol: mark})
+            tier = inst.tier_for(value)
+            liq = cross_liquidation_price(pos.side, pos.entry_price, pos.size, backing, tier.mmr, tier.mm_deduction)
+            bust = cross_liquidation_price(pos.side, pos.entry_price, pos.size, backing, ZERO)
         return PositionView(
             symbol, "Buy" if pos.qty > 0 else "Sell", pos.size, pos.entry_price, mark, lev, mode, liq, bust,
             self.position_im(symbol, mark), self.position_mm(symbol, mark), value,
