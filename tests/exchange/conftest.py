@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bybit_mm.exchange.retry import Backoff
+from fast_retry import fast_backoff
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 SEED = 3
@@ -50,11 +50,6 @@ class _NoLock:
 
     def __exit__(self, *exc: object) -> None:
         return None
-
-
-def fast_backoff(retries: int = 6) -> Backoff:
-    """Retries without real waiting (tests must stay fast)."""
-    return Backoff(max_retries=retries, base_s=0.001, cap_s=0.01)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import socket
 from decimal import Decimal
 
 import pytest
-from conftest import fast_backoff
+from fast_retry import fast_backoff
 
 from bybit_mm.domain.orders import Side
 from bybit_mm.emulator.runner import running_emulator

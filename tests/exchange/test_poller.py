@@ -15,13 +15,9 @@ from bybit_mm.domain.orders import Side
 from bybit_mm.emulator.runner import EmulatorHandle, running_emulator
 from bybit_mm.exchange.poller import BybitMarketPoller, FeedClock
 
-from bybit_mm.exchange.retry import Backoff
+from fast_retry import fast_backoff
 
 BTC = "BTCUSDT"
-
-
-def fast_backoff() -> Backoff:
-    return Backoff(max_retries=2, base_s=0.001, cap_s=0.01)
 
 
 @pytest.fixture
@@ -34,7 +30,7 @@ def emu() -> Iterator[EmulatorHandle]:
 def _public(emu: EmulatorHandle):
     from bybit_mm.exchange.ccxt_client import BybitFuturesClient
 
-    return BybitFuturesClient(network="emulator", url=emu.url, backoff=fast_backoff())  # no keys
+    return BybitFuturesClient(network="emulator", url=emu.url, backoff=fast_backoff(2))  # no keys
 
 
 def _paper_profile(home: Path, name: str, url: str, market: str = "live") -> None:
@@ -77,7 +73,7 @@ def test_public_client_needs_no_credentials(home: Path, emu: EmulatorHandle) -> 
     from bybit_mm.exchange.ccxt_client import BybitFuturesClient
 
     _paper_profile(home, "pub", emu.url)
-    client = BybitFuturesClient.from_profile(resolve("pub"), public_only=True, backoff=fast_backoff())
+    client = BybitFuturesClient.from_profile(resolve("pub"), public_only=True, backoff=fast_backoff(2))
 
     async def go():
         try:

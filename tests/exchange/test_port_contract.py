@@ -200,7 +200,8 @@ FUNDING_MS = 1_767_254_400_000
 def near_funding(request: pytest.FixtureRequest):
     """Each adapter over a same-seed sim whose market is five minutes before a funding time."""
     from bybit_mm.sim.clock import SimClock
-    from tests.exchange.conftest import SEED, SYMBOLS, Adapter, _NoLock, fast_backoff
+    from fast_retry import fast_backoff
+    from tests.exchange.conftest import SEED, SYMBOLS, Adapter, _NoLock
 
     start = FUNDING_MS - 900_000
     if request.param == "paper":
