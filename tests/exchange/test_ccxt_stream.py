@@ -85,9 +85,11 @@ def test_book_from_snapshot_and_deltas_is_the_sim_book(emu: EmulatorHandle) -> N
             await _until(lambda: (list(st.book().bids), list(st.book().asks)) == _sim_book(emu))  # type: ignore[union-attr]
         assert st.builder.u is not None and st.builder.u > 1  # deltas, not only snapshots
         assert st.gaps == 0 and st.healthy
-        ticker = st.ticker()
         with emu.lock:
             sim_t = emu.exchange.ticker(SYMBOL)
+        # Tickers are pushed on their own (throttled) schedule: wait for the one after the last move.
+        await _until(lambda: st.ticker() is not None and st.ticker().ts_ms >= sim_t.ts_ms)  # type: ignore[union-attr]
+        ticker = st.ticker()
         assert ticker is not None and ticker.mark == sim_t.mark and ticker.last == sim_t.last
 
     _run(emu, scenario)
