@@ -53,8 +53,14 @@ def test_watch_refreshes_from_the_stream(emu: EmulatorHandle, capsys: pytest.Cap
     assert all(d["symbol"] == BTC and d["best_bid"] < d["best_ask"] for d in docs)
 
 
-def test_watch_polls_rest_when_the_stream_is_unreachable(emu: EmulatorHandle,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    emu.set_ws_drop_rate(1.0)
+def test_watch_polls_rest_when_the_stream_is_unreachable(emu: EmulatorHandle, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
+
+    def unreachable(profile: Any, symbol: str, **kw: Any) -> CcxtMarketStream:
+        # Nothing listens on port 9; the emulator's REST still answers.
+        return CcxtMarketStream(network="emulator", symbol=symbol, url="http://127.0.0.1:9", ready_timeout_s=0.5)
+
+    monkeypatch.setattr(CcxtMarketStream, "from_profile", staticmethod(unreachable))
     docs = _watch(capsys, 2, interval_s=0.2)
     assert [d["feed"] for d in docs] == ["rest (fallback)"] * 3
