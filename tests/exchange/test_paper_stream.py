@@ -103,8 +103,15 @@ def test_a_paper_bid_fills_from_streamed_trades_at_its_own_price(
     assert mode == "stream" and polled == []
 
 
-def test_the_feed_polls_rest_and_says_so_when_the_stream_is_unreachable(home: Path, emu: EmulatorHandle) -> None:
-    emu.set_ws_drop_rate(1.0)  # every WebSocket connection is dropped before its first push
+def test_the_feed_polls_rest_and_says_so_when_the_stream_is_unreachable(home: Path, emu: EmulatorHandle,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
+
+    def unreachable(profile: Any, symbol: str, **kw: Any) -> CcxtMarketStream:
+        # Nothing listens on port 9; the emulator's REST still answers.
+        return CcxtMarketStream(network="emulator", symbol=symbol, url="http://127.0.0.1:9", ready_timeout_s=0.5)
+
+    monkeypatch.setattr(CcxtMarketStream, "from_profile", staticmethod(unreachable))
 
     async def go() -> Any:
         client = _client(home, emu, stream_ready_timeout_s=0.5)
