@@ -59,9 +59,12 @@ def liquidation_price(side: PositionSide | Side | str, entry: Decimal, qty: Deci
     im = initial_margin(value, leverage)
     mm = value * mmr - mm_deduction
     cushion = (im - mm + extra_margin) / qty
+    bust = bankruptcy_price(s, entry, leverage, qty, extra_margin)
+    # MM >= 0 puts the LP between entry and bankruptcy; the clamp only absorbs Decimal's rounding in
+    # the 28th digit when MM is 0 (a deduction equal to the tier's whole MM).
     if s is PositionSide.LONG:
-        return max(entry - cushion, ZERO)
-    return entry + cushion
+        return max(entry - cushion, bust, ZERO)
+    return min(entry + cushion, bust)
 
 
 def bankruptcy_price(side: PositionSide | Side | str, entry: Decimal, leverage: Decimal,
@@ -78,9 +81,10 @@ def bankruptcy_price(side: PositionSide | Side | str, entry: Decimal, leverage: 
         if qty is None or qty <= 0:
             raise ValueError("bankruptcy_price needs a positive qty when extra_margin is given")
         shift = extra_margin / qty
+    # entry - entry/L rather than entry x (1 - 1/L): one rounding instead of two.
     if s is PositionSide.LONG:
-        return max(entry * (1 - 1 / leverage) - shift, ZERO)
-    return entry * (1 + 1 / leverage) + shift
+        return max(entry - entry / leverage - shift, ZERO)
+    return entry + entry / leverage + shift
 
 
 @dataclass(frozen=True)

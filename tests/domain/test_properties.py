@@ -158,3 +158,11 @@ def test_money_is_conserved_exactly_on_a_clean_history() -> None:
     assert pos.is_flat
     assert pos.realized_pnl == D("0.8") * (5500 - 5375) + D("0.2") * (5500 - 5400)
     assert wallet == start + pos.realized_pnl - pos.fees_paid - pos.funding_paid
+
+
+def test_lp_equals_bankruptcy_when_mm_is_zero_despite_rounding() -> None:
+    """Regression (found by Hypothesis): with MM = 0 and 1/L not exact in decimal, rounding in the
+    28th digit put the short LP (0.04) above its bankruptcy price (0.0399...9)."""
+    entry, qty, mmr = D("0.03"), D("0.001"), D("0.0011")
+    lp = liquidation_price(PositionSide.SHORT, entry, qty, D(3), mmr, qty * entry * mmr)
+    assert lp == bankruptcy_price(PositionSide.SHORT, entry, D(3)) == D("0.04")
