@@ -38,6 +38,26 @@ def until_fill():
     return run_until_fill
 
 
+@pytest.fixture
+def until_liquidation():
+    """The :func:`run_until_liquidation` helper."""
+    return run_until_liquidation
+
+
+def run_until_liquidation(ex: SimExchange, *, max_s: int, symbol: str = "BTCUSDT"):
+    """Advance one second at a time until a liquidation; returns (the event or None, marks seen)."""
+    from bybit_mm.sim.models import LiquidationEvent
+
+    marks = []
+    for _ in range(max_s):
+        events = ex.run_until(ex.clock.now_ms() + 1000)
+        marks.append(ex.mark_price(symbol))
+        liq = next((e for e in events if isinstance(e, LiquidationEvent)), None)
+        if liq is not None:
+            return liq, marks
+    return None, marks
+
+
 def run_until_fill(ex: SimExchange, order_id: str, *, max_ms: int = 3_600_000, step_ms: int = 1_000):
     """Advance one second at a time until ``order_id`` fills (partly); returns (fill events, all events)."""
     seen = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from bybit_mm.domain.margin import cross_liquidation_price
-from bybit_mm.sim.models import LiquidationEvent
 from bybit_mm.sim.market import MarketParams, SymbolParams
 
 
@@ -25,21 +24,14 @@ def test_cross_position_reports_the_domain_liquidation_price(make_ex) -> None:
     assert pos.bust_price < pos.liq_price < pos.entry_price * D("0.92")
 
 
-def test_cross_long_is_liquidated_when_the_mark_reaches_its_reported_price(make_ex) -> None:
+def test_cross_long_is_liquidated_when_the_mark_reaches_its_reported_price(make_ex, until_liquidation) -> None:
     falling = SymbolParams(start_price=95_000.0, annual_vol=0.8, annual_drift=-3_000.0, touch_size=0.8)
     ex = make_ex(balance=D("200"), market_params=MarketParams(history_minutes=2, symbols={"BTCUSDT": falling}))
     ex.set_leverage("BTCUSDT", D("50"))
     ex.place_order(symbol="BTCUSDT", side="Buy", order_type="Market", qty=D("0.08"))
     reported = ex.positions("BTCUSDT")[0].liq_price
     assert reported is not None
-    marks = []
-    liq = None
-    for _ in range(900):
-        events = ex.run_until(ex.clock.now_ms() + 1000)
-        marks.append(ex.mark_price("BTCUSDT"))
-        liq = next((e for e in events if isinstance(e, LiquidationEvent)), None)
-        if liq:
-            break
+    liq, marks = until_liquidation(ex, max_s=900)
     assert liq is not None, "the falling market should liquidate a 50x cross long on a small wallet"
     assert marks[-1] <= reported  # liquidated once the mark reached the reported price ...
     assert all(m > reported for m in marks[:-1])  # ... and not before

@@ -13,7 +13,7 @@ from bybit_mm.domain.margin import isolated_liquidation
 from bybit_mm.domain.position import unrealized_pnl
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.market import MarketParams, SymbolParams
-from bybit_mm.sim.models import FundingEvent, LiquidationEvent
+from bybit_mm.sim.models import FundingEvent
 
 DAY0 = 1_767_225_600_000
 HOUR = 3_600_000
@@ -88,7 +88,7 @@ def test_funding_at_the_funding_time_only_for_open_positions(make_ex) -> None:
     _invariant(ex)
 
 
-def test_isolated_liquidation_by_mark_at_the_bankruptcy_price(make_ex) -> None:
+def test_isolated_liquidation_by_mark_at_the_bankruptcy_price(make_ex, until_liquidation) -> None:
     falling = SymbolParams(start_price=95_000.0, annual_vol=0.8, annual_drift=-3_000.0, touch_size=0.8)
     ex = make_ex(balance=D("5000"), market_params=MarketParams(history_minutes=2, symbols={"BTCUSDT": falling}))
     ex.set_margin_mode("isolated")
@@ -98,14 +98,7 @@ def test_isolated_liquidation_by_mark_at_the_bankruptcy_price(make_ex) -> None:
     wallet_before = ex.wallet().wallet_balance
     far = ex.ticker("BTCUSDT").bid - 3000
     resting = ex.place_order(symbol="BTCUSDT", side="Buy", order_type="Limit", qty=D("0.001"), price=far)
-    liq = None
-    marks_seen = []
-    for _ in range(600):
-        events = ex.run_until(ex.clock.now_ms() + 1000)
-        marks_seen.append(ex.mark_price("BTCUSDT"))
-        liq = next((e for e in events if isinstance(e, LiquidationEvent)), None)
-        if liq:
-            break
+    liq, marks_seen = until_liquidation(ex, max_s=600)
     assert liq is not None, "the falling market should liquidate a 50x long"
     assert liq.mark_price <= pos.liq_price and liq.bust_price == pos.bust_price
     assert all(m > pos.liq_price for m in marks_seen[:-1])  # not before the mark reached the LP
