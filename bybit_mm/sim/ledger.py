@@ -38,6 +38,7 @@ from bybit_mm.domain.margin import (
     maintenance_margin,
     order_cost_per_unit,
 )
+from bybit_mm.domain.liquidation import settle_liquidation
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import (
     FillEffect,
@@ -46,6 +47,8 @@ from bybit_mm.domain.position import (
     apply_funding,
     unrealized_pnl,
 )
+from bybit_mm.sim import errors as E
+from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.models import PositionView, WalletView
 
 ZERO = Decimal(0)
@@ -100,6 +103,22 @@ class Ledger:
         self.updated_ms[symbol] = ts_ms
         self.refresh(symbol)
 
+    def liquidate_isolated(self, symbol: str, ts_ms: int) -> tuple[Decimal, Decimal, Decimal]:
+        """Close the isolated position at its bankruptcy price (the domain's settlement); returns
+        (signed qty closed, bankruptcy price, loss)."""
+        _, bust, margin = self._liq[symbol]
+        pos = self.positions[symbol]
+        flat, loss = settle_liquidation(pos, bust, margin)
+        self.settle_loss(symbol, flat, loss, ts_ms)
+        return pos.qty, bust, loss
+
+    def liquidate_cross(self, symbol: str, mark: Decimal, ts_ms: int) -> tuple[Decimal, FillEffect]:
+        """Close the cross position at ``mark``, fee-free (this sim's approximation, see the module
+        docstring); returns (signed qty closed, the fill's effect)."""
+        pos = self.positions[symbol]
+        close = Side.SELL if pos.qty > 0 else Side.BUY
+        return pos.qty, self.fill(symbol, close, pos.size, mark, ZERO, ts_ms)
+
     def refresh(self, symbol: str) -> None:
         """Recompute the cached liquidation numbers of ``symbol`` after a change."""
         pos = self.positions[symbol]
@@ -144,6 +163,32 @@ class Ledger:
             if opening > 0:
                 costs[side] += opening * order_cost_per_unit(side, price, lev, self.taker_rate)
         return max(costs[Side.BUY], costs[Side.SELL])
+
+    def check_order(self, symbol: str, side: Side, qty: Decimal, price: Decimal,
+                    live: dict[str, list[tuple[Side, Decimal, Decimal]]], marks: dict[str, Decimal]) -> None:
+        """Risk-limit (110090) and margin (110007) checks of a new (or amended) order of ``qty`` at
+        ``price``; ``live``: every symbol's other live non-reduce-only orders (side, leaves, price)."""
+        inst = self.instruments[symbol]
+        lev = self.leverage[symbol]
+        pos = self.positions[symbol]
+        same = qty + sum((leaves for s, leaves, _ in live.get(symbol, ()) if s is side), ZERO)
+        projected = pos.qty + same * side.sign
+        if (projected > 0) == (side is Side.BUY) and projected != 0:
+            tiers = [t for t in inst.risk_tiers if t.max_leverage >= lev]
+            cap = tiers[-1].limit_value if tiers else ZERO
+            if abs(projected) * price > cap:
+                raise SimError(E.RISK_LIMIT_EXCEEDED,
+                               f"Order placement failed as your position may exceed the max limit. "
+                               f"Please adjust your leverage to lower the max. position value {cap}")
+        orders_im = ZERO
+        for s in self.instruments:
+            rows = list(live.get(s, ()))
+            if s == symbol:
+                rows.append((side, qty, price))
+            if rows:
+                orders_im += self.order_cost(s, rows)
+        if orders_im > self.free_margin(marks):
+            raise SimError(E.INSUFFICIENT_AVAILABLE, "ab not enough for new order")
 
     def cross_backing(self, symbol: str, marks: dict[str, Decimal]) -> Decimal:
         """The margin balance standing behind the cross position of ``symbol``.
