@@ -27,11 +27,11 @@ from bybit_mm.domain.position import Position
 from bybit_mm.domain.rounding import round_qty
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.journal import Journal, ResumeState
-from bybit_mm.engine.ledger import Ledger
+from bybit_mm.engine.ledger import Ledger, book_executions
 from bybit_mm.engine.core import AccountView, StrategyCore
 from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget
 from bybit_mm.engine.risk import RiskDecision
-from bybit_mm.engine.snapshot import EngineSnapshot, RunSummary
+from bybit_mm.engine.snapshot import EngineSnapshot, RunSummary, summarize
 from bybit_mm.engine.timing import EngineClock, as_engine_clock
 from bybit_mm.errors import AuthError, BybitMMError, ConfigError, ExchangeUnavailable, OrderRejected, UsageError
 from bybit_mm.exchange.port import Balance, Execution, FuturesClient, OrderInfo, PositionInfo
@@ -452,19 +452,7 @@ class LiveTrader:
         """Book executions (each once, by exec id): fills and forced closes into the position,
         funding into funding. Streamed ones do not move ``_exec_since``: the next REST read still
         covers anything the stream missed before them."""
-        for ex in execs:
-            # Spread capture is measured for our own quotes' fills only; a forced close is inventory.
-            if self.ledger.apply(ex, mid if ex.exec_type == "trade" else None):
-                if ex.exec_type == "liquidation":
-                    self.counters["liquidations"] += 1
-                if ex.exec_type in ("liquidation", "adl", "settle"):
-                    log.warning("%s: %s %s %s @ %s by the exchange", ex.exec_type, self.config.symbol,
-                                ex.side.value, ex.qty, ex.price)
-                if self.journal is not None:
-                    if ex.is_funding:
-                        self.journal.record_funding(ex.symbol, ex.ts_ms, ex.fee, ex.exec_id)
-                    else:
-                        self.journal.record_fill(ex, mid)
+        book_executions(self.ledger, execs, mid, counters=self.counters, journal=self.journal)
 
     # -- decisions ----------------------------------------------------------------------------
     def order_qty(self, mid: Decimal) -> Decimal:
@@ -705,24 +693,13 @@ class LiveTrader:
         L = self.ledger
         mark = mark or L.position.entry_price or Decimal(1)
         latencies = list(self._latencies)
-        summary = RunSummary(
-            symbol=cfg.symbol, network=self.network, stop_reason=reason, fills=L.fills,
-            buy_fills=L.buy_fills, sell_fills=L.sell_fills, maker_fills=L.maker_fills, volume=L.volume,
-            notional=L.notional, starting_balance=L.starting_balance,
-            equity=balance.equity if balance else L.equity(mark),
-            wallet_balance=balance.wallet_balance if balance else L.equity(mark) - L.unrealized(mark),
-            realized_pnl=L.realized_pnl, unrealized_pnl=L.unrealized(mark), fees=L.fees, funding=L.funding,
-            spread_pnl=L.spread_capture, inventory_pnl=L.inventory_pnl(mark),
-            total_pnl=L.realized_pnl + L.unrealized(mark) - L.fees - L.funding,
-            position_qty=pos.signed_qty if pos else L.position.qty,
-            max_abs_position=L.max_abs_position, min_liq_distance_pct=self.core.min_liq,
-            liquidations=self.counters["liquidations"], emergency_reduces=self.counters["reduces"],
-            orders_placed=self.counters["placed"], orders_amended=self.counters["amended"],
-            orders_cancelled=self.counters["cancelled"], orders_rejected=self.counters["rejected"],
-            errors=self.counters["errors"], cancelled_on_exit=cancelled, flattened=flattened,
-            simulated_seconds=(now - self.started_ms) / 1000, started_ms=self.started_ms, ended_ms=now,
-            latency_p50_ms=_percentile(latencies, 50), latency_p99_ms=_percentile(latencies, 99),
-        )
+        summary = summarize(
+            L, self.counters, symbol=cfg.symbol, network=self.network, stop_reason=reason, mark=mark,
+            equity=balance.equity if balance else None,
+            wallet_balance=balance.wallet_balance if balance else None,
+            position_qty=pos.signed_qty if pos else L.position.qty, min_liq_distance_pct=self.core.min_liq,
+            cancelled_on_exit=cancelled, flattened=flattened, started_ms=self.started_ms, ended_ms=now,
+            latency_p50_ms=_percentile(latencies, 50), latency_p99_ms=_percentile(latencies, 99))
         if self.latest is not None:
             self.latest = replace(self.latest, status="stopped", stop_reason=reason,
                                   orders_cancelled=self.counters["cancelled"], fills=L.fills,
