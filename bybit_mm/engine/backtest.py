@@ -151,17 +151,16 @@ class Backtest:
         if self.journal is not None:
             self.journal.start_run(cfg.symbol, NETWORK, self.started_ms, self.settings.starting_balance,
                                    resumed=False)
-        ts = (ev["local_ts"] // 1_000_000).tolist()
+        first, last = (int(ev["local_ts"][0]) // 1_000_000, int(ev["local_ts"][-1]) // 1_000_000) if n else (0, 0)
         interval = 0 if self.settings.every_event else max(1, int(cfg.interval_s * 1000))
         try:
-            self.exchange.run(ev["kind"].tolist(), ev["flags"].tolist(), ts, ev["px"].tolist(),
-                              ev["qty"].tolist(), self, interval_ms=interval, progress=progress)
+            self.exchange.run(ev, self, interval_ms=interval, progress=progress)
             reason = "end of data"
         except _Stop:
             reason = self.stop_reason or "stopped"
-        end_ms = self.exchange.now_ms if reason != "end of data" else (ts[-1] if n else self.started_ms)
+        end_ms = self.exchange.now_ms if reason != "end of data" else (last if n else self.started_ms)
         self.exchange.now_ms = max(self.exchange.now_ms, end_ms)
-        return self._finish(reason, n, ts[0] if n else 0, ts[-1] if n else 0, end_ms)
+        return self._finish(reason, n, first, last, end_ms)
 
     def _finish(self, reason: str, n: int, first_ms: int, last_ms: int, end_ms: int) -> BacktestResult:
         ex = self.exchange

@@ -27,9 +27,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from itertools import islice
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.liquidation import is_liquidated
@@ -41,6 +42,9 @@ from bybit_mm.sim.latency import ConstantLatency, LatencyModel
 from bybit_mm.sim.ledger import Ledger
 from bybit_mm.sim.matching import OrderRecord, QueueModel, match_print
 from bybit_mm.sim.models import Execution, SimOrder, WalletView
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ZERO = Decimal(0)
 # Event kinds and flags of bybit_mm.data.events (the sim does not import the data layer).
@@ -108,158 +112,149 @@ class ReplayExchange:
         self._id_seq = 0
         self._liq_at: float | None = None  # the position's liquidation price (float), None when flat
         self.strategy: ReplayStrategy | None = None
+        self._view: deque[tuple[int, int, int, int, float]] = deque()  # (due, 0 book/1 trade, bid, ask, px)
+        self._requests: deque[tuple[int, Request]] = deque()  # (due, request)
+        self._next_decision = _NEVER
+        self._busy_until = 0
+        self._interval_ms = 0
         self.events = 0
         self.liquidations = 0
         self.fundings = 0
 
     # --- the loop -------------------------------------------------------------------------------
 
-    def run(self, kind: Sequence[int], flags: Sequence[int], ts_ms: Sequence[int], px: Sequence[float],
-            qty: Sequence[float], strategy: ReplayStrategy | None, *, interval_ms: int,
+    def run(self, events: np.ndarray, strategy: ReplayStrategy | None, *, interval_ms: int,
             progress: Callable[[int], None] | None = None) -> None:
-        """Replay the rows (columns as sequences, time in exchange ms) through the exchange, calling
-        ``strategy`` to decide every ``interval_ms`` (0: after every complete update) and at the end.
-        ``strategy=None`` replays the market alone. ``progress(rows done)`` is called now and then."""
-        n = len(kind)
+        """Replay ``events`` (rows of ``bybit_mm.data.events.EVENT_DTYPE``; time: ``local_ts``) through
+        the exchange, calling ``strategy`` to decide every ``interval_ms`` (0: after every complete
+        update) and at the end. ``strategy=None`` replays the market alone. ``progress(rows done)``
+        is called now and then."""
+        n = len(events)
         if n == 0:
             return
+        import numpy as np
+
+        # Columns as Python lists (iterating numpy scalars is slow); prices and sizes in ticks and
+        # lot steps at once, by numpy.
+        kinds = events["kind"]
+        book_or_trade = (kinds >= BID) & (kinds <= TRADE_SELL)
+        px, qty = events["px"], events["qty"]
+        ticks = np.rint(np.where(book_or_trade, px, 0.0) / float(self.tick)).astype(np.int64).tolist()
+        steps = np.rint(np.where(book_or_trade, qty, 0.0) / float(self.qty_step)).astype(np.int64).tolist()
+        kind, flags = kinds.tolist(), events["flags"].tolist()
+        ts_ms = (events["local_ts"] // 1_000_000).tolist()
+        px, qty = px.tolist(), qty.tolist()
         self.strategy = strategy
+        self._interval_ms = interval_ms
         feed = self.latency.feed_ms()
-        rtt = self.latency.entry_ms() + self.latency.response_ms()
-        entry = self.latency.entry_ms()
-        inv_tick = 1.0 / float(self.tick)
-        inv_step = 1.0 / float(self.qty_step)
-        tick_f = float(self.tick)
+        half_tick = 0.5 * float(self.tick)
         bids, asks = self.bids, self.asks
         bid_ticks, ask_ticks = self._bid_ticks, self._ask_ticks
+        my_bids, my_asks = self._bids, self._asks
         queue = self.queue
-        view: deque[tuple[int, int, int, int, float]] = deque()  # (due, 0 book/1 trade, bid, ask, px)
-        requests: deque[tuple[int, Request]] = deque()
+        view = self._view
+        requests = self._requests
         every_event = interval_ms <= 0
-        next_decision = ts_ms[0] if strategy is not None and not every_event else _NEVER
-        busy_until = 0
-        next_due = min(next_decision, self.next_funding_ms - 1)
+        self._next_decision = ts_ms[0] if strategy is not None and not every_event else _NEVER
+        next_due = self._next_due()
         bb, ba = self.bid_tick, self.ask_tick
         seen_bb, seen_ba = bb, ba
         on_book = strategy.on_book if strategy is not None else None
         on_trade = strategy.on_trade if strategy is not None else None
-        for start in range(0, n, _CHUNK):
+        decide_each = every_event and strategy is not None
+        # Locals, not module globals, in the loop (a global lookup per row costs more than the work).
+        _BID, _ASK, _BUY, _SELL, _CLEAR, _MARK, _FUND, _LAST = BID, ASK, TRADE_BUY, TRADE_SELL, BOOK_CLEAR, MARK, FUNDING, FLAG_LAST
+        rows = zip(kind, flags, ts_ms, ticks, steps, px, qty)
+        for done in range(0, n, _CHUNK):
             if progress is not None:
-                progress(start)
-            for i in range(start, min(n, start + _CHUNK)):
-                t = ts_ms[i]
+                progress(done)
+            for k, f, t, tk, st, p, q in islice(rows, _CHUNK):
                 if t > next_due:
                     # Everything due before this row: the strategy's view, requests, decisions, funding.
                     self.bid_tick, self.ask_tick = bb, ba
-                    while True:
-                        due = next_decision
-                        which = 0
-                        if view and view[0][0] <= due:
-                            due, which = view[0][0], 1
-                        if requests and requests[0][0] < due:
-                            due, which = requests[0][0], 2
-                        if self.next_funding_ms <= due:  # funding at T settles before the rows stamped T
-                            due, which = self.next_funding_ms - 1, 3
-                        if due >= t:
-                            break
-                        self.now_ms = due
-                        if which == 1:
-                            _, what, a, b, p = view.popleft()
-                            if what == 0:
-                                on_book(due, a, b)  # type: ignore[misc]
-                            else:
-                                on_trade(due, p)  # type: ignore[misc]
-                        elif which == 2:
-                            requests.popleft()[1](due)
-                        elif which == 3:
-                            self.now_ms = due + 1
-                            self._settle_funding(due + 1)
-                        else:
-                            sent = strategy.decide(due)  # type: ignore[union-attr]
-                            for j, req in enumerate(sent):
-                                requests.append((due + j * rtt + entry, req))
-                            busy_until = due + len(sent) * rtt
-                            next_decision = max(due + interval_ms, busy_until)
-                    next_due = min(next_decision, self.next_funding_ms - 1,
-                                   view[0][0] if view else _NEVER, requests[0][0] if requests else _NEVER)
-                k = kind[i]
-                if k == BID:
-                    tk = int(px[i] * inv_tick + 0.5)
-                    st = int(qty[i] * inv_step + 0.5)
+                    next_due = self._run_due(t)
+                if k == _BID:
                     if st > 0:
                         bids[tk] = st
                         if tk > bb:
                             bb = tk
                     elif bids.pop(tk, None) is not None and tk == bb:
-                        bb = max(bids) if bids else 0
-                    if tk in bid_ticks:
-                        self._depth(self._bids, tk, st)
-                elif k == ASK:
-                    tk = int(px[i] * inv_tick + 0.5)
-                    st = int(qty[i] * inv_step + 0.5)
+                        # the next best is almost always a tick or two away
+                        lo = tk - 64
+                        nxt = tk - 1
+                        while nxt > lo and nxt not in bids:
+                            nxt -= 1
+                        bb = nxt if nxt > lo else (max(bids) if bids else 0)
+                    if bid_ticks and tk in bid_ticks:
+                        self._depth(my_bids, tk, st)
+                elif k == _ASK:
                     if st > 0:
                         asks[tk] = st
                         if tk < ba or ba == 0:
                             ba = tk
                     elif asks.pop(tk, None) is not None and tk == ba:
-                        ba = min(asks) if asks else 0
-                    if tk in ask_ticks:
-                        self._depth(self._asks, tk, st)
-                elif k == TRADE_SELL or k == TRADE_BUY:
-                    p = px[i]
-                    tk = int(p * inv_tick + 0.5)
-                    mine = self._bids if k == TRADE_SELL else self._asks
-                    if mine and (mine[0].tick >= tk if k == TRADE_SELL else mine[0].tick <= tk):
+                        hi = tk + 64
+                        nxt = tk + 1
+                        while nxt < hi and nxt not in asks:
+                            nxt += 1
+                        ba = nxt if nxt < hi else (min(asks) if asks else 0)
+                    if ask_ticks and tk in ask_ticks:
+                        self._depth(my_asks, tk, st)
+                elif k == _SELL or k == _BUY:
+                    mine = my_bids if k == _SELL else my_asks
+                    if mine and (mine[0].tick >= tk if k == _SELL else mine[0].tick <= tk):
                         self.now_ms = t
                         self.bid_tick, self.ask_tick = bb, ba
-                        match_print(mine, tk, max(1, int(qty[i] * inv_step + 0.5)), t, queue, self._maker_fill)
+                        match_print(mine, tk, max(1, st), t, queue, self._maker_fill)
                     if on_trade is not None:
                         if feed:
                             view.append((t + feed, 1, 0, 0, p))
-                            next_due = min(next_due, t + feed)
+                            if t + feed < next_due:
+                                next_due = t + feed
                         else:
                             on_trade(t, p)
-                elif k == BOOK_CLEAR:
+                elif k == _CLEAR:
                     bids.clear()
                     asks.clear()
                     bb = ba = 0
-                elif k == MARK:
-                    self.mark = px[i]
+                elif k == _MARK:
+                    self.mark = p
                     self.mark_rows = True
                     if self._liq_at is not None:
                         self.now_ms = t
                         self._check_liquidation(t)
-                elif k == FUNDING:
+                elif k == _FUND:
                     self.funding_rows = True
-                    self.funding_rate = px[i]
-                    nxt = int(qty[i]) // 1_000_000
+                    self.funding_rate = p
+                    nxt = int(q) // 1_000_000
+                    if nxt == 0:  # no time given: the instrument's next funding boundary
+                        every = self.instrument.funding_interval_min * 60_000
+                        nxt = t - t % every + every
                     if nxt > t and nxt != self.next_funding_ms:
                         self.next_funding_ms = nxt
-                        next_due = min(next_due, nxt - 1)
-                if flags[i] & FLAG_LAST and (bb != seen_bb or ba != seen_ba):
-                    seen_bb, seen_ba = bb, ba
-                    if not self.mark_rows and bb and ba:
-                        self.mark = (bb + ba) * 0.5 * tick_f
-                        if self._liq_at is not None:
-                            self.now_ms = t
-                            self.bid_tick, self.ask_tick = bb, ba
-                            self._check_liquidation(t)
-                    if on_book is not None:
-                        if feed:
-                            view.append((t + feed, 0, bb, ba, 0.0))
-                            next_due = min(next_due, t + feed)
-                        else:
-                            on_book(t, bb, ba)
-                if every_event and flags[i] & FLAG_LAST and strategy is not None and t >= busy_until \
-                        and not requests:
-                    self.now_ms = t
-                    self.bid_tick, self.ask_tick = bb, ba
-                    sent = strategy.decide(t)
-                    for j, req in enumerate(sent):
-                        requests.append((t + j * rtt + entry, req))
-                    busy_until = t + len(sent) * rtt
-                    if requests:
-                        next_due = min(next_due, requests[0][0])
+                        if nxt - 1 < next_due:
+                            next_due = nxt - 1
+                if f & _LAST:
+                    if bb != seen_bb or ba != seen_ba:
+                        seen_bb, seen_ba = bb, ba
+                        if not self.mark_rows and bb and ba:
+                            self.mark = (bb + ba) * half_tick
+                            if self._liq_at is not None:
+                                self.now_ms = t
+                                self.bid_tick, self.ask_tick = bb, ba
+                                self._check_liquidation(t)
+                        if on_book is not None:
+                            if feed:
+                                view.append((t + feed, 0, bb, ba, 0.0))
+                                if t + feed < next_due:
+                                    next_due = t + feed
+                            else:
+                                on_book(t, bb, ba)
+                    if decide_each and not requests and t >= self._busy_until:
+                        self.now_ms = t
+                        self.bid_tick, self.ask_tick = bb, ba
+                        self._decide(t)
+                        next_due = self._next_due()
         self.bid_tick, self.ask_tick = bb, ba
         self.events += n
         # What is still in flight at the end of the data acts at its time (no new decisions).
@@ -276,6 +271,51 @@ class ReplayExchange:
             req(self.now_ms)
         if progress is not None:
             progress(n)
+
+    def _next_due(self) -> int:
+        view, requests = self._view, self._requests
+        return min(self._next_decision, self.next_funding_ms - 1, view[0][0] if view else _NEVER,
+                   requests[0][0] if requests else _NEVER)
+
+    def _decide(self, now: int) -> None:
+        lat = self.latency
+        rtt = lat.entry_ms() + lat.response_ms()
+        entry = lat.entry_ms()
+        sent = self.strategy.decide(now)  # type: ignore[union-attr]
+        for j, req in enumerate(sent):
+            self._requests.append((now + j * rtt + entry, req))
+        self._busy_until = now + len(sent) * rtt
+
+    def _run_due(self, t: int) -> int:
+        """Run, in time order, what falls due before a row stamped ``t``; returns the next due time."""
+        view, requests = self._view, self._requests
+        strategy = self.strategy
+        while True:
+            due = self._next_decision
+            which = 0
+            if view and view[0][0] <= due:
+                due, which = view[0][0], 1
+            if requests and requests[0][0] < due:
+                due, which = requests[0][0], 2
+            if self.next_funding_ms <= due:  # funding at T settles before the rows stamped T
+                due, which = self.next_funding_ms - 1, 3
+            if due >= t:
+                return due
+            self.now_ms = due
+            if which == 1:
+                _, what, a, b, p = view.popleft()
+                if what == 0:
+                    strategy.on_book(due, a, b)  # type: ignore[union-attr]
+                else:
+                    strategy.on_trade(due, p)  # type: ignore[union-attr]
+            elif which == 2:
+                requests.popleft()[1](due)
+            elif which == 3:
+                self.now_ms = due + 1
+                self._settle_funding(due + 1)
+            else:
+                self._decide(due)
+                self._next_decision = max(due + self._interval_ms, self._busy_until)
 
     # --- market views ---------------------------------------------------------------------------
 

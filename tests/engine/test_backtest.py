@@ -58,7 +58,7 @@ def test_paper_driver_and_backtest_give_the_same_orders_and_fills(tmp_path: Path
     paper_journal, bt_journal = Journal(tmp_path / "paper.sqlite"), Journal(tmp_path / "bt.sqlite")
     paper = _paper_run(events, CONFIG, paper_journal)
     bt = run_backtest(events, CONFIG, BTC, SETTINGS, journal=bt_journal).summary
-    assert paper.fills > 20 and paper.orders_amended > 100  # the scenario trades
+    assert paper.fills > 20 and paper.orders_amended > 100 and paper.funding != 0  # the scenario trades and funds
     assert _orders(bt_journal) == _orders(paper_journal)
     assert _fills(bt_journal) == _fills(paper_journal)
     for key in ("fills", "orders_placed", "orders_amended", "orders_cancelled", "orders_rejected", "realized_pnl",
@@ -114,8 +114,7 @@ def test_funding_settles_at_the_announced_time_with_the_mark() -> None:
     ex.now_ms = START
     ex.ledger.fill("BTCUSDT", __import__("bybit_mm.domain.orders", fromlist=["Side"]).Side.BUY,
                    Decimal("0.5"), Decimal(100000), Decimal(0), START)
-    ex.run(rows["kind"].tolist(), rows["flags"].tolist(), (rows["local_ts"] // MS).tolist(), rows["px"].tolist(),
-           rows["qty"].tolist(), strategy, interval_ms=1000)
+    ex.run(rows, strategy, interval_ms=1000)
     funding = [e for e in got if e.exec_type == "Funding"]
     assert len(funding) == 1
     assert funding[0].ts_ms == START + 5_000
@@ -138,8 +137,7 @@ def test_an_isolated_position_is_liquidated_by_the_mark_at_the_domain_price() ->
     rows = _rows(*_book(START, 100000.0, 100000.1), (MARK, FLAG_LAST, START + 1000, above, 0.0),
                  (TRADE_SELL, FLAG_LAST, START + 1500, above, 0.1), (MARK, FLAG_LAST, START + 2000, float(liq), 0.0))
     got: list[Any] = []
-    ex.run(rows["kind"].tolist(), rows["flags"].tolist(), (rows["local_ts"] // MS).tolist(), rows["px"].tolist(),
-           rows["qty"].tolist(), _Recorder(got), interval_ms=1000)
+    ex.run(rows, _Recorder(got), interval_ms=1000)
     busts = [e for e in got if e.exec_type == "BustTrade"]
     assert len(busts) == 1 and busts[0].ts_ms == START + 2000
     assert ex.ledger.positions["BTCUSDT"].qty == 0
@@ -191,8 +189,7 @@ def test_a_print_at_our_price_fills_only_under_the_queue_model_once_the_queue_ah
                  (BID, FLAG_LAST, START + 2000, 100000.0, 0.5),
                  (TRADE_SELL, FLAG_LAST, START + 3000, 100000.0, 0.6),  # at our price: 0.5 ahead, 0.1 for us
                  (TRADE_SELL, FLAG_LAST, START + 4000, 99999.9, 0.2))   # through our price: 0.2 for us
-    ex.run(rows["kind"].tolist(), rows["flags"].tolist(), (rows["local_ts"] // MS).tolist(), rows["px"].tolist(),
-           rows["qty"].tolist(), Quoter(got), interval_ms=1000)
+    ex.run(rows, Quoter(got), interval_ms=1000)
     fills = [(e.ts_ms, e.qty) for e in got]
     if queue_model == "queue":
         assert fills == [(START + 3000, Decimal("0.100")), (START + 4000, Decimal("0.200"))]
