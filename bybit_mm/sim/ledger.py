@@ -52,7 +52,7 @@ from bybit_mm.domain.margin import (
     order_cost_per_unit,
     position_margin,
 )
-from bybit_mm.domain.orders import Side
+from bybit_mm.domain.orders import PositionSide, Side
 from bybit_mm.domain.position import (
     FillEffect,
     Position,
@@ -66,6 +66,11 @@ ZERO = Decimal(0)
 DEFAULT_LEVERAGE = Decimal(10)
 DEFAULT_MARGIN_MODE = "cross"
 MARGIN_MODES = ("isolated", "cross")
+
+
+def _side(pos: Position) -> PositionSide:
+    """The side of an open position."""
+    return PositionSide.LONG if pos.qty > 0 else PositionSide.SHORT
 
 
 class Ledger:
@@ -119,7 +124,8 @@ class Ledger:
         self._settle(symbol, flat, effect, ts_ms)
         return before, bust, effect
 
-    def liquidate_cross(self, marks: dict[str, Decimal], ts_ms: int) -> list[tuple[str, Position, Decimal, FillEffect]]:
+    def liquidate_cross(self, marks: dict[str, Decimal],
+                        ts_ms: int) -> list[tuple[str, Position, Decimal, FillEffect]]:
         """Take every cross position over at its bankruptcy price: the cross margin balance is lost.
 
         The cross equity left (wallet − isolated margin + cross uPnL) is shared out in proportion
@@ -139,8 +145,7 @@ class Ledger:
         for s in cross:
             before = self.positions[s]
             backing = equity * weights[s] / total - unrealized_pnl(before, marks[s])
-            bust = cross_bankruptcy_price(before.side, before.entry_price, before.size, backing,  # type: ignore[arg-type]
-                                          self.taker_rate)
+            bust = cross_bankruptcy_price(_side(before), before.entry_price, before.size, backing, self.taker_rate)
             flat, effect = settle_liquidation(before, bust, backing, self.taker_rate)
             self._settle(s, flat, effect, ts_ms)
             out.append((s, before, bust, effect))
@@ -184,8 +189,8 @@ class Ledger:
         pos = self.positions[symbol]
         if pos.is_flat:
             return ZERO
-        return position_margin(pos.side, self._margin_price(symbol, mark), pos.size,  # type: ignore[arg-type]
-                               self.leverage[symbol], self.taker_rate)
+        return position_margin(_side(pos), self._margin_price(symbol, mark), pos.size, self.leverage[symbol],
+                               self.taker_rate)
 
     def position_mm(self, symbol: str, mark: Decimal) -> Decimal:
         """Bybit's position MM: the tier's ``value x MMR - deduction`` + fee to close (entry/mark as IM)."""
@@ -195,7 +200,7 @@ class Ledger:
         price = self._margin_price(symbol, mark)
         value = pos.size * price
         tier = self._tier(symbol, value)
-        bust = bankruptcy_price(pos.side, price, self.leverage[symbol])  # type: ignore[arg-type]
+        bust = bankruptcy_price(_side(pos), price, self.leverage[symbol])
         return value * tier.mmr - tier.mm_deduction + fee_to_close(pos.size, bust, self.taker_rate)
 
     def order_cost(self, symbol: str, orders: list[tuple[Side, Decimal, Decimal]]) -> Decimal:
@@ -245,20 +250,20 @@ class Ledger:
         cached = self._liq.get(symbol)
         if cached is not None:
             liq, bust, _ = cached
+        side = _side(pos)
         value = pos.notional(mark)
+        tier = self._tier(symbol, pos.size * self._margin_price(symbol, mark))
         if mode == "cross":
-            # Cross: liquidated when this backing plus the uPnL falls to the MM (on mark value);
-            # bankrupt when it falls to zero.
+            # Cross: liquidated when this backing plus the uPnL falls to the MM (on mark value, fee
+            # to close included); bankrupt when it is gone once the fee to close is paid.
             backing = self.cross_backing(symbol, {**(marks or {}), symbol: mark})
-            tier = self._tier(symbol, value)
-            liq = cross_liquidation_price(pos.side, pos.entry_price, pos.size, backing, tier.mmr, tier.mm_deduction,
-                                          cross_close_fee_rate(pos.side, lev, self.taker_rate))  # type: ignore[arg-type]
-            bust = cross_bankruptcy_price(pos.side, pos.entry_price, pos.size, backing, self.taker_rate)  # type: ignore[arg-type]
+            liq = cross_liquidation_price(side, pos.entry_price, pos.size, backing, tier.mmr, tier.mm_deduction,
+                                          cross_close_fee_rate(side, lev, self.taker_rate))
+            bust = cross_bankruptcy_price(side, pos.entry_price, pos.size, backing, self.taker_rate)
         return PositionView(
             symbol, "Buy" if pos.qty > 0 else "Sell", pos.size, pos.entry_price, mark, lev, mode, liq, bust,
             self.position_im(symbol, mark), self.position_mm(symbol, mark), value,
-            unrealized_pnl(pos, mark), pos.net_realized_pnl, self._tier(symbol, pos.size * self._margin_price(symbol, mark)).limit_value,
-            self.updated_ms[symbol])
+            unrealized_pnl(pos, mark), pos.net_realized_pnl, tier.limit_value, self.updated_ms[symbol])
 
     def wallet_view(self, marks: dict[str, Decimal], order_im: Decimal) -> WalletView:
         """The wallet, given each symbol's mark price and the total order margin."""

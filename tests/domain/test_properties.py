@@ -7,7 +7,9 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bybit_mm.domain.margin import bankruptcy_price, initial_margin, liquidation_price
+from bybit_mm.domain.liquidation import settle_liquidation
+from bybit_mm.domain.margin import (bankruptcy_price, fee_to_close, initial_margin, liquidation_price,
+                                    position_margin)
 from bybit_mm.domain.orders import PositionSide, Side
 from bybit_mm.domain.position import (Position, apply_fill, apply_funding, roi, unrealized_pnl)
 
@@ -50,6 +52,25 @@ def test_liquidation_lies_between_entry_and_bankruptcy_on_the_losing_side(case) 
         assert bp <= lp < entry
     else:
         assert entry < lp <= bp
+
+
+@SETTINGS
+@given(isolated_positions(), st.decimals(min_value=D(0), max_value=D("0.001"), places=5))
+def test_isolated_liquidation_costs_the_position_margin_and_no_more(case, taker) -> None:  # type: ignore[no-untyped-def]
+    """Taken over at the bankruptcy price: the trading loss is the IM, the fee is the fee to close,
+    and the wallet loses exactly the position margin (issue 13)."""
+    side, entry, qty, lev, _, _ = case
+    pos = Position("X", qty * side.sign, entry)
+    bust = bankruptcy_price(side, entry, lev)
+    margin = position_margin(side, entry, qty, lev, taker)
+    im = initial_margin(qty * entry, lev)
+    flat, fx = settle_liquidation(pos, bust, margin, taker)
+    tolerance = D("1e-20") * (1 + margin)  # Decimal's 28 significant digits
+    assert flat.is_flat and fx.closed_qty == qty
+    assert fx.fee == fee_to_close(qty, bust, taker) and margin >= im
+    assert abs(-fx.cash_flow - margin) <= tolerance
+    assert abs(fx.realized_pnl - unrealized_pnl(pos, bust)) <= tolerance
+    assert abs(fx.realized_pnl + im) <= tolerance
 
 
 @SETTINGS
