@@ -98,3 +98,11 @@ def test_recorded_position_im_and_mm_both_carry_the_fee_to_close() -> None:
     assert _rel(position_margin("long", entry, qty, lev, rate), D("4.6876214")) < D("1e-6")
     mm = maintenance_margin(qty * entry, RiskTier(D(50000), D("0.005"), D(0), D(50)))
     assert _rel(mm + fee, D("0.2602414")) < D("1e-6")
+
+
+@pytest.mark.parametrize("side, extra, expected", [("long", D(0), D(19700)), ("short", D(3000), D(23300))])
+def test_liquidation_price_usdt_contract_examples_have_no_fee_term(side: str, extra: D, expected: D) -> None:
+    """Bybit's "Liquidation Price (USDT Contract)": 1 BTC @ 20,000, 50x, MMR 0.5% -> IM 400, MM 100,
+    long LP 19,700; the short with 3,000 USDT added -> 23,300. The fee to close sits in both IM and
+    MM, so it leaves the LP where these examples put it."""
+    assert liquidation_price(side, D(20000), D(1), D(50), D("0.005"), extra_margin=extra) == expected
