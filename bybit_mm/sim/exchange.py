@@ -49,6 +49,7 @@ from bybit_mm.domain.fees import tier as fee_tier_named
 from bybit_mm.domain.instruments import Instrument, get_instrument
 from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.position import FillEffect
 from bybit_mm.domain.rounding import OrderTooSmall, check_order
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
@@ -508,28 +509,27 @@ class SimExchange:
 
     def _liquidate_isolated(self, symbol: str, ts_ms: int, mark: Decimal) -> None:
         self._cancel_symbol(symbol, ts_ms, "EC_Others")
-        qty, bust, loss = self.ledger.liquidate_isolated(symbol, ts_ms)
-        self._record_bust(symbol, qty, bust, -loss, ts_ms, mark, loss)
+        before, bust, effect = self.ledger.liquidate_isolated(symbol, ts_ms)
+        self._record_bust(symbol, before.qty, bust, effect, ts_ms, mark)
 
     def _liquidate_cross(self, ts_ms: int) -> None:
         marks = self._marks()
-        for symbol, pos in list(self.ledger.positions.items()):
-            if not pos.qty or self.ledger.margin_mode[symbol] != "cross":
-                continue
-            self._cancel_symbol(symbol, ts_ms, "EC_Others")
-            qty, effect = self.ledger.liquidate_cross(symbol, marks[symbol], ts_ms)
-            self._record_bust(symbol, qty, marks[symbol], effect.realized_pnl, ts_ms, marks[symbol],
-                              -effect.realized_pnl)
+        for symbol, pos in self.ledger.positions.items():
+            if pos.qty and self.ledger.margin_mode[symbol] == "cross":
+                self._cancel_symbol(symbol, ts_ms, "EC_Others")
+        for symbol, before, bust, effect in self.ledger.liquidate_cross(marks, ts_ms):
+            self._record_bust(symbol, before.qty, bust, effect, ts_ms, marks[symbol])
 
-    def _record_bust(self, symbol: str, qty: Decimal, price: Decimal, pnl: Decimal, ts_ms: int,
-                     mark: Decimal, loss: Decimal) -> None:
+    def _record_bust(self, symbol: str, qty: Decimal, price: Decimal, effect: FillEffect, ts_ms: int,
+                     mark: Decimal) -> None:
+        """A BustTrade execution (taker, fee to close charged) and the liquidation event."""
         close = Side.SELL if qty > 0 else Side.BUY
-        ex = Execution(self._new_id(), self._new_id(), "", symbol, close, price, abs(qty), ZERO, ZERO,
-                       False, ts_ms, "BustTrade", abs(qty), pnl)
+        ex = Execution(self._new_id(), self._new_id(), "", symbol, close, price, abs(qty), effect.fee,
+                       self.ledger.taker_rate, False, ts_ms, "BustTrade", abs(qty), effect.realized_pnl)
         self._executions.append(ex)
         self._events.append(FillEvent(ex))
         self._events.append(LiquidationEvent(symbol, ts_ms, "Buy" if qty > 0 else "Sell", abs(qty), mark,
-                                             price, loss))
+                                             price, -effect.cash_flow))
         self._events.append(PositionUpdate(self.ledger.position_view(symbol, mark, self._marks())))
 
     # --- public market data ---------------------------------------------------------------------
@@ -671,7 +671,8 @@ class SimExchange:
             return
         live = {s: [(o.side, o.leaves, o.price) for o in self._live(s) if o is not exclude and not o.reduce_only]
                 for s in self._instruments}
-        self.ledger.check_order(symbol, side, qty, price, live, self._marks())
+        m = self._markets[symbol]
+        self.ledger.check_order(symbol, side, qty, price, live, self._marks(), m.bid_tick * m.tick)
 
     def _find(self, symbol: str, order_id: str, order_link_id: str) -> OrderRecord:
         if not order_id and not order_link_id:

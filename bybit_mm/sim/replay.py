@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.position import FillEffect
 from bybit_mm.domain.rounding import OrderTooSmall, check_order
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
@@ -375,7 +376,8 @@ class ReplayExchange:
                 e.reason, E.PARAMS_ERROR)
             raise SimError(code, e.message) from None
         live = [(o.side, o.leaves, o.price) for o in self._live() if o is not exclude and not o.reduce_only]
-        self.ledger.check_order(self.symbol, side, qty, price, {self.symbol: live}, self._marks())
+        self.ledger.check_order(self.symbol, side, qty, price, {self.symbol: live}, self._marks(),
+                                self.bid_tick * self.tick)
 
     def _crosses(self, o: OrderRecord) -> bool:
         if o.side is Side.BUY:
@@ -547,22 +549,23 @@ class ReplayExchange:
                 return
             for o in self._live():
                 self._close(o, "Cancelled", "EC_Others")
-            qty, bust, loss = self.ledger.liquidate_isolated(self.symbol, ts)
-            self._bust(qty, bust, ts)
+            before, bust, effect = self.ledger.liquidate_isolated(self.symbol, ts)
+            self._bust(before.qty, bust, effect, ts)
         elif self.ledger.cross_at_risk(self._marks()):
             for o in self._live():
                 self._close(o, "Cancelled", "EC_Others")
-            qty, _effect = self.ledger.liquidate_cross(self.symbol, mark_d, ts)
-            self._bust(qty, mark_d, ts)
+            for _, before, bust, effect in self.ledger.liquidate_cross(self._marks(), ts):
+                self._bust(before.qty, bust, effect, ts)
         else:
             self._position_changed()  # a cross price moves with the wallet: refresh it
 
-    def _bust(self, qty: Decimal, price: Decimal, ts: int) -> None:
+    def _bust(self, qty: Decimal, price: Decimal, effect: FillEffect, ts: int) -> None:
+        """A BustTrade execution as the sim records it (taker, the fee to close charged)."""
         self.liquidations += 1
         self._liq_at = None
         close = Side.SELL if qty > 0 else Side.BUY
-        self._emit(Execution(self._new_id(), self._new_id(), "", self.symbol, close, price, abs(qty), ZERO, ZERO,
-                             False, ts, "BustTrade", abs(qty)))
+        self._emit(Execution(self._new_id(), self._new_id(), "", self.symbol, close, price, abs(qty), effect.fee,
+                             self.ledger.taker_rate, False, ts, "BustTrade", abs(qty), effect.realized_pnl))
 
     def _settle_funding(self, ts: int) -> None:
         rate = Decimal(repr(self.funding_rate))

@@ -132,7 +132,8 @@ def test_an_isolated_position_is_liquidated_by_the_mark_at_the_domain_price() ->
                         leverage=Decimal(50), margin_mode="isolated", queue=TradeThroughModel())
     ex.ledger.fill("BTCUSDT", Side.BUY, Decimal(1), Decimal(100000), Decimal(0), START)
     ex._position_changed()
-    liq = isolated_liquidation(BTC, "long", Decimal(100000), Decimal(1), Decimal(50)).liquidation_price
+    info = isolated_liquidation(BTC, "long", Decimal(100000), Decimal(1), Decimal(50), taker_rate=Decimal("0.00055"))
+    liq = info.liquidation_price
     above = float(liq) + 0.1
     rows = _rows(*_book(START, 100000.0, 100000.1), (MARK, FLAG_LAST, START + 1000, above, 0.0),
                  (TRADE_SELL, FLAG_LAST, START + 1500, above, 0.1), (MARK, FLAG_LAST, START + 2000, float(liq), 0.0))
@@ -141,7 +142,7 @@ def test_an_isolated_position_is_liquidated_by_the_mark_at_the_domain_price() ->
     busts = [e for e in got if e.exec_type == "BustTrade"]
     assert len(busts) == 1 and busts[0].ts_ms == START + 2000
     assert ex.ledger.positions["BTCUSDT"].qty == 0
-    assert ex.ledger.balance == Decimal(10000) - Decimal(100000) / 50  # the position margin is lost
+    assert ex.ledger.balance == Decimal(10000) - info.position_margin  # the position margin is lost (IM + fee to close)
 
 
 class _Recorder:
