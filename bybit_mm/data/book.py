@@ -138,8 +138,18 @@ def _levels_text(levels: Any) -> bytes:
     parts = []
     for level in levels:
         p, q = level
-        parts.append(f"{float(p)!r} {float(q)!r}")
+        parts.append(f"{_finite(p)!r} {_finite(q)!r}")
     return " ".join(parts).encode()
+
+
+def _finite(value: Any) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ValueError(f"a price or size ({value!r}) is not a finite number")
+    return x
 
 
 def parse_json(line: bytes) -> Any:

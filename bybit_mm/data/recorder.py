@@ -22,6 +22,8 @@ from typing import BinaryIO
 
 from bybit_mm.data.sources import LineSource
 
+_DAY_NS = 86_400 * 10**9
+
 
 def recording_name(symbol: str, day: str) -> str:
     """``YYYY-MM-DD_SYMBOL_ws.jsonl.gz``."""
@@ -52,7 +54,7 @@ class RecordingWriter:
         #: Files written to, in order (one per UTC day).
         self.files: list[Path] = []
         self.lines = 0
-        self._day = ""
+        self._day = -1
         self._fp: BinaryIO | None = None
         self._gz: gzip.GzipFile | None = None
         self._last_flush = 0
@@ -60,7 +62,7 @@ class RecordingWriter:
 
     def write(self, recv_ns: int, raw: str | bytes) -> None:
         """Append one message received at ``recv_ns``; flush if the last flush is old enough."""
-        day = datetime.fromtimestamp(recv_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d")
+        day = recv_ns // _DAY_NS  # integer: a float would round the last nanoseconds of a day into the next
         if day != self._day:
             self._open(day)
         assert self._gz is not None
@@ -89,10 +91,11 @@ class RecordingWriter:
             self._fp.close()
             self._fp = None
 
-    def _open(self, day: str) -> None:
+    def _open(self, day: int) -> None:
         self.close()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / recording_name(self.symbol, day)
+        date = datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
+        path = self.out_dir / recording_name(self.symbol, date)
         if path.exists() and path.stat().st_size:
             cut_truncated_tail(path)
         self._fp = open(path, "ab")

@@ -161,7 +161,7 @@ def _complete_lines_of_cut_zip(fp: BinaryIO) -> int:
     header = fp.read(30)
     if len(header) < 30 or header[:4] != b"PK\x03\x04":
         return 0
-    method, name_len, extra_len = struct.unpack("<8xH14xHH", header)
+    method, name_len, extra_len = struct.unpack("<8xH16xHH", header)
     fp.seek(30 + name_len + extra_len)
     if method == 0:
         inflate = None
