@@ -14,6 +14,7 @@ converted by numpy in one call. Anything else falls back to ``json`` (same resul
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from bybit_mm.data.events import ASK, BID, BOOK_CLEAR, EVENT_DTYPE, FLAG_LAST, FLAG_RESYNC
+from bybit_mm.data.events import (
+    ASK,
+    BID,
+    BOOK_CLEAR,
+    EVENT_DTYPE,
+    FLAG_LAST,
+    FLAG_RESYNC,
+)
 
 _NUM = rb'"-?[0-9][0-9.eE+-]*"'
 _LEVELS = rb"(?:\[" + _NUM + rb"," + _NUM + rb"\](?:,(?=\[))?)*"
@@ -30,6 +38,8 @@ _FAST = re.compile(
     rb'\{"topic":"orderbook\.[^"]*",(?:"ts":(\d+),"type":"(snapshot|delta)"|"type":"(snapshot|delta)","ts":(\d+)),'
     rb'"data":\{"s":"([^"]*)","b":\[(' + _LEVELS + rb')\],"a":\[(' + _LEVELS + rb')\],"u":(\d+),"seq":(\d+)\}'
     rb'(?:,"cts":\d+)?\}')
+#: The same, for every line of a chunk at once (one C loop instead of one call a line).
+_FAST_LINES = re.compile(rb"^" + _FAST.pattern + rb"$", re.MULTILINE)
 #: bytes.translate table turning level text into whitespace-separated numbers.
 _TO_SPACES = bytes.maketrans(b'[]",', b"    ")
 
@@ -46,6 +56,50 @@ class BookMessage:
     bids: bytes
     asks: bytes
     symbol: str
+
+
+@dataclass
+class BookBatch:
+    """A chunk's book messages as columns (what :func:`book_rows` converts)."""
+
+    line: np.ndarray
+    local_ns: np.ndarray
+    exch_ns: np.ndarray
+    snapshot: np.ndarray
+    u: np.ndarray
+    #: Level text of each message, bids and asks.
+    bids: list[bytes]
+    asks: list[bytes]
+    symbol: str = ""
+
+    def __len__(self) -> int:
+        return len(self.bids)
+
+    @classmethod
+    def of(cls, messages: list[BookMessage]) -> BookBatch:
+        """The batch of parsed messages."""
+        n = len(messages)
+        return cls(np.fromiter((m.line for m in messages), np.int64, n),
+                   np.fromiter((m.local_ns for m in messages), np.int64, n),
+                   np.fromiter((m.exch_ns for m in messages), np.int64, n),
+                   np.fromiter((m.snapshot for m in messages), bool, n),
+                   np.fromiter((m.u for m in messages), np.int64, n),
+                   [m.bids for m in messages], [m.asks for m in messages],
+                   messages[0].symbol if messages else "")
+
+
+def batch_of_lines(lines: list[bytes], first_line: int) -> BookBatch | None:
+    """The batch of a chunk of Bybit ob-file lines when every line is in Bybit's layout (the
+    fast path, no per-line Python work), else None (then parse line by line)."""
+    found = _FAST_LINES.findall(b"\n".join(lines))
+    if len(found) != len(lines) or not found:
+        return None
+    cols = list(zip(*found))
+    ts = np.array([a or b for a, b in zip(cols[0], cols[3])]).astype(np.int64) * 1_000_000
+    kinds = np.array([a or b for a, b in zip(cols[1], cols[2])])
+    return BookBatch(np.arange(first_line, first_line + len(found), dtype=np.int64), ts, ts,
+                     kinds == b"snapshot", np.array(cols[7]).astype(np.int64), list(cols[5]), list(cols[6]),
+                     found[0][4].decode())
 
 
 @dataclass
@@ -76,15 +130,34 @@ class BookSequencer:
     orphan_deltas: int = 0
     _open_gap: Gap | None = None
 
-    def accept(self, msg: BookMessage) -> int | None:
-        """The flags for ``msg``'s first row if it is kept, None if it is dropped."""
-        if msg.snapshot:
+    def accept_batch(self, batch: BookBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Which messages of ``batch`` are kept, and the flags of each one's first row."""
+        n = len(batch)
+        u, snap = batch.u, batch.snapshot
+        if n and self._open_gap is None and (self.last_u is not None or snap[0]):
+            prev = np.empty(n, np.int64)
+            prev[0] = self.last_u if self.last_u is not None else 0
+            prev[1:] = u[:-1]
+            if (snap | (u == prev + 1)).all():  # the usual case: no gap
+                self.last_u = int(u[-1])
+                return np.ones(n, bool), np.zeros(n, np.uint8)
+        keep = np.zeros(n, bool)
+        flags = np.zeros(n, np.uint8)
+        for i in range(n):
+            f = self.accept(int(batch.line[i]), int(batch.exch_ns[i]), bool(snap[i]), int(u[i]))
+            if f is not None:
+                keep[i], flags[i] = True, f
+        return keep, flags
+
+    def accept(self, line: int, exch_ns: int, snapshot: bool, u: int) -> int | None:
+        """The flags for a message's first row if it is kept, None if it is dropped."""
+        if snapshot:
             flags = 0
             if self._open_gap is not None:
-                self._open_gap.resumed_ts = msg.exch_ns
+                self._open_gap.resumed_ts = exch_ns
                 self._open_gap = None
                 flags = FLAG_RESYNC
-            self.last_u = msg.u
+            self.last_u = u
             return flags
         if self._open_gap is not None:
             self._open_gap.dropped += 1
@@ -92,12 +165,12 @@ class BookSequencer:
         if self.last_u is None:
             self.orphan_deltas += 1
             return None
-        if msg.u != self.last_u + 1:
-            gap = Gap(line=msg.line, exch_ts=msg.exch_ns, expected_u=self.last_u + 1, got_u=msg.u, dropped=1)
+        if u != self.last_u + 1:
+            gap = Gap(line=line, exch_ts=exch_ns, expected_u=self.last_u + 1, got_u=u, dropped=1)
             self.gaps.append(gap)
             self._open_gap = gap
             return None
-        self.last_u = msg.u
+        self.last_u = u
         return 0
 
 
@@ -160,29 +233,26 @@ def parse_json(line: bytes) -> Any:
         raise ValueError(f"not valid JSON ({e.msg if isinstance(e, json.JSONDecodeError) else e})") from None
 
 
-def book_rows(messages: list[BookMessage], seq: BookSequencer, *, error: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Rows for ``messages`` (in order, gaps handled by ``seq``) and each row's message index.
-
-    ``error(line, what)`` builds the exception for a message whose numbers do not parse.
-    """
-    kept: list[int] = []
-    first_flags: list[int] = []
-    for i, msg in enumerate(messages):
-        flags = seq.accept(msg)
-        if flags is not None:
-            kept.append(i)
-            first_flags.append(flags)
-    m = len(kept)
+def book_rows(batch: BookBatch, seq: BookSequencer, *, error: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Rows for the messages of ``batch`` (in order, gaps handled by ``seq``) and the index in
+    the batch of each row's message. ``error(line, what)`` builds the exception for a message
+    whose numbers do not parse."""
+    keep, first_flags = seq.accept_batch(batch)
+    kept = np.flatnonzero(keep)
+    m = kept.size
     if m == 0:
         return np.empty(0, EVENT_DTYPE), np.empty(0, np.int64)
-    msgs = [messages[i] for i in kept]
-    nb = np.fromiter((_count(x.bids) for x in msgs), np.int64, m)
-    na = np.fromiter((_count(x.asks) for x in msgs), np.int64, m)
-    nc = np.fromiter((x.snapshot for x in msgs), np.int64, m)
-    text = b" ".join(part for x in msgs for part in (x.bids, x.asks)).translate(_TO_SPACES)
-    values = np.fromstring(text, sep=" ") if text.strip() else np.empty(0)  # noqa: NPY201 (text mode is not deprecated)
+    if m == len(batch):
+        bids, asks = batch.bids, batch.asks
+    else:
+        bids, asks = [batch.bids[i] for i in kept], [batch.asks[i] for i in kept]
+    nb = np.fromiter(map(_count, bids), np.int64, m)
+    na = np.fromiter(map(_count, asks), np.int64, m)
+    nc = batch.snapshot[kept].astype(np.int64)
+    text = b" ".join(itertools.chain.from_iterable(zip(bids, asks))).translate(_TO_SPACES)
+    values = np.fromstring(text, sep=" ") if text.strip() else np.empty(0)  # text mode: not deprecated
     if values.size != 2 * int(nb.sum() + na.sum()) or not np.isfinite(values).all():
-        _raise_first_bad(msgs, error)
+        _raise_first_bad(batch, kept, error)
     counts = nc + nb + na
     n = int(counts.sum())
     out = np.zeros(n, EVENT_DTYPE)
@@ -192,17 +262,16 @@ def book_rows(messages: list[BookMessage], seq: BookSequencer, *, error: Any) ->
     is_level = out["kind"] != BOOK_CLEAR
     out["px"][is_level] = values[0::2]
     out["qty"][is_level] = values[1::2]
-    out["exch_ts"] = np.repeat(np.fromiter((x.exch_ns for x in msgs), np.int64, m), counts)
-    out["local_ts"] = np.repeat(np.fromiter((x.local_ns for x in msgs), np.int64, m), counts)
+    out["exch_ts"] = np.repeat(batch.exch_ns[kept], counts)
+    out["local_ts"] = np.repeat(batch.local_ns[kept], counts)
     ends = np.cumsum(counts)
     nonempty = counts > 0
     out["flags"][ends[nonempty] - 1] |= FLAG_LAST
     starts = ends - counts
-    resync = np.asarray(first_flags, np.uint8)
+    resync = first_flags[kept]
     has_flag = nonempty & (resync != 0)
     out["flags"][starts[has_flag]] |= resync[has_flag]
-    owner = np.repeat(np.asarray(kept, np.int64), counts)
-    return out, owner
+    return out, np.repeat(kept, counts)
 
 
 def _count(levels: bytes) -> int:
@@ -213,16 +282,16 @@ def _count(levels: bytes) -> int:
     return n if n else (levels.count(b" ") + 1) // 2
 
 
-def _raise_first_bad(msgs: list[BookMessage], error: Any) -> None:
-    for x in msgs:
-        for text in (x.bids, x.asks):
+def _raise_first_bad(batch: BookBatch, kept: np.ndarray, error: Any) -> None:
+    for i in kept:
+        for text in (batch.bids[i], batch.asks[i]):
             t = text.translate(_TO_SPACES).split()
             try:
                 finite = all(np.isfinite(float(v)) for v in t)
             except ValueError:
                 finite = False
             if not finite:
-                raise error(x.line, "a price or size is not a finite number")
+                raise error(int(batch.line[i]), "a price or size is not a finite number")
             if len(t) % 2:
-                raise error(x.line, "a level is not a [price, size] pair")
-    raise error(msgs[0].line, "prices and sizes do not parse")
+                raise error(int(batch.line[i]), "a level is not a [price, size] pair")
+    raise error(int(batch.line[kept[0]]), "prices and sizes do not parse")

@@ -24,7 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from bybit_mm.data.events import EVENT_DTYPE
-from bybit_mm.data.readers import FileProgress, FileReport, file_format, read_file, symbol_from_name
+from bybit_mm.data.readers import (
+    FileProgress,
+    FileReport,
+    file_format,
+    read_file,
+    symbol_from_name,
+)
 
 #: Bump when the rows a reader produces change: every cached entry is then rebuilt.
 FORMAT_VERSION = 1

@@ -12,7 +12,15 @@ import numpy as np
 
 from bybit_mm.data import cache
 from bybit_mm.data.book import Gap
-from bybit_mm.data.events import ASK, BID, BOOK_CLEAR, EVENT_DTYPE, FLAG_LAST, FUNDING, MARK
+from bybit_mm.data.events import (
+    ASK,
+    BID,
+    BOOK_CLEAR,
+    EVENT_DTYPE,
+    FLAG_LAST,
+    FUNDING,
+    MARK,
+)
 from bybit_mm.data.readers import FileReport, file_format
 from bybit_mm.errors import DataError
 

@@ -27,16 +27,25 @@ from typing import Any
 import numpy as np
 
 from bybit_mm.data.book import (
+    BookBatch,
     BookMessage,
     BookSequencer,
     Gap,
+    batch_of_lines,
     book_message_from_obj,
     book_rows,
     parse_book_line,
     parse_json,
 )
-from bybit_mm.data.events import EVENT_DTYPE, FLAG_LAST, FUNDING, MARK, TRADE_BUY, TRADE_SELL
-from bybit_mm.data.sources import LineSource
+from bybit_mm.data.events import (
+    EVENT_DTYPE,
+    FLAG_LAST,
+    FUNDING,
+    MARK,
+    TRADE_BUY,
+    TRADE_SELL,
+)
+from bybit_mm.data.sources import LineChunk, LineSource
 from bybit_mm.errors import DataError
 
 BOOK, TRADES, RECORDING = "bybit-book", "bybit-trades", "recording"
@@ -154,24 +163,32 @@ def _ordered(loc: np.ndarray, exch: np.ndarray, last: tuple[int, int]) -> bool:
 def _book_file(source: LineSource, report: FileReport) -> Iterator[tuple[np.ndarray, float]]:
     seq = BookSequencer()
     for chunk in source:
-        msgs: list[BookMessage] = []
-        for i, line in enumerate(chunk.lines):
-            n = chunk.first_line + i
-            msg = parse_book_line(line, n)
-            if msg is None:
-                if not line.strip():
-                    continue
-                try:
-                    msg = book_message_from_obj(parse_json(line), n)
-                except ValueError as e:
-                    raise source.error(n, str(e)) from None
-            msgs.append(msg)
-        if msgs and not report.symbol:
-            report.symbol = msgs[0].symbol
-        rows, _ = book_rows(msgs, seq, error=source.error)
+        batch = batch_of_lines(chunk.lines, chunk.first_line)
+        if batch is None:
+            batch = BookBatch.of(_book_messages(chunk, source))
+        if len(batch) and not report.symbol:
+            report.symbol = batch.symbol
+        rows, _ = book_rows(batch, seq, error=source.error)
         yield rows, chunk.progress
     report.gaps.extend(seq.gaps)
     report.orphan_deltas += seq.orphan_deltas
+
+
+def _book_messages(chunk: LineChunk, source: LineSource) -> list[BookMessage]:
+    """A chunk's book messages one line at a time (the fast layout or, failing that, JSON)."""
+    msgs: list[BookMessage] = []
+    for i, line in enumerate(chunk.lines):
+        n = chunk.first_line + i
+        msg = parse_book_line(line, n)
+        if msg is None:
+            if not line.strip():
+                continue
+            try:
+                msg = book_message_from_obj(parse_json(line), n)
+            except ValueError as e:
+                raise source.error(n, str(e)) from None
+        msgs.append(msg)
+    return msgs
 
 
 # --- Bybit trade files ------------------------------------------------------------------------------
@@ -221,8 +238,9 @@ def _trades_file(source: LineSource, report: FileReport) -> Iterator[tuple[np.nd
         rows = np.zeros(len(lines), EVENT_DTYPE)
         rows["kind"] = np.where(buy, TRADE_BUY, TRADE_SELL)
         rows["flags"] = FLAG_LAST
-        # Seconds with a fraction: kept to the microsecond (float64 resolves 0.25 us at today's epoch).
-        rows["exch_ts"] = np.rint(ts * 1e6).astype(np.int64) * 1000
+        # Seconds with a fraction, kept to the microsecond (float64 resolves 0.25 us at today's
+        # epoch); Bybit's spot trade files count milliseconds instead (> 1e11 cannot be seconds).
+        rows["exch_ts"] = np.rint(np.where(ts > 1e11, ts * 1e3, ts * 1e6)).astype(np.int64) * 1000
         rows["local_ts"] = rows["exch_ts"]
         rows["px"] = px
         rows["qty"] = qty
@@ -284,7 +302,7 @@ def _recording_file(source: LineSource, report: FileReport) -> Iterator[tuple[np
                 book_idx.append(i)
         if book and not report.symbol:
             report.symbol = book[0].symbol
-        rows, owner = book_rows(book, seq, error=source.error)
+        rows, owner = book_rows(BookBatch.of(book), seq, error=source.error)
         owner = np.asarray(book_idx, np.int64)[owner] if owner.size else owner
         if other:
             extra = np.zeros(len(other), EVENT_DTYPE)

@@ -23,7 +23,12 @@ from bybit_mm.data.events import (
     TRADE_SELL,
 )
 from bybit_mm.data.loader import load_events
-from bybit_mm.data.synthetic import book_line, write_book_zip, write_bybit_day, write_trades_gz
+from bybit_mm.data.synthetic import (
+    book_line,
+    write_book_zip,
+    write_bybit_day,
+    write_trades_gz,
+)
 from bybit_mm.errors import EXIT_USAGE, DataError
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
@@ -80,6 +85,12 @@ def test_trades_in_bybit_exact_text_with_header_and_crlf(tmp_path: Path) -> None
     events, _ = _load(tmp_path, path)
     assert events.tolist() == [(TRADE_SELL, FLAG_LAST, 1_585_180_700_064_700_000, 1_585_180_700_064_700_000,
                                 6698.5, 0.5)]
+
+
+def test_trade_timestamps_in_milliseconds_are_understood(tmp_path: Path) -> None:
+    path = write_trades_gz(tmp_path / "BTCUSDT2026-01-01.csv.gz", "BTCUSDT", [("1767225600123", "Buy", "1", "2")])
+    events, _ = _load(tmp_path, path)
+    assert events["exch_ts"].tolist() == [1_767_225_600_123_000_000]
 
 
 def test_book_and_trades_merge_into_one_time_ordered_stream(tmp_path: Path) -> None:

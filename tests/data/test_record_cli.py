@@ -94,34 +94,26 @@ def test_record_when_the_exchange_is_unreachable_exits_5(cli, home: Path, tmp_pa
     assert r.exit_code == 5 and "cannot connect" in r.stderr
 
 
-def _start(home: Path, out: Path) -> subprocess.Popen[str]:
+def _recording_until(home: Path, out: Path, lines: int) -> tuple[subprocess.Popen[str], Path]:
+    """A `record BTCUSDT` subprocess, once its file holds ``lines`` complete lines."""
     env = {**os.environ, "BYBIT_MM_HOME": str(home), "NO_COLOR": "1"}
-    return subprocess.Popen([sys.executable, "-m", "bybit_mm", "--profile", "emu", "record", "BTCUSDT",
+    proc = subprocess.Popen([sys.executable, "-m", "bybit_mm", "--profile", "emu", "record", "BTCUSDT",
                              "--out", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[str]) -> None:
+    path = out / f"{time.strftime('%Y-%m-%d', time.gmtime())}_BTCUSDT_ws.jsonl.gz"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if path.exists():
-            source = LineSource(path, allow_truncated_tail=True)
-            if sum(len(c.lines) for c in source) >= n:
-                return
-        assert proc.poll() is None, proc.communicate()
+        if path.exists() and sum(len(c.lines) for c in LineSource(path, allow_truncated_tail=True)) >= lines:
+            return proc, path
+        if proc.poll() is not None:
+            raise AssertionError(proc.communicate())
         time.sleep(0.2)
-    raise AssertionError(f"no {n} lines in {path}")
-
-
-def _recording(out: Path) -> Path:
-    return out / f"{time.strftime('%Y-%m-%d', time.gmtime())}_BTCUSDT_ws.jsonl.gz"
+    proc.kill()
+    raise AssertionError(f"no {lines} lines in {path}")
 
 
 def test_ctrl_c_exits_130_with_a_complete_file(emu: EmulatorHandle, home: Path, tmp_path: Path) -> None:
-    out = tmp_path / "rec"
-    proc = _start(home, out)
+    proc, path = _recording_until(home, tmp_path / "rec", 20)
     try:
-        path = _recording(out)
-        _wait_for_lines(path, 20, proc)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -134,11 +126,8 @@ def test_ctrl_c_exits_130_with_a_complete_file(emu: EmulatorHandle, home: Path, 
 
 def test_kill_9_leaves_a_file_readable_to_its_last_complete_line(emu: EmulatorHandle, home: Path,
                                                                  tmp_path: Path) -> None:
-    out = tmp_path / "rec"
-    proc = _start(home, out)
+    proc, path = _recording_until(home, tmp_path / "rec", 20)
     try:
-        path = _recording(out)
-        _wait_for_lines(path, 20, proc)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
     finally:

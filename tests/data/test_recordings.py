@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 from data_helpers import books_from_events, books_from_messages, normalise
 
-from bybit_mm.data.events import ASK, BID, BOOK_CLEAR, FLAG_LAST, FUNDING, MARK, TRADE_BUY, TRADE_SELL
+from bybit_mm.data.events import (
+    ASK,
+    BID,
+    BOOK_CLEAR,
+    FLAG_LAST,
+    FUNDING,
+    MARK,
+    TRADE_BUY,
+    TRADE_SELL,
+)
 from bybit_mm.data.loader import load_events
 from bybit_mm.data.recorder import RecordingWriter, cut_truncated_tail, record_line
 from bybit_mm.data.sources import LineSource
