@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from bybit_mm.cli.context import app_context
-from bybit_mm.errors import UsageError
+from bybit_mm.errors import EXIT_INTERRUPTED, UsageError
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 #: Seconds between two status lines on stderr.
@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
         One gzip JSON-lines file per symbol per UTC day in --out
         (YYYY-MM-DD_SYMBOL_ws.jsonl.gz), each line a message as received with its receive
         time. Reconnects by itself (a new subscription starts with a fresh snapshot). Status
-        on stderr; the files written on stdout at the end. Ctrl-C stops (exit 130) after
-        closing the files.
+        on stderr; the files written on stdout at the end. Ctrl-C stops (exit 130), SIGTERM
+        stops (exit 0), both after closing the files.
         """
         from bybit_mm.cli.paper import parse_duration
         from bybit_mm.exchange.raw_stream import BOOK_DEPTHS
@@ -61,6 +61,7 @@ def register(app: typer.Typer) -> None:
 def _record(app: Any, *, network: str, url: str, symbols: list[str], out: Path, seconds: float | None,
             depth: int) -> list[Path]:
     import asyncio
+    import signal
     import time
 
     from bybit_mm.data.recorder import RecordingWriter
@@ -80,8 +81,17 @@ def _record(app: Any, *, network: str, url: str, symbols: list[str], out: Path, 
                              f"{n} messages ({n / elapsed:.0f}/s), {files} file{'s' * (files != 1)}, "
                              f"{lost} reconnect{'s' * (lost != 1)}")
 
+    stopped_by: list[str] = []
+
     async def main() -> None:
         tasks = [asyncio.create_task(streams[s].run(writers[s].write), name=f"record-{s}") for s in symbols]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig, reason in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "SIGTERM")):
+            try:
+                loop.add_signal_handler(sig, lambda r=reason: (stopped_by.append(r), stop.set()))
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
 
         async def flusher() -> None:
             last_status = time.monotonic()
@@ -93,15 +103,20 @@ def _record(app: Any, *, network: str, url: str, symbols: list[str], out: Path, 
                     status()
                     last_status = time.monotonic()
 
-        helper = asyncio.create_task(flusher())
+        helpers = [asyncio.create_task(flusher()), asyncio.create_task(stop.wait())]
         try:
-            done, _ = await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_EXCEPTION)
+            done, _ = await asyncio.wait([*tasks, helpers[1]], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
                 t.result()  # a refused subscription or an unreachable exchange: raise it
         finally:
-            for t in (*tasks, helper):
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.remove_signal_handler(sig)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+            for t in (*tasks, *helpers):
                 t.cancel()
-            await asyncio.gather(*tasks, helper, return_exceptions=True)
+            await asyncio.gather(*tasks, *helpers, return_exceptions=True)
 
     app.terminal.message(f"recording {', '.join(symbols)} (orderbook.{depth}, publicTrade, tickers) "
                          f"from {network} into {out}" + ("" if seconds else "; Ctrl-C stops"))
@@ -111,4 +126,9 @@ def _record(app: Any, *, network: str, url: str, symbols: list[str], out: Path, 
         for w in writers.values():
             w.close()
         status(final=True)
+    if stopped_by and stopped_by[0] == "interrupted":
+        for path in (p for w in writers.values() for p in w.files):
+            typer.echo(str(path))
+        app.terminal.message("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED)
     return [p for w in writers.values() for p in w.files]

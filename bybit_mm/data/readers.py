@@ -292,8 +292,12 @@ def _recording_file(source: LineSource, report: FileReport) -> Iterator[tuple[np
             if msg is None:
                 try:
                     obj = parse_json(raw)
-                    if isinstance(obj, str):  # a message that was not a JSON object, kept as text
-                        obj = parse_json(obj.encode())
+                    if isinstance(obj, str):  # a message that was not one JSON line, kept as text
+                        try:
+                            obj = parse_json(obj.encode())
+                        except ValueError:
+                            report.control_lines += 1
+                            continue
                     msg = _other_rows(obj, n, local, i, other, ticker, report)
                 except ValueError as e:
                     raise source.error(n, str(e)) from None

@@ -115,13 +115,26 @@ def test_ctrl_c_exits_130_with_a_complete_file(emu: EmulatorHandle, home: Path, 
     proc, path = _recording_until(home, tmp_path / "rec", 20)
     try:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
+    assert out.split() == [str(path)]  # the files written, even when interrupted
     assert "interrupted" in err and "Traceback" not in err
     lines = gzip.decompress(path.read_bytes()).splitlines()  # a complete gzip file: no EOFError
     assert len(lines) >= 20 and all(json.loads(x)["recv_ts"] > 0 for x in lines)
+
+
+def test_sigterm_stops_cleanly_with_exit_0(emu: EmulatorHandle, home: Path, tmp_path: Path) -> None:
+    proc, path = _recording_until(home, tmp_path / "rec", 5)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.split() == [str(path)]
+    assert gzip.decompress(path.read_bytes()).count(b"\n") >= 5
 
 
 def test_kill_9_leaves_a_file_readable_to_its_last_complete_line(emu: EmulatorHandle, home: Path,

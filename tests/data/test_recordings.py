@@ -75,9 +75,11 @@ def test_lines_keep_the_message_text_verbatim(tmp_path: Path) -> None:
 def test_recording_reads_into_book_trade_mark_and_funding_rows(tmp_path: Path) -> None:
     w = _write(tmp_path, _session())
     w.close()
+    w = _write(tmp_path, [(NS + 80_000_000, "a text frame that is not JSON")])  # kept as a string, skipped
+    w.close()
     events, report = load_events(w.files, cache_root=tmp_path / "c")
     f = report.files[0]
-    assert f.format == "recording" and f.symbol == "BTCUSDT" and f.control_lines == 2 and f.gaps == []
+    assert f.format == "recording" and f.symbol == "BTCUSDT" and f.control_lines == 3 and f.gaps == []
     assert events["kind"].tolist() == [BOOK_CLEAR, BID, BID, ASK, ASK, BID, ASK, TRADE_BUY, TRADE_SELL, MARK,
                                        FUNDING, FUNDING]
     assert events["local_ts"].tolist() == [NS + 11_000_000] * 5 + [NS + 31_000_000] * 2 + [NS + 42_000_000] * 2 \
