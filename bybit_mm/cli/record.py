@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     @app.command("record")
     def record(
         ctx: typer.Context,
-        symbols: list[str] = typer.Argument(..., metavar="SYMBOL...", help="USDT perpetuals to record, e.g. BTCUSDT ETHUSDT."),
+        symbols: list[str] = typer.Argument(..., metavar="SYMBOL", help="USDT perpetuals to record, e.g. BTCUSDT ETHUSDT."),
         out: Path = typer.Option(..., "--out", "-o", help="Directory for the recordings (created if missing)."),
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after this long: 20m, 90s, 1h30m, 1200 (default: until Ctrl-C)."),
         depth: int = typer.Option(50, "--depth", help="Order book depth: 1, 50, 200 or 1000 levels (Bybit's linear book topics)."),

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
+import random
 import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date as Date
 from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
 
 #: A trade row: (timestamp in seconds as text, side "Buy"/"Sell", size text, price text).
 TradeRow = tuple[str, str, str, str]
@@ -70,13 +70,13 @@ def trade_csv_line(symbol: str, row: TradeRow, trade_id: str) -> str:
 
 def write_trades_gz(path: Path, symbol: str, rows: Iterable[TradeRow], *, header: bool = True, seed: int = 0) -> Path:
     """A Bybit trades ``.csv.gz`` from ``rows`` (with or without Bybit's header line)."""
-    rng = np.random.default_rng(seed)
+    rng = random.Random(seed)
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=1, newline="") as f:
         if header:
             f.write("timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional\n")
         batch: list[str] = []
         for row in rows:
-            batch.append(trade_csv_line(symbol, row, str(uuid.UUID(bytes=rng.bytes(16), version=4))))
+            batch.append(trade_csv_line(symbol, row, str(uuid.UUID(int=rng.getrandbits(128), version=4))))
             if len(batch) >= 4096:
                 f.write("\n".join(batch) + "\n")
                 batch = []
@@ -99,12 +99,23 @@ def write_bybit_day(directory: Path, symbol: str = "BTCUSDT", day: Date | str = 
     return book, trade_path
 
 
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw by inversion (small means only)."""
+    k, p = 0, math.exp(-mean)
+    cdf, u = p, rng.random()
+    while u > cdf:
+        k += 1
+        p *= mean / k
+        cdf += p
+    return k
+
+
 def _simulate(symbol: str, day: Date, n_events: int, seed: int, start_price: float, tick: float
               ) -> tuple[list[str], list[TradeRow]]:
-    rng = np.random.default_rng(seed)
+    rng = random.Random(seed)
     t0 = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
-    digits = max(0, -int(np.floor(np.log10(tick))))
-    best_bid = int(round(start_price / tick))
+    digits = max(0, -math.floor(math.log10(tick)))
+    best_bid = round(start_price / tick)
     depth = [15, 15]  # levels a side
     sides: list[dict[int, float]] = [{}, {}]  # bid, ask: price in ticks -> size
 
@@ -112,7 +123,7 @@ def _simulate(symbol: str, day: Date, n_events: int, seed: int, start_price: flo
         return f"{ticks * tick:.{digits}f}"
 
     def size() -> float:
-        return round(float(rng.exponential(1.5)) + 0.001, 3)
+        return round(rng.expovariate(1 / 1.5) + 0.001, 3)
 
     def wanted(side: int) -> set[int]:
         top = best_bid if side == 0 else best_bid + 1
@@ -129,21 +140,19 @@ def _simulate(symbol: str, day: Date, n_events: int, seed: int, start_price: flo
     trades: list[TradeRow] = []
     while events < n_events:
         ts += 100
-        seq += int(rng.integers(1, 50))
-        # Trades in the last 100 ms (about one message in three has some).
-        for _ in range(int(rng.poisson(0.6))):
-            buy = bool(rng.random() < 0.5)
-            t = ts - 100 + int(rng.integers(0, 100))
-            frac = int(rng.integers(0, 10_000))
-            trades.append((f"{t // 1000}.{(t % 1000) * 10 + frac % 10:04d}", "Buy" if buy else "Sell",
-                           f"{round(float(rng.exponential(0.05)) + 0.001, 3):.3f}",
+        seq += rng.randint(1, 49)
+        # Trades in the last 100 ms (about one message in two has some).
+        for _ in range(_poisson(rng, 0.6)):
+            buy = rng.random() < 0.5
+            t = ts - 100 + rng.randrange(100)
+            trades.append((f"{t // 1000}.{(t % 1000) * 10 + rng.randrange(10):04d}", "Buy" if buy else "Sell",
+                           f"{round(rng.expovariate(20) + 0.001, 3):.3f}",
                            price(best_bid + 1 if buy else best_bid)))
             events += 1
         changes: list[dict[int, float]] = [{}, {}]
-        move = int(rng.choice((-1, 0, 0, 0, 1)))
-        best_bid += move
+        best_bid += rng.choice((-1, 0, 0, 0, 1))
         for s in (0, 1):
-            depth[s] = int(np.clip(depth[s] + rng.choice((-1, 0, 1)), 5, 25))
+            depth[s] = min(25, max(5, depth[s] + rng.choice((-1, 0, 1))))
             want = wanted(s)
             for p in list(sides[s]):
                 if p not in want:
@@ -151,8 +160,8 @@ def _simulate(symbol: str, day: Date, n_events: int, seed: int, start_price: flo
                     changes[s][p] = 0.0
             for p in want - sides[s].keys():
                 sides[s][p] = changes[s][p] = size()
-            for p in rng.choice(sorted(sides[s]), size=int(rng.integers(1, 4)), replace=False):
-                sides[s][int(p)] = changes[s][int(p)] = size()
+            for p in rng.sample(sorted(sides[s]), rng.randint(1, 3)):
+                sides[s][p] = changes[s][p] = size()
         u += 1
         bids = [(price(p), f"{q:.3f}" if q else "0") for p, q in sorted(changes[0].items(), reverse=True)]
         asks = [(price(p), f"{q:.3f}" if q else "0") for p, q in sorted(changes[1].items())]
@@ -160,4 +169,3 @@ def _simulate(symbol: str, day: Date, n_events: int, seed: int, start_price: flo
         events += len(bids) + len(asks)
     trades.sort(key=lambda r: float(r[0]))
     return lines, trades
-
