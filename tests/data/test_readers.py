@@ -272,3 +272,32 @@ def test_cache_format_version_is_part_of_the_key(tmp_path: Path, monkeypatch: py
     first = cache.entry_paths(trades, tmp_path)
     monkeypatch.setattr(cache, "FORMAT_VERSION", cache.FORMAT_VERSION + 1)
     assert cache.entry_paths(trades, tmp_path) != first
+
+
+def test_through_the_cli_a_damaged_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from bybit_mm.cli.app import ErrorMappingGroup
+
+    app = typer.Typer(cls=ErrorMappingGroup)
+
+    @app.command()
+    def load(paths: list[Path]) -> None:
+        load_events(paths, cache_root=tmp_path / "cache")
+
+    @app.command()
+    def other() -> None:  # two commands, so `load` is addressed by name as in bybit-mm
+        pass
+
+    lines = _gap_lines()[:2] + ["{not json"]
+    path = write_book_zip(tmp_path / "2026-01-01_BTCUSDT_ob500.data.zip", lines)
+    result = CliRunner().invoke(app, ["load", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: {path}: line 3: not valid JSON "
+                                                  "(Expecting property name enclosed in double quotes)"]
+    book, _ = write_bybit_day(tmp_path / "cut", n_events=20000, seed=5)
+    book.write_bytes(book.read_bytes()[:5000])
+    result = CliRunner().invoke(app, ["load", str(book)])
+    assert result.exit_code == 2 and "truncated zip archive: it ends inside line" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
