@@ -47,12 +47,21 @@ def _messages(path: Path) -> list[dict]:
 
 def test_record_survives_a_drop_and_its_recording_rebuilds_the_book(cli, emu: EmulatorHandle, tmp_path: Path) -> None:
     out = tmp_path / "rec"
-    dropper = threading.Timer(1.5, emu.drop_ws_connections)
+    done = threading.Event()
+
+    def drop_once_subscribed() -> None:  # not on a timer: start-up may be slow on a loaded machine
+        while not done.is_set() and emu.ws.subscribers("orderbook.50.BTCUSDT") == 0:
+            time.sleep(0.05)
+        if not done.wait(0.5):
+            emu.drop_ws_connections()
+
+    dropper = threading.Thread(target=drop_once_subscribed, daemon=True)
     dropper.start()
     try:
-        result = cli("--profile", "emu", "record", "BTCUSDT", "ethusdt", "--out", str(out), "--duration", "3.5s")
+        result = cli("--profile", "emu", "record", "BTCUSDT", "ethusdt", "--out", str(out), "--duration", "6s")
     finally:
-        dropper.cancel()
+        done.set()
+        dropper.join()
     assert result.exit_code == 0, result.stderr
     files = [Path(x) for x in result.stdout.split()]
     assert sorted(p.name for p in files) == sorted(p.name for p in out.iterdir())
