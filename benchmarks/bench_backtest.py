@@ -1,26 +1,35 @@
-"""Backtest speed on a 1,000,000-event BTCUSDT-like feed, and the paper run's CPU time.
+"""Backtest data path on a 1,000,000-event BTCUSDT-like day in Bybit's own file formats.
 
-Figures, each from its own function (CPU seconds of this process, ``time.process_time``, so a
-busy shared machine does not inflate them; wall seconds are printed beside):
+The feed: ``write_bybit_day`` (a seeded random walk, a 5-25-level book, deltas every 100 ms and
+trades) written as ``2026-01-01_BTCUSDT_ob500.data.zip`` and ``BTCUSDT2026-01-01.csv.gz``.
+Figures, each from its own function:
 
-- replay only: the replayed exchange (book, matching, mark) with no strategy;
-- requote every 100 ms: the real strategy core decides every 100 ms of market time;
-- requote on every event: the core decides after every complete book update and every print;
-- update-to-decision: per decision of the every-event run, the time from the driver's call to
-  the order actions (account view, working orders, the core's estimators, risk guard, model,
-  shaping and reconciliation): p50 / p99 in microseconds;
-- paper CPU: ``bybit-mm paper --market sim --duration 20m --speed 0`` in a fresh process (the
-  README's first command), CPU seconds of the child.
+1. import: parse both files and write the columnar cache (``bybit_mm.data.cache.convert``), in a
+   fresh process: events/s (wall clock, and per CPU second) and that process's peak RSS (and its
+   RSS before the import). Memory is bounded by the reader's chunk (4 MiB of text), not the day.
+2. cached load: ``load_events`` of both files from the cache (memory-mapped, merged into one
+   time-ordered array), in a fresh process: events/s and peak RSS (the result itself is 34 bytes
+   an event).
 
-The feed: ``--npy FILE`` (an array of ``bybit_mm.data.events.EVENT_DTYPE`` rows), or Bybit-format
-files (``--data PATH...``, read through ``bybit_mm.data.load_events``), or by default the seeded
-generator of the test suite (``tests/engine/replay_feed.py``: a 5-25-level delta every 100 ms and
-prints at or through the touch). Run: python benchmarks/bench_backtest.py [--events N]
+Then, on the loaded rows, the backtest (CPU seconds of this process, ``time.process_time``;
+wall seconds beside):
+
+3. replay only: the replayed exchange (book, matching, mark) with no strategy;
+4. requote every 100 ms: the real strategy core (profile defaults) decides every 100 ms;
+5. requote on every event: the core decides after every complete book update and every print;
+6. update-to-decision: per decision of run 5, the driver's call to the order actions (account
+   view, working orders, estimators, risk guard, model, shaping, reconciliation), in thread CPU
+   time: p50 / p99 in microseconds;
+7. paper CPU: ``bybit-mm paper --market sim --duration 20m --speed 0`` in a fresh process (the
+   README's first command), CPU seconds of the child (``--skip-paper`` leaves it out).
+
+Run: python benchmarks/bench_backtest.py [--events N] [--dir DIR] [--skip-paper]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -31,17 +40,81 @@ from pathlib import Path
 from typing import Any
 
 EVENTS = 1_000_000
+
+
+def make_feed(directory: Path, events: int = EVENTS) -> list[Path]:
+    """The synthetic day's two files (written once; reused if already there)."""
+    from bybit_mm.data.synthetic import book_file_name, trades_file_name, write_bybit_day
+
+    book, trades = directory / book_file_name("BTCUSDT", _day()), directory / trades_file_name("BTCUSDT", _day())
+    marker = directory / f".events-{events}"
+    if not (book.exists() and trades.exists() and marker.exists()):
+        write_bybit_day(directory, "BTCUSDT", _day(), n_events=events, seed=7)
+        marker.touch()
+    return [book, trades]
+
+
+def _day():  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    return date(2026, 1, 1)
+
+
+def _peak_rss_mib() -> float:
+    # VmHWM is this process image's own peak; ru_maxrss would carry the parent's over fork+exec.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _child(figure: str, files: list[Path], cache: Path) -> dict[str, float]:
+    """Run one figure in a fresh interpreter (so its peak RSS is its own) and return its JSON."""
+    out = subprocess.run([sys.executable, __file__, "--child", figure, "--cache", str(cache), *map(str, files)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def import_figure(files: list[Path], cache: Path) -> dict[str, float]:
+    """Parse + cache every file from scratch: events/s and peak RSS."""
+    import shutil
+
+    shutil.rmtree(cache, ignore_errors=True)
+    return _child("import", files, cache)
+
+
+def cached_load_figure(files: list[Path], cache: Path) -> dict[str, float]:
+    """``load_events`` from a warm cache: events/s and peak RSS."""
+    return _child("load", files, cache)
+
+
+def _run_child(figure: str, files: list[Path], cache: Path) -> dict[str, float]:
+    import numpy  # noqa: F401  (the baseline RSS includes numpy)
+
+    from bybit_mm.data import cache as event_cache
+    from bybit_mm.data.loader import load_events
+
+    before = _peak_rss_mib()
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    if figure == "import":
+        events = 0
+        for f in files:
+            rows, _ = event_cache.convert(f, cache)
+            events += rows.size
+    else:
+        rows, _ = load_events(files, cache_root=cache)
+        events = rows.size
+    dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    return {"events": events, "seconds": dt, "events_per_s": events / dt, "cpu_seconds": cpu,
+            "events_per_cpu_s": events / cpu, "rss_before_mib": before, "peak_rss_mib": _peak_rss_mib()}
+
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def generated_feed(events: int = EVENTS) -> Any:
-    """The test suite's seeded BTCUSDT-like feed, grown to about ``events`` rows."""
-    sys.path.insert(0, str(ROOT / "tests" / "engine"))
-    from replay_feed import make_feed
-
-    seconds = events / 185.0  # ~185 rows per second of market time
-    feed = make_feed(seconds, seed=7, sigma_ticks=3.0)
-    return feed[:events]
 
 
 def _backtest(events: Any, *, interval_s: float, every_event: bool) -> Any:
@@ -79,7 +152,7 @@ def requote_every_event(events: Any) -> dict[str, float]:
     bt = _backtest(events, interval_s=1.0, every_event=True)
     decide = bt.decide
     took: list[int] = []
-    clock = time.perf_counter_ns
+    clock = time.thread_time_ns  # CPU time of this thread: preemption on a busy machine is not counted
 
     def timed_decide(now_ms: int) -> Any:
         t0 = clock()
@@ -110,29 +183,47 @@ def paper_cpu(duration: str = "20m") -> dict[str, float]:
     return {"cpu_s": cpu, "wall_s": wall}
 
 
-def load_feed(args: argparse.Namespace) -> Any:
-    """The feed the options name (see the module docstring)."""
-    import numpy as np
-
-    if args.npy:
-        return np.load(args.npy)
-    if args.data:
-        from bybit_mm.data import load_events
-
-        return load_events(args.data)[0][: args.events]
-    return generated_feed(args.events)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=EVENTS)
-    parser.add_argument("--npy", type=Path, default=None, help="an .npy of EVENT_DTYPE rows")
-    parser.add_argument("--data", type=Path, nargs="*", default=None, help="Bybit-format files (load_events)")
+    parser.add_argument("--dir", type=Path, default=None, help="keep the feed here (default: a temp dir)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--cache", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--skip-paper", action="store_true", help="leave out the paper CPU figure")
     args = parser.parse_args()
-    t0 = time.perf_counter()
-    events = load_feed(args)
-    print(f"feed: {len(events):,} events ready in {time.perf_counter() - t0:.1f} s")
+    if args.child:
+        print(json.dumps(_run_child(args.child, args.files, args.cache)))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
+        directory = args.dir or Path(tmp) / "feed"
+        directory.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        files = make_feed(directory, args.events)
+        print(f"feed: {', '.join(f.name for f in files)} "
+              f"({sum(f.stat().st_size for f in files) / 2**20:.1f} MiB, ready in {time.perf_counter() - t0:.1f} s)")
+        cache = Path(tmp) / "cache"
+        imp = import_figure(files, cache)
+        print(f"import (parse + cache): {imp['events']:,} events in {imp['seconds']:.2f} s = "
+              f"{imp['events_per_s']:,.0f} events/s ({imp['events_per_cpu_s']:,.0f} per CPU second); "
+              f"peak RSS {imp['peak_rss_mib']:.0f} MiB (process before import {imp['rss_before_mib']:.0f} MiB)")
+        load = cached_load_figure(files, cache)
+        print(f"cached load (merged, time-ordered): {load['events']:,} events in {load['seconds']:.3f} s = "
+              f"{load['events_per_s']:,.0f} events/s ({load['events_per_cpu_s']:,.0f} per CPU second); "
+              f"peak RSS {load['peak_rss_mib']:.0f} MiB (process before load {load['rss_before_mib']:.0f} MiB)")
+        from bybit_mm.data.loader import load_events
+
+        events, _ = load_events(files, cache_root=cache)
+        backtest_figures(events)
+        if not args.skip_paper:
+            p = paper_cpu()
+            print(f"paper --market sim --duration 20m --speed 0: {p['cpu_s']:.2f} s CPU ({p['wall_s']:.2f} s wall)")
+        print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+              "(wall-clock figures shrink under load; CPU-second figures much less)")
+
+
+def backtest_figures(events: Any) -> None:
+    """Print figures 3 to 6 for ``events``."""
     r = replay_only(events)
     print(f"replay only: {r['events_per_s']:,.0f} events/s ({r['cpu_s']:.2f} s CPU, {r['wall_s']:.2f} s wall)")
     r = requote_every(events, 0.1)
@@ -141,10 +232,7 @@ def main() -> None:
     r = requote_every_event(events)
     print(f"requote on every event: {r['events_per_s']:,.0f} events/s ({r['decisions']:,} decisions; "
           f"{r['cpu_s']:.2f} s CPU, {r['wall_s']:.2f} s wall)")
-    print(f"update-to-decision: p50 {r['decision_p50_us']:.1f} us, p99 {r['decision_p99_us']:.1f} us")
-    if not args.skip_paper:
-        p = paper_cpu()
-        print(f"paper --market sim --duration 20m --speed 0: {p['cpu_s']:.2f} s CPU ({p['wall_s']:.2f} s wall)")
+    print(f"update-to-decision: p50 {r['decision_p50_us']:.1f} us, p99 {r['decision_p99_us']:.1f} us (CPU)")
 
 
 if __name__ == "__main__":

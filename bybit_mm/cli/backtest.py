@@ -82,7 +82,7 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
     import time
 
     from bybit_mm.cli.paper import journal_path
-    from bybit_mm.data import load_events
+    from bybit_mm.data.loader import load_events
     from bybit_mm.domain.instruments import get_instrument
     from bybit_mm.engine.backtest import BacktestSettings, run_backtest
     from bybit_mm.engine.config import EngineConfig
