@@ -15,7 +15,8 @@ Then, on the loaded rows, the backtest (CPU seconds of this process, ``time.proc
 wall seconds beside):
 
 3. replay only: the replayed exchange (book, matching, mark) with no strategy;
-4. requote every 100 ms: the real strategy core (profile defaults) decides every 100 ms;
+4. requote every 100 ms: the real strategy core (profile defaults, ``interval_s`` 1) decides on
+   market updates at most every 100 ms, as the engine does on a stream (``min_requote_s``);
 5. requote on every event: the core decides after every complete book update and every print;
 6. update-to-decision: per decision of run 5, the driver's call to the order actions (account
    view, working orders, estimators, risk guard, model, shaping, reconciliation), in thread CPU
@@ -117,13 +118,13 @@ def _run_child(figure: str, files: list[Path], cache: Path) -> dict[str, float]:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _backtest(events: Any, *, interval_s: float, every_event: bool) -> Any:
+def _backtest(events: Any, *, requote_s: float | None) -> Any:
     from bybit_mm.domain.instruments import get_instrument
     from bybit_mm.engine.backtest import Backtest, BacktestSettings
     from bybit_mm.engine.config import EngineConfig
 
-    config = EngineConfig(interval_s=interval_s)
-    return Backtest(events, config, get_instrument("BTCUSDT"), BacktestSettings(every_event=every_event))
+    config = EngineConfig(interval_s=1.0)  # the engine's interval; decisions as on a stream (requote_s)
+    return Backtest(events, config, get_instrument("BTCUSDT"), BacktestSettings(requote_s=requote_s))
 
 
 def _timed(fn: Any) -> tuple[float, float, Any]:
@@ -134,14 +135,14 @@ def _timed(fn: Any) -> tuple[float, float, Any]:
 
 def replay_only(events: Any) -> dict[str, float]:
     """Events/s of the replayed exchange alone (no strategy)."""
-    bt = _backtest(events, interval_s=0.1, every_event=False)
-    cpu, wall, _ = _timed(lambda: bt.exchange.run(events, None, interval_ms=100))
+    bt = _backtest(events, requote_s=None)
+    cpu, wall, _ = _timed(lambda: bt.exchange.run(events, None, interval_ms=1000))
     return {"events": len(events), "cpu_s": cpu, "wall_s": wall, "events_per_s": len(events) / cpu}
 
 
-def requote_every(events: Any, interval_s: float = 0.1) -> dict[str, float]:
-    """Events/s with the real core deciding every ``interval_s`` of market time."""
-    bt = _backtest(events, interval_s=interval_s, every_event=False)
+def requote_every(events: Any, requote_s: float = 0.1) -> dict[str, float]:
+    """Events/s with the real core deciding on market updates at most every ``requote_s``."""
+    bt = _backtest(events, requote_s=requote_s)
     cpu, wall, r = _timed(bt.run)
     return {"events": len(events), "decisions": r.decisions, "cpu_s": cpu, "wall_s": wall,
             "events_per_s": len(events) / cpu, "fills": r.summary.fills, "amends": r.summary.orders_amended}
@@ -149,7 +150,7 @@ def requote_every(events: Any, interval_s: float = 0.1) -> dict[str, float]:
 
 def requote_every_event(events: Any) -> dict[str, float]:
     """Events/s with a decision after every complete update, and the update-to-decision times."""
-    bt = _backtest(events, interval_s=1.0, every_event=True)
+    bt = _backtest(events, requote_s=0.0)
     decide = bt.decide
     took: list[int] = []
     clock = time.thread_time_ns  # CPU time of this thread: preemption on a busy machine is not counted

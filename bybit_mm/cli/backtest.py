@@ -56,7 +56,8 @@ def register(app: typer.Typer) -> None:
         end: Optional[str] = typer.Option(None, "--to", help="End of the replayed window (exclusive), same forms as --from."),
         gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
-        interval: float = typer.Option(1.0, "--interval", min=0.0, help="Seconds of market time between decisions; 0: decide after every book update and trade."),
+        interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds of market time between decisions (and the estimators' sampling period)."),
+        requote: Optional[float] = typer.Option(None, "--requote", min=0.0, help="Also decide after book updates and trades, at most every this many seconds, as on a live stream (0: after every update)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
     ) -> None:
         """Replay market data through the market-making strategy (the profile's settings) and summarise.
@@ -70,7 +71,7 @@ def register(app: typer.Typer) -> None:
         if start_ns is not None and end_ns is not None and end_ns <= start_ns:
             raise UsageError("--to must be after --from")
         result = _backtest(app, [*data, *(more or [])], start_ns=start_ns, end_ns=end_ns, gamma=gamma, model=model,
-                           interval=interval, as_json=as_json)
+                           interval=interval, requote=requote, as_json=as_json)
         if result.summary.stop_reason.startswith("kill switch"):
             from bybit_mm.errors import EXIT_REJECTED
 
@@ -78,7 +79,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int | None, gamma: float | None,
-              model: str | None, interval: float, as_json: bool) -> BacktestResult:
+              model: str | None, interval: float, requote: float | None, as_json: bool) -> BacktestResult:
+    import sys
     import time
 
     from bybit_mm.cli.paper import journal_path
@@ -100,9 +102,9 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
         instrument = get_instrument(symbol)
     except KeyError:
         raise UsageError(f"{symbol}: no instrument specs are shipped for this symbol") from None
-    config = EngineConfig.from_profile(profile, gamma=gamma, model=model, interval_s=interval or 1.0)
+    config = EngineConfig.from_profile(profile, gamma=gamma, model=model, interval_s=interval)
     config = config.with_(symbol=symbol)
-    settings = BacktestSettings.from_profile(profile, every_event=interval == 0)
+    settings = BacktestSettings.from_profile(profile, requote_s=requote)
     if config.leverage > instrument.max_leverage:
         raise UsageError(f"{symbol}: leverage {config.leverage}x is above the maximum {instrument.max_leverage}x")
     journal = Journal(journal_path("backtest", profile.name, symbol))
@@ -129,6 +131,7 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
         from bybit_mm.ui.dashboard import backtest_table
 
         term.out.print(backtest_table(result, events_per_s=rate))
+    sys.stdout.flush()
     term.message(f"replayed {result.events:,} events in {replay_s:.2f} s ({rate:,.0f} events/s; "
                  f"{t1 - t0:.2f} s to load); journal: {journal.path}")
     return result

@@ -3,7 +3,8 @@
 :class:`Backtest` is to :class:`~bybit_mm.sim.replay.ReplayExchange` what
 :class:`~bybit_mm.engine.trader.LiveTrader` is to an exchange client: it feeds the same
 :class:`~bybit_mm.engine.core.StrategyCore` the touch and the prints, asks it to decide every
-``interval_s`` of replayed time (or after every complete update), and sends its order actions
+``interval_s`` of replayed time (and, like the engine on a stream, after market updates at most
+every ``requote_s``), and sends its order actions
 the way the async driver does (PostOnly limit orders, amend first, cancel/replace when an amend
 is refused, the order-rate budget, the liquidation guard's reduce-only market orders). Fills,
 funding and liquidations are booked into the engine's ledger and journaled like a paper run.
@@ -56,16 +57,17 @@ class BacktestSettings:
     queue_model: str = "trade_through"
     latency: ConstantLatency = field(default_factory=ConstantLatency)
     seed: int = 1
-    #: Decide after every complete book update or trade instead of every ``interval_s``.
-    every_event: bool = False
+    #: Also decide after a complete book update or print, at most every ``requote_s`` (as the
+    #: engine does on a stream; 0: after every update). None: every ``interval_s`` only (as on REST).
+    requote_s: float | None = None
 
     @classmethod
-    def from_profile(cls, profile: Profile, *, every_event: bool = False) -> BacktestSettings:
+    def from_profile(cls, profile: Profile, *, requote_s: float | None = None) -> BacktestSettings:
         """``paper.starting_balance``, ``fee_tier``, ``queue_model``, ``seed`` and the latencies
         ``paper.latency_ms`` (order entry), ``paper.response_latency_ms``, ``paper.feed_latency_ms``."""
         p = profile.paper
         return cls(starting_balance=Decimal(str(p.starting_balance)), fee_tier=p.fee_tier,
-                   queue_model=p.queue_model, seed=p.seed, every_event=every_event,
+                   queue_model=p.queue_model, seed=p.seed, requote_s=requote_s,
                    latency=ConstantLatency(entry=p.latency_ms, response=p.response_latency_ms,
                                            feed=p.feed_latency_ms))
 
@@ -152,9 +154,11 @@ class Backtest:
             self.journal.start_run(cfg.symbol, NETWORK, self.started_ms, self.settings.starting_balance,
                                    resumed=False)
         first, last = (int(ev["local_ts"][0]) // 1_000_000, int(ev["local_ts"][-1]) // 1_000_000) if n else (0, 0)
-        interval = 0 if self.settings.every_event else max(1, int(cfg.interval_s * 1000))
+        interval = max(1, int(cfg.interval_s * 1000))
+        rq = self.settings.requote_s
         try:
-            self.exchange.run(ev, self, interval_ms=interval, progress=progress)
+            self.exchange.run(ev, self, interval_ms=interval, requote_ms=None if rq is None else int(rq * 1000),
+                              progress=progress)
             reason = "end of data"
         except _Stop:
             reason = self.stop_reason or "stopped"
@@ -187,7 +191,7 @@ class Backtest:
             summary=summary, events=n, decisions=self.decisions, data_start_ms=first_ms, data_end_ms=last_ms,
             mark_source="mark rows" if ex.mark_rows else "mid",
             funding_source="funding rows" if ex.funding_rows else "none", fundings=ex.fundings,
-            settings={"interval_s": 0.0 if s.every_event else cfg.interval_s, "every_event": s.every_event,
+            settings={"interval_s": cfg.interval_s, "requote_s": s.requote_s,
                       "queue_model": s.queue_model, "fee_tier": s.fee_tier,
                       "order_latency_ms": s.latency.entry, "response_latency_ms": s.latency.response,
                       "feed_latency_ms": s.latency.feed, "leverage": cfg.leverage,

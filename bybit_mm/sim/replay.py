@@ -118,6 +118,7 @@ class ReplayExchange:
         self._next_decision = _NEVER
         self._busy_until = 0
         self._interval_ms = 0
+        self._last_decision = -_NEVER
         self.events = 0
         self.liquidations = 0
         self.fundings = 0
@@ -125,11 +126,12 @@ class ReplayExchange:
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self, events: np.ndarray, strategy: ReplayStrategy | None, *, interval_ms: int,
-            progress: Callable[[int], None] | None = None) -> None:
+            requote_ms: int | None = None, progress: Callable[[int], None] | None = None) -> None:
         """Replay ``events`` (rows of ``bybit_mm.data.events.EVENT_DTYPE``; time: ``local_ts``) through
-        the exchange, calling ``strategy`` to decide every ``interval_ms`` (0: after every complete
-        update) and at the end. ``strategy=None`` replays the market alone. ``progress(rows done)``
-        is called now and then."""
+        the exchange, calling ``strategy`` to decide every ``interval_ms`` and, with ``requote_ms``,
+        also after a complete update (book message or print) once ``requote_ms`` have passed since
+        the last decision (0: after every update), as the engine does on a stream.
+        ``strategy=None`` replays the market alone. ``progress(rows done)`` is called now and then."""
         n = len(events)
         if n == 0:
             return
@@ -155,14 +157,14 @@ class ReplayExchange:
         queue = self.queue
         view = self._view
         requests = self._requests
-        every_event = interval_ms <= 0
-        self._next_decision = ts_ms[0] if strategy is not None and not every_event else _NEVER
+        self._next_decision = ts_ms[0] if strategy is not None else _NEVER
         next_due = self._next_due()
         bb, ba = self.bid_tick, self.ask_tick
         seen_bb, seen_ba = bb, ba
         on_book = strategy.on_book if strategy is not None else None
         on_trade = strategy.on_trade if strategy is not None else None
-        decide_each = every_event and strategy is not None
+        on_update = requote_ms is not None and strategy is not None
+        requote = requote_ms or 0
         # Locals, not module globals, in the loop (a global lookup per row costs more than the work).
         _BID, _ASK, _BUY, _SELL, _CLEAR, _MARK, _FUND, _LAST = BID, ASK, TRADE_BUY, TRADE_SELL, BOOK_CLEAR, MARK, FUNDING, FLAG_LAST
         rows = zip(kind, flags, ts_ms, ticks, steps, px, qty)
@@ -251,10 +253,11 @@ class ReplayExchange:
                                     next_due = t + feed
                             else:
                                 on_book(t, bb, ba)
-                    if decide_each and not requests and t >= self._busy_until:
+                    if on_update and not requests and t >= self._busy_until and t >= self._last_decision + requote:
                         self.now_ms = t
                         self.bid_tick, self.ask_tick = bb, ba
                         self._decide(t)
+                        self._next_decision = max(t + self._interval_ms, self._busy_until)
                         next_due = self._next_due()
         self.bid_tick, self.ask_tick = bb, ba
         self.events += n
@@ -282,6 +285,7 @@ class ReplayExchange:
         lat = self.latency
         rtt = lat.entry_ms() + lat.response_ms()
         entry = lat.entry_ms()
+        self._last_decision = now
         sent = self.strategy.decide(now)  # type: ignore[union-attr]
         for j, req in enumerate(sent):
             self._requests.append((now + j * rtt + entry, req))

@@ -49,7 +49,7 @@ def test_json_is_one_object_with_the_paper_keys_and_the_replay_and_is_determinis
 
 def test_a_window_and_the_table(cli: Callable[..., Any], day: list[Path]) -> None:
     r = cli("backtest", "--data", str(day[0]), "--data", str(day[1]), "--from", "2026-01-01T00:01",
-            "--to", "2026-01-01T00:30", "--interval", "0.5", env={"COLUMNS": "100"})
+            "--to", "2026-01-01T00:30", "--interval", "0.5", "--requote", "0.1", env={"COLUMNS": "100"})
     assert r.exit_code == 0, r.stderr
     for label in ("backtest", "fills (buy / sell)", "events (decisions)", "events/s", "data span (UTC)",
                   "the mid (no mark prices in the data)", "none (no funding rates in the data)"):

@@ -83,12 +83,14 @@ def test_latency_changes_the_run() -> None:
     assert (fast.fills, fast.orders_rejected, fast.total_pnl) != (slow.fills, slow.orders_rejected, slow.total_pnl)
 
 
-def test_every_event_mode_decides_after_each_complete_update() -> None:
+def test_requote_0_decides_after_each_complete_update_and_100ms_at_most_ten_times_a_second() -> None:
     events = make_feed(120, seed=2)
-    result = run_backtest(events, CONFIG, BTC, BacktestSettings(fee_tier="SVIP", every_event=True))
+    result = run_backtest(events, CONFIG, BTC, BacktestSettings(fee_tier="SVIP", requote_s=0.0))
     complete = int(np.count_nonzero(events["flags"] & FLAG_LAST))
     assert result.events == len(events)
     assert 0.9 * complete <= result.decisions <= complete
+    tenth = run_backtest(events, CONFIG, BTC, BacktestSettings(fee_tier="SVIP", requote_s=0.1))
+    assert 0.8 * 1200 <= tenth.decisions <= 1200 + 1  # 120 s at most every 100 ms
 
 
 def _rows(*rows: tuple[int, int, int, float, float]) -> np.ndarray:
