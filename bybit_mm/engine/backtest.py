@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from bybit_mm.domain.instruments import Instrument
     from bybit_mm.engine.journal import Journal
     from bybit_mm.sim.models import Execution as SimExecution
-    from bybit_mm.sim.replay import ReplayExchange
 
 ZERO = Decimal(0)
 ID_PREFIX = "mm"
@@ -109,6 +108,8 @@ class Backtest:
 
     def __init__(self, events: np.ndarray, config: EngineConfig, instrument: Instrument,
                  settings: BacktestSettings, *, journal: Journal | None = None) -> None:
+        import random
+
         from bybit_mm.domain.fees import tier
         from bybit_mm.sim.matching import make_queue_model
         from bybit_mm.sim.replay import ReplayExchange
@@ -121,9 +122,7 @@ class Backtest:
         self.settings = settings
         self.journal = journal
         fees = tier(settings.fee_tier)
-        import random
-
-        self.exchange: ReplayExchange = ReplayExchange(
+        self.exchange = ReplayExchange(
             instrument, balance=settings.starting_balance, maker_fee=fees.maker, taker_fee=fees.taker,
             leverage=config.leverage, margin_mode=config.margin_mode,
             queue=make_queue_model(settings.queue_model, random.Random(f"queue-{settings.seed}")),

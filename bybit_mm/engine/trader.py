@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from bybit_mm.domain.instruments import Instrument
@@ -377,7 +377,6 @@ class LiveTrader:
     # -- one iteration --------------------------------------------------------------------------
     async def step(self) -> EngineSnapshot:
         """One read -> decide -> act cycle; returns (and publishes) the snapshot."""
-        cfg = self.config
         self._iteration += 1
         now = self.clock.now_ms()
         self._last_step_ms = now

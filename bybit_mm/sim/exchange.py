@@ -36,10 +36,8 @@ the fed mark drives liquidation and uPnL, and funding settles at the fed funding
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
@@ -50,14 +48,13 @@ from bybit_mm.domain.instruments import Instrument, get_instrument
 from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import FillEffect
-from bybit_mm.domain.rounding import OrderTooSmall, check_order
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.external import ExternalMarket, sorted_new
 from bybit_mm.sim.latency import ConstantLatency
 from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
 from bybit_mm.sim.market import MarketParams, SyntheticMarket
-from bybit_mm.sim.matching import OrderRecord, make_queue_model, match_print
+from bybit_mm.sim.matching import OrderRecord, make_queue_model, match_print, new_id, validate_size
 from bybit_mm.sim.models import (
     BookEvent,
     BookSnapshot,
@@ -331,8 +328,7 @@ class SimExchange:
 
     def _new_id(self) -> str:
         self._id_seq += 1
-        digest = hashlib.blake2b(f"{self._id_salt}-{self._id_seq}".encode(), digest_size=16).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
+        return new_id(self._id_salt, self._id_seq)
 
     def _market(self, symbol: str) -> SyntheticMarket:
         m = self._markets.get(symbol)
@@ -651,12 +647,7 @@ class SimExchange:
 
     def _validate(self, inst: Instrument, m: SyntheticMarket, side: Side, qty: Decimal,
                   price: Decimal) -> None:
-        try:
-            check_order(inst, qty, price)
-        except OrderTooSmall as e:
-            code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
-                e.reason, E.PARAMS_ERROR)
-            raise SimError(code, e.message) from None
+        validate_size(inst, qty, price)
 
     def _band_tick(self, m: SyntheticMarket, side: Side) -> int:
         mark = m.mark_price()

@@ -29,15 +29,37 @@ the backtest alike (integer ticks and lot steps).
 
 from __future__ import annotations
 
+import hashlib
 import random
+import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Protocol
 
+from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.rounding import OrderTooSmall, check_order
+from bybit_mm.sim import errors as E
+from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.models import SimOrder
 
 ZERO = Decimal(0)
+
+
+def new_id(salt: str, seq: int) -> str:
+    """An order or execution id: a UUID hashed from (salt, sequence), so runs are reproducible."""
+    digest = hashlib.blake2b(f"{salt}-{seq}".encode(), digest_size=16).digest()
+    return str(uuid.UUID(bytes=digest, version=4))
+
+
+def validate_size(inst: Instrument, qty: Decimal, price: Decimal) -> None:
+    """The instrument's size and value rules for an order, as Bybit's retCodes (SimError)."""
+    try:
+        check_order(inst, qty, price)
+    except OrderTooSmall as e:
+        code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
+            e.reason, E.PARAMS_ERROR)
+        raise SimError(code, e.message) from None
 
 
 class OrderRecord:

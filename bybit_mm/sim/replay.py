@@ -24,8 +24,6 @@ Our orders never change the replayed book (the usual small-trader assumption).
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections import deque
 from itertools import islice
 from collections.abc import Callable
@@ -36,12 +34,11 @@ from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import FillEffect
-from bybit_mm.domain.rounding import OrderTooSmall, check_order
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.latency import ConstantLatency, LatencyModel
 from bybit_mm.sim.ledger import Ledger
-from bybit_mm.sim.matching import OrderRecord, QueueModel, match_print
+from bybit_mm.sim.matching import OrderRecord, QueueModel, match_print, new_id, validate_size
 from bybit_mm.sim.models import Execution, SimOrder, WalletView
 
 if TYPE_CHECKING:
@@ -363,8 +360,7 @@ class ReplayExchange:
 
     def _new_id(self) -> str:
         self._id_seq += 1
-        digest = hashlib.blake2b(f"{self._id_salt}-{self._id_seq}".encode(), digest_size=16).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
+        return new_id(self._id_salt, self._id_seq)
 
     def _find(self, order_id: str) -> OrderRecord:
         o = self._orders.get(order_id)
@@ -373,12 +369,7 @@ class ReplayExchange:
         return o
 
     def _check(self, side: Side, qty: Decimal, price: Decimal, exclude: OrderRecord | None) -> None:
-        try:
-            check_order(self.instrument, qty, price)
-        except OrderTooSmall as e:
-            code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
-                e.reason, E.PARAMS_ERROR)
-            raise SimError(code, e.message) from None
+        validate_size(self.instrument, qty, price)
         live = [(o.side, o.leaves, o.price) for o in self._live() if o is not exclude and not o.reduce_only]
         self.ledger.check_order(self.symbol, side, qty, price, {self.symbol: live}, self._marks(),
                                 self.bid_tick * self.tick)
