@@ -150,8 +150,12 @@ class Backtest:
         n = len(ev)
         cfg = self.config
         if self.journal is not None:
-            self.journal.start_run(cfg.symbol, NETWORK, self.started_ms, self.settings.starting_balance,
-                                   resumed=False)
+            run_id = self.journal.start_run(cfg.symbol, NETWORK, self.started_ms, self.settings.starting_balance,
+                                            resumed=False)
+            # Every backtest of the same data starts at the same time: the run id keeps its order
+            # and execution ids (the journal's keys) apart from earlier runs'.
+            self.ids = OrderIds(self.started_ms, prefix=f"{ID_PREFIX}{run_id}")
+            self.exchange.id_salt = f"replay-{self.settings.seed}-run{run_id}"
         first, last = (int(ev["local_ts"][0]) // 1_000_000, int(ev["local_ts"][-1]) // 1_000_000) if n else (0, 0)
         interval = max(1, int(cfg.interval_s * 1000))
         rq = self.settings.requote_s

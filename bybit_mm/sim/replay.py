@@ -106,7 +106,8 @@ class ReplayExchange:
         self._orders: dict[str, OrderRecord] = {}
         self._by_link: dict[str, str] = {}
         self._seq = 0
-        self._id_salt = f"replay-{seed}"
+        #: What order and execution ids are hashed from (a journaled run makes it unique).
+        self.id_salt = f"replay-{seed}"
         self._id_seq = 0
         self._liq_at: float | None = None  # the position's liquidation price (float), None when flat
         self.strategy: ReplayStrategy | None = None
@@ -360,7 +361,7 @@ class ReplayExchange:
 
     def _new_id(self) -> str:
         self._id_seq += 1
-        return new_id(self._id_salt, self._id_seq)
+        return new_id(self.id_salt, self._id_seq)
 
     def _find(self, order_id: str) -> OrderRecord:
         o = self._orders.get(order_id)

@@ -43,14 +43,19 @@ def _paper_run(events: np.ndarray, config: EngineConfig, journal: Journal) -> An
     return asyncio.run(LiveTrader(client, feed.clock, config, journal=journal).run())
 
 
+def _seq(client_order_id: str) -> str:
+    # mm-<run start>-<sequence><kind>; a journaled backtest puts its run id after "mm"
+    return client_order_id.rsplit("-", 1)[-1]
+
+
 def _orders(j: Journal) -> list[tuple[Any, ...]]:
-    return [(o["client_order_id"], o["side"], o["price"], o["qty"], o["status"], o["created_ms"])
+    return [(_seq(o["client_order_id"]), o["side"], o["price"], o["qty"], o["status"], o["created_ms"])
             for o in j.orders()]
 
 
 def _fills(j: Journal) -> list[tuple[Any, ...]]:
-    return [(ex.client_order_id, ex.side, ex.price, ex.qty, ex.fee, ex.is_maker, ex.ts_ms, ex.exec_type, mid)
-            for ex, mid in j.fills()]
+    return [(_seq(ex.client_order_id) if ex.client_order_id else "", ex.side, ex.price, ex.qty, ex.fee,
+             ex.is_maker, ex.ts_ms, ex.exec_type, mid) for ex, mid in j.fills()]
 
 
 def test_paper_driver_and_backtest_give_the_same_orders_and_fills(tmp_path: Path) -> None:
@@ -69,9 +74,16 @@ def test_paper_driver_and_backtest_give_the_same_orders_and_fills(tmp_path: Path
 def test_the_same_data_and_settings_give_byte_identical_json(tmp_path: Path) -> None:
     events = make_feed(300, seed=5)
     settings = BacktestSettings(fee_tier="SVIP", queue_model="queue", latency=ConstantLatency(30, 40, 10))
+    journal = Journal(tmp_path / "j.sqlite")
     a = to_json(run_backtest(events, CONFIG, BTC, settings).to_dict())
-    b = to_json(run_backtest(events.copy(), CONFIG, BTC, settings, journal=Journal(tmp_path / "j.sqlite")).to_dict())
-    assert a == b
+    b = to_json(run_backtest(events.copy(), CONFIG, BTC, settings, journal=journal).to_dict())
+    c = to_json(run_backtest(events.copy(), CONFIG, BTC, settings, journal=journal).to_dict())
+    assert a == b == c
+    # two journaled runs of the same data keep their own orders and fills
+    runs = journal.db.execute("SELECT run_id FROM runs").fetchall()
+    assert len(runs) == 2
+    per_run = journal.db.execute("SELECT run_id, COUNT(*) FROM fills GROUP BY run_id").fetchall()
+    assert len(per_run) == 2 and per_run[0][1] == per_run[1][1] > 0
     assert '"mark_source": "mid"' in a and '"funding_source": "none"' in a
 
 
