@@ -123,7 +123,7 @@ class StrategyCore:
         else:
             pending = self._pending_trades
             pending.append((ts_ms, abs(price - ref)))
-            if len(pending) > 10_000:
+            if len(pending) > 5000:
                 del pending[:-5000]
 
     def sample(self, ts_ms: int, mid: float, now_ms: int) -> None:
