@@ -95,13 +95,11 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
     show_progress = term.err.is_terminal and not as_json
     t0 = time.perf_counter()
     events, report = _load(term, load_events, data, start_ns, end_ns, show_progress)
-    if not len(events):
-        raise UsageError("no market data in the given files and time window")
+    if len(events) <= report.synthetic_rows:  # nothing but the book as it stood at --from
+        raise UsageError("no market data in the given files and time window",
+                         hint=f"the data spans {_span(report)}" if report.files else None)
     symbol = (report.symbol or profile.market.symbol).upper()
-    try:
-        instrument = get_instrument(symbol)
-    except KeyError:
-        raise UsageError(f"{symbol}: no instrument specs are shipped for this symbol") from None
+    instrument = get_instrument(symbol)  # UsageError (exit 2) naming the known symbols
     config = EngineConfig.from_profile(profile, gamma=gamma, model=model, interval_s=interval)
     config = config.with_(symbol=symbol)
     settings = BacktestSettings.from_profile(profile, requote_s=requote)
@@ -135,6 +133,17 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
     term.message(f"replayed {result.events:,} events in {replay_s:.2f} s ({rate:,.0f} events/s; "
                  f"{t1 - t0:.2f} s to load); journal: {journal.path}")
     return result
+
+
+def _span(report: Any) -> str:
+    from datetime import datetime, timezone
+
+    def when(ns: int | None) -> str:
+        return "?" if ns is None else datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+    firsts = [f.first_ts for f in report.files if getattr(f, "first_ts", None) is not None]
+    lasts = [f.last_ts for f in report.files if getattr(f, "last_ts", None) is not None]
+    return f"{when(min(firsts) if firsts else None)} to {when(max(lasts) if lasts else None)} UTC"
 
 
 def _load(term: Any, load_events: Any, data: list[Path], start_ns: int | None, end_ns: int | None,

@@ -60,6 +60,7 @@ def test_a_window_and_the_table(cli: Callable[..., Any], day: list[Path]) -> Non
     (["--from", "yesterday"], "--from 'yesterday' is not a time"),
     (["--from", "2026-01-02", "--to", "2026-01-01"], "--to must be after --from"),
     (["--model", "nope"], "--model must be as or glft"),
+    (["--from", "2026-01-05"], "no market data in the given files and time window"),
 ])
 def test_bad_options_exit_2_with_one_line(cli: Callable[..., Any], day: list[Path], args: list[str],
                                           needle: str) -> None:
