@@ -190,10 +190,9 @@ class RiskGuard:
         else:
             entry = price
         # Floats decide unless they land within _CLOSE of the boundary; then the exact Decimals do.
-        value = float(qty) * float(price)
-        cost_f = value * self._cost_per_value[fee_rate]
+        cost_f = float(qty) * float(price) * self._cost_per_value[fee_rate]
         avail_f = float(available)
-        if _near(cost_f, avail_f):
+        if abs(cost_f - avail_f) <= _CLOSE * max(cost_f, abs(avail_f), 1.0):
             if qty * price / cfg.leverage + qty * price * fee_rate * 2 > available:
                 return False, "not enough available margin"
         elif cost_f > avail_f:
@@ -206,7 +205,7 @@ class RiskGuard:
         sign = 1.0 if pside is PositionSide.LONG else -1.0
         d_f = sign * (mark_f - liq) / mark_f
         limit_f = sign * (entry_f - liq) / entry_f * self._trigger_frac_f
-        if _near(d_f, limit_f):
+        if abs(d_f - limit_f) <= _CLOSE * max(abs(d_f), abs(limit_f), 1.0):
             _, d_pct = liquidation_distance(pside, mark, info.liquidation_price)
             _, d_entry = liquidation_distance(pside, entry, info.liquidation_price)
             inside = d_pct <= d_entry * self._trigger_frac
@@ -221,9 +220,6 @@ class RiskGuard:
 #: Decimal one: far above the floats' own error (~1e-16 relative), far below any real margin.
 _CLOSE = 1e-9
 
-
-def _near(a: float, b: float) -> bool:
-    return abs(a - b) <= _CLOSE * max(abs(a), abs(b), 1.0)
 
 
 class _CostPerValue(dict):  # type: ignore[type-arg]
