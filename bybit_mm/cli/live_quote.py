@@ -206,11 +206,7 @@ def run_live_quote(app: AppContext, symbol: str | None, watch: bool, as_json: bo
                 if market is not None:
                     await market.close()
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        if not watch:  # Ctrl-C is how a watch ends: exit 0
-            raise
+    asyncio.run(main())  # Ctrl-C ends a watch as it ends any command: exit 130 (README)
 
 
 def _streamable(app: AppContext) -> bool:
