@@ -94,9 +94,10 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
     """
     import asyncio
 
-    from bybit_mm.ui.dashboard import dashboard, summary_table
+    from bybit_mm.ui.dashboard import dashboard
 
     term = app.terminal
+    running: list[LiveTrader] = []
 
     def emit(snap: Any) -> None:
         if as_json:
@@ -104,6 +105,7 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
 
     async def main() -> RunSummary:
         async with make_trader(emit) as trader:
+            running.append(trader)
             if as_json:
                 return await _run_with_signals(trader)
             from rich.live import Live
@@ -119,7 +121,21 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
             with Live(_View(), console=term.out, refresh_per_second=4, transient=False):
                 return await _run_with_signals(trader)
 
-    summary = asyncio.run(main())
+    try:
+        summary = asyncio.run(main())
+    except BaseException:
+        # A fatal error (exchange gone, authentication) stops the run after its shutdown: the
+        # summary of what it did is printed all the same, then the error sets the exit code.
+        if running and running[0].summary is not None:
+            _print_summary(term, running[0].summary, as_json=as_json)
+        raise
+    _print_summary(term, summary, as_json=as_json)
+    return summary
+
+
+def _print_summary(term: Any, summary: RunSummary, *, as_json: bool) -> None:
+    from bybit_mm.ui.dashboard import summary_table
+
     if as_json:
         term.json(summary.to_dict(), lines=True)
     else:
@@ -128,7 +144,6 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
         term.out.print(summary_table(summary))
     if summary.cancelled_on_exit < 0:
         term.warn("some orders may still be working: check with `bybit-mm orders`")
-    return summary
 
 
 def register(app: typer.Typer) -> None:

@@ -40,8 +40,13 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 ID_PREFIX = "mm"
-#: Consecutive failed iterations (exchange unreachable) before the engine gives up.
-MAX_FAILED_ITERATIONS = 60
+#: The engine gives up (exit 5, after cancelling and its summary) when every read has failed for
+#: this long (seconds of engine time) and at least MIN_FAILED_ITERATIONS times in a row.
+EXCHANGE_DOWN_S = 60.0
+MIN_FAILED_ITERATIONS = 3
+#: A stream that failed to start is tried again after this long, doubling up to STREAM_RETRY_MAX_S.
+STREAM_RETRY_S = 5.0
+STREAM_RETRY_MAX_S = 120.0
 #: Stream events one wait may take beyond its deadline (the queue is normally empty long before).
 _MAX_DRAIN = 20_000
 
@@ -71,6 +76,8 @@ class LiveTrader:
         self.stream = stream
         self.feed = FEED_REST if stream is None else FEED_STREAM
         self._stream_started = False
+        self._stream_retry_s = STREAM_RETRY_S
+        self._stream_retry_ms = 0
         self._next_reconcile_ms = 0
         self._seen_reconnects = 0
         self._last_step_ms = 0
@@ -81,6 +88,8 @@ class LiveTrader:
         self.on_snapshot = on_snapshot
         self.timer = timer
         self.latest: EngineSnapshot | None = None
+        #: The run's summary once it has stopped (also when ``run()`` then raises its fatal error).
+        self.summary: RunSummary | None = None
         self.network = getattr(client, "network", "?")
         self._stop_reason: str | None = None
         self._fatal: BaseException | None = None
@@ -88,6 +97,7 @@ class LiveTrader:
                          "reduces": 0, "liquidations": 0}
         self._latencies: deque[float] = deque(maxlen=2000)
         self._failed_iterations = 0
+        self._failing_since_ms = 0
         self._iteration = 0
         self._seen_trades: deque[str] = deque(maxlen=4000)
         self._seen_trade_set: set[str] = set()
@@ -141,7 +151,7 @@ class LiveTrader:
         except (AuthError, ConfigError, UsageError) as e:
             self.request_stop(f"error: {e.one_line()}")
             self._fatal = e
-        summary = await self._shutdown()
+        summary = self.summary = await self._shutdown()
         if self._fatal is not None:
             raise self._fatal
         return summary
@@ -260,9 +270,14 @@ class LiveTrader:
         try:
             await self.stream.start()
             self._stream_started = True
+            if self.feed == FEED_FALLBACK:
+                log.warning("market stream connected: leaving REST polling")
         except BybitMMError as e:
             self.feed = FEED_FALLBACK
-            log.warning("market stream unavailable, polling REST: %s", e.one_line())
+            self._stream_retry_ms = self.clock.now_ms() + int(self._stream_retry_s * 1000)
+            log.warning("market stream unavailable, polling REST (next try in %.0f s): %s",
+                        self._stream_retry_s, e.one_line())
+            self._stream_retry_s = min(self._stream_retry_s * 2, STREAM_RETRY_MAX_S)
 
     def _use_stream(self) -> bool:
         st = self.stream
@@ -378,13 +393,18 @@ class LiveTrader:
         self._iteration += 1
         now = self.clock.now_ms()
         self._last_step_ms = now
+        if self.stream is not None and not self._stream_started and now >= self._stream_retry_ms:
+            await self._start_stream()
         try:
             ticker, book, trades, pos, balance, working = await self._read(now)
         except ExchangeUnavailable as e:
             self.counters["errors"] += 1
+            if self._failed_iterations == 0:
+                self._failing_since_ms = now
             self._failed_iterations += 1
             log.warning("market/account read failed: %s", e.one_line())
-            if self._failed_iterations >= MAX_FAILED_ITERATIONS:
+            if (self._failed_iterations >= MIN_FAILED_ITERATIONS
+                    and now - self._failing_since_ms >= EXCHANGE_DOWN_S * 1000):
                 self._fatal = e
                 self.request_stop(f"exchange unavailable: {e.one_line()}")
             return self._publish(self._degraded_snapshot(now, "exchange unavailable"))
