@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -50,13 +51,25 @@ def test_a_second_run_resumes_the_session_and_fresh_starts_over(cli: Callable[..
 
 
 def test_the_table_fits_80_columns(cli: Callable[..., Any]) -> None:
-    r = cli(*FAST, "--duration", "5m", env={"COLUMNS": "80"})
+    r = cli(*FAST, "--duration", "5m", env={"COLUMNS": "80", "LINES": "24"})
     assert r.exit_code == 0, r.stderr
     out = r.stdout
-    for label in ("Market", "Quotes", "Position", "liq price", "PnL (USDT)", "spread", "inventory",
+    for label in ("Market", "Quotes", "Position", "liq price", "PnL", "spread", "inventory", "Activity",
                   "latency", "stopped: duration reached", "fills (buy / sell)", "min liq distance"):
         assert label in out
     assert max(len(line) for line in out.splitlines()) <= 80
+    lines = out.splitlines()
+    frame = lines[:next(i for i, line in enumerate(lines) if line.startswith("╰")) + 1]
+    assert len(frame) <= 24  # the whole last frame, bottom border included, on an 80x24 screen
+    # ... and it shows the final state the summary under it reports
+    summary = {m.group(1).strip(): m.group(2).strip() for line in lines[len(frame):]
+               if (m := re.match(r"│ (.+?)\s+│\s+(.+?) │", line))}
+    frame_text = "\n".join(frame)
+    fills = re.search(r"fills\s+(\d+) \((\d+) b / (\d+) s\)", frame_text)
+    assert fills is not None and summary["fills (buy / sell)"] == f"{fills[1]} ({fills[2]} / {fills[3]})"
+    assert re.search(r"volume\s+" + re.escape(summary["volume"]) + r"\s", frame_text)
+    assert re.search(r"size\s+" + re.escape(summary["position"]) + r" \(", frame_text)
+    assert re.search(r"fees paid\s+" + re.escape(summary["fees paid (− = rebates)"]) + r"\s", frame_text)
 
 
 @pytest.mark.parametrize("args, needle", [
