@@ -274,11 +274,13 @@ def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None
     @asynccontextmanager
     async def make_trader(on_snapshot: Any) -> Any:
         try:
+            from bybit_mm.exchange.logged import LoggedClient
+
             live_market = stream and profile.paper.market == "live"
             async with open_client(app, clock=clock, streaming=live_market) as client:
                 # On a streamed live market the engine is woken by the stream's events, as `live` is.
                 market_stream = client.market_stream(symbol) if live_market else None
-                yield LiveTrader(client, clock, config, journal=journal, resume=resume,
+                yield LiveTrader(LoggedClient(client), clock, config, journal=journal, resume=resume,
                                  on_snapshot=on_snapshot, stream=market_stream)
         finally:
             journal.close()

@@ -326,6 +326,9 @@ class LiveTrader:
         assert st is not None and st.account is not None
         acct = st.account
         cfg = self.config
+        if st.reconnects != self._seen_reconnects:
+            log.info("private stream reconnected (%d so far): reconciling orders, fills and position over REST",
+                     st.reconnects)
         self._seen_reconnects = st.reconnects
         self._next_reconcile_ms = now + int(cfg.reconcile_s * 1000)
         try:
@@ -444,6 +447,11 @@ class LiveTrader:
         status = ("stopping" if self._stop_reason else "stale data" if decision.stale
                   else "reducing" if decision.liq_level == "danger"
                   else "warming up" if quote is None else "quoting")
+        log.debug("decision: mid %s mark %s position %s sigma %s -> %s", mid, mark, qty,
+                  getattr(self, "_model_state", (None,))[0],
+                  ", ".join(f"{k.value} {t.qty} @ {t.price}" if t else f"{k.value} none" for k, t in targets.items()))
+        if self.latest is None or status != self.latest.status:
+            log.info("status: %s%s", status, f" ({'; '.join(notes)})" if notes else "")
         snap = self._snapshot(now, status, book=book, mid=mid, mark=mark, quote=quote, pos=pos,
                               balance=balance, decision=decision,
                               notes=tuple(notes) + decision.notes)
@@ -532,6 +540,8 @@ class LiveTrader:
         for ex in execs:
             # Spread capture is measured for our own quotes' fills only; a forced close is inventory.
             if self.ledger.apply(ex, mid if ex.exec_type == "trade" else None):
+                log.info("%s: %s %s %s @ %s, fee %s (position %s)", ex.exec_type, ex.side.value, ex.qty,
+                         ex.symbol, ex.price, ex.fee, self.ledger.position.qty)
                 if ex.exec_type == "liquidation":
                     self.counters["liquidations"] += 1
                 if ex.exec_type in ("liquidation", "adl", "settle"):

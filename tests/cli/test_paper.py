@@ -99,3 +99,17 @@ def test_parse_duration_rejects_nonsense() -> None:
     for bad in ("abc", "0", "m", "-5m"):
         with pytest.raises(UsageError):
             parse_duration(bad)
+
+
+def test_verbose_logs_decisions_and_order_actions_on_stderr(cli: Callable[..., Any]) -> None:
+    r = cli("-v", *FAST, "--duration", "2m", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert re.search(r"INFO bybit_mm\.orders: place (Buy|Sell) 0\.\d+ BTCUSDT @ [\d.]+ -> new", r.stderr)
+    assert re.search(r"INFO bybit_mm\.orders: amend mm-\S+ to [\d.]+ x", r.stderr)
+    assert "status: quoting" in r.stderr and "cancel all BTCUSDT" in r.stderr
+    assert "decision:" not in r.stderr and all(line.startswith("{") for line in r.stdout.splitlines())
+    rr = cli("-vv", *FAST, "--duration", "1m", "--json")
+    assert re.search(r"DEBUG bybit_mm\.engine\.trader: decision: mid [\d.]+ .* -> Buy", rr.stderr)
+    assert re.search(r"DEBUG bybit_mm\.orders: balance\(\) [\d.]+ ms", rr.stderr)
+    quiet = cli(*FAST, "--duration", "1m", "--json")
+    assert "INFO" not in quiet.stderr and "DEBUG" not in quiet.stderr
