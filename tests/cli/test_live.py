@@ -87,7 +87,7 @@ def _check_run(emu: Any, r: Any, *, require_fill: bool = True) -> dict[str, Any]
 
 
 def test_live_against_the_emulator_rests_fills_and_cancels_on_exit(cli: Callable[..., Any], emulator: Any) -> None:
-    summary = _check_run(emulator, _run_live(cli, "--duration", "30s"))
+    summary = _check_run(emulator, _run_live(cli, "--duration", "12s"))
     assert summary["network"] == "emulator"
     assert Decimal(str(summary["fees"])) > 0
 
@@ -108,7 +108,7 @@ def test_live_survives_ten_percent_injected_faults_without_duplicate_orders(cli:
         return fault
 
     injector.decide = counting
-    _check_run(emulator, _run_live(cli, "--duration", "30s"), require_fill=False)
+    _check_run(emulator, _run_live(cli, "--duration", "15s"), require_fill=False)
     assert len(seen) >= 3  # faults really were injected during the run
 
 
