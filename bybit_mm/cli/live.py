@@ -99,8 +99,8 @@ def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, 
         try:
             async with open_client(app) as client:
                 from bybit_mm.config.secrets import resolve_credentials
-                from bybit_mm.exchange.logged import LoggedClient
                 from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
+                from bybit_mm.exchange.logged import LoggedClient
 
                 # Market data, orders and fills over WebSocket; REST when the stream fails.
                 stream = CcxtMarketStream.from_profile(profile, symbol, resolve_credentials(profile), private=True)

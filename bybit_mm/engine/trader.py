@@ -447,9 +447,11 @@ class LiveTrader:
         status = ("stopping" if self._stop_reason else "stale data" if decision.stale
                   else "reducing" if decision.liq_level == "danger"
                   else "warming up" if quote is None else "quoting")
-        log.debug("decision: mid %s mark %s position %s sigma %s -> %s", mid, mark, qty,
-                  getattr(self, "_model_state", (None,))[0],
-                  ", ".join(f"{k.value} {t.qty} @ {t.price}" if t else f"{k.value} none" for k, t in targets.items()))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("decision: mid %s mark %s position %s sigma %s -> %s", mid, mark, qty,
+                      getattr(self, "_model_state", (None,))[0],
+                      ", ".join(f"{k.value} {t.qty} @ {t.price}" if t else f"{k.value} none"
+                                for k, t in targets.items()))
         if self.latest is None or status != self.latest.status:
             log.info("status: %s%s", status, f" ({'; '.join(notes)})" if notes else "")
         snap = self._snapshot(now, status, book=book, mid=mid, mark=mark, quote=quote, pos=pos,
