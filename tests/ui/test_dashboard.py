@@ -115,3 +115,22 @@ def test_no_price_is_ever_cut(width: int) -> None:
     for price in ("70,123.4", "70,123.5", "70,110.1", "70,136.9", "68,800.2", "70,100.0"):
         assert price in text
     assert "…" not in text
+
+
+def test_the_live_view_shows_progress_and_eta_then_the_final_state() -> None:
+    from types import SimpleNamespace
+
+    from bybit_mm.cli.paper import _LiveView
+
+    trader = SimpleNamespace(latest=_snap(elapsed_s=300.0, stop_reason=None), summary=None)
+    view = _LiveView(trader, total_s=1200.0)  # type: ignore[arg-type]
+    view._t0 -= 10.0  # 300 s of market time took 10 s: 900 s to go take 30 s
+    console = Console(width=80, height=24, record=True, no_color=True, file=open("/dev/null", "w"))
+    console.print(view)
+    frame = console.export_text()
+    assert "00:05:00 / 00:20:00" in frame and " 25% ETA 00:00:3" in frame
+    trader.summary = _summary()
+    view.settle()
+    console.print(view)
+    final = console.export_text()
+    assert "ETA" not in final and "0 (flat)" in final and "4 (2 b / 2 s)" in final
