@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import replace
 from decimal import Decimal as D
@@ -49,7 +50,7 @@ def _summary(**kw: object) -> RunSummary:
 
 
 def _render(renderable: object, width: int, height: int = 60) -> list[str]:
-    console = Console(width=width, height=height, no_color=True, record=True, file=open("/dev/null", "w"))
+    console = Console(width=width, height=height, no_color=True, record=True, file=io.StringIO())
     console.print(renderable)
     return console.export_text().rstrip("\n").splitlines()
 
@@ -125,7 +126,7 @@ def test_the_live_view_shows_progress_and_eta_then_the_final_state() -> None:
     trader = SimpleNamespace(latest=_snap(elapsed_s=300.0, stop_reason=None), summary=None)
     view = _LiveView(trader, total_s=1200.0)  # type: ignore[arg-type]
     view._t0 -= 10.0  # 300 s of market time took 10 s: 900 s to go take 30 s
-    console = Console(width=80, height=24, record=True, no_color=True, file=open("/dev/null", "w"))
+    console = Console(width=80, height=24, record=True, no_color=True, file=io.StringIO())
     console.print(view)
     frame = console.export_text()
     assert "00:05:00 / 00:20:00" in frame and " 25% ETA 00:00:3" in frame
