@@ -67,6 +67,7 @@ class RiskGuard:
         self.stage = 0
         self._trigger_frac = Decimal(1) - Decimal(str(config.liquidation_threshold))
         self._trigger_frac_f = float(self._trigger_frac)
+        self._max_drawdown = Decimal(str(config.max_drawdown_pct))
         self._memo: dict[tuple[PositionSide, Decimal, Decimal, Decimal], LiquidationInfo | None] = {}
         self._cost_per_value = _CostPerValue(config.leverage)
         self._max_position: dict[tuple[Decimal, Decimal], Decimal] = {}
@@ -108,7 +109,7 @@ class RiskGuard:
         drawdown = ((self.peak_equity - x.equity) / self.peak_equity * HUNDRED
                     if self.peak_equity and self.peak_equity > 0 else ZERO)
         kill = None
-        if drawdown >= Decimal(str(cfg.max_drawdown_pct)):
+        if drawdown >= self._max_drawdown:
             kill = f"kill switch: drawdown {drawdown:.2f}% >= {cfg.max_drawdown_pct:g}%"
 
         reduce_qty, reduce_side = ZERO, None
