@@ -172,6 +172,9 @@ def build_report(run: RunInfo, session: list[int], starts: list[int], snaps: lis
     and funding ``(ts_ms, paid)`` of the session ``session``."""
     notes: list[str] = []
     trades = [(ex, mid) for ex, mid in fills if not ex.is_funding]
+    # As the engine's ledger does: the mid counts for our quotes' fills only; a forced close
+    # (liquidation, ADL, settlement) is inventory.
+    trades = [(ex, mid if ex.exec_type == "trade" else None) for ex, mid in trades]
     observed = [(ts, float(d["mid"])) for ts, d in snaps if d.get("mid") is not None]
     times, mids = [t for t, _ in observed], [m for _, m in observed]
     points = [_fill_point(ex, mid, times, mids) for ex, mid in trades]
@@ -320,7 +323,7 @@ def _curve_from_fills(run: RunInfo, trades: list[Any], funding: list[tuple[int, 
             ledger.funding += pending.pop(0)[1]
         ledger.apply(ex, mid)
         mark = mid if mid is not None else ex.price
-        equity = ledger.equity(mark)
+        equity = ledger.equity(mark)  # marked at the fill's mid, or its price for a forced close
         c.ts_ms.append(ex.ts_ms)
         c.equity.append(float(equity))
         c.net_pnl.append(float(equity - ledger.starting_balance))

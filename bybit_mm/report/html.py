@@ -100,8 +100,9 @@ def _timeline(report: RunReport) -> Any:
     if len(report.run_starts_ms) > 1:
         for start in report.run_starts_ms[1:]:
             fig.add_vline(x=utc(start), line={"dash": "dot", "color": "#999", "width": 1})
-    fig.update_layout(height=1250, margin={"l": 60, "r": 20, "t": 40, "b": 30}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.03}, template="plotly_white")
+    fig.update_yaxes(tickformat=",.2f", row=1, col=1)
+    fig.update_layout(height=1250, margin={"l": 60, "r": 45, "t": 40, "b": 30}, hovermode="x unified",
+                      legend={"orientation": "h", "y": -0.03}, template="plotly_white", modebar={"orientation": "v"})
     return fig
 
 
@@ -117,7 +118,7 @@ def _split(report: RunReport) -> Any:
                                  increasing={"marker": {"color": BUY}}, decreasing={"marker": {"color": SELL}},
                                  totals={"marker": {"color": EQUITY}}))
     fig.update_layout(title=f"PnL split (USDT, from the {report.split.source})", height=420, showlegend=False,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, template="plotly_white")
+                      margin={"l": 60, "r": 45, "t": 50, "b": 40}, template="plotly_white", modebar={"orientation": "v"})
     return fig
 
 
@@ -126,14 +127,14 @@ def _markouts(report: RunReport) -> Any:
     import plotly.graph_objects as go
 
     ms = report.markouts
-    xs = [f"{m.horizon_s} s ({m.fills}/{m.of})" for m in ms]
+    xs = [f"{m.horizon_s} s ({m.fills}/{m.of} fills)" for m in ms]
     fig = go.Figure()
     for name, attr, color in (("all fills", "bps", "black"), ("buys", "buy_bps", BUY), ("sells", "sell_bps", SELL)):
         fig.add_trace(go.Scatter(x=xs, y=[getattr(m, attr) for m in ms], name=name, mode="lines+markers",
                                  line={"color": color}, connectgaps=True))
     fig.update_yaxes(zeroline=True)
     fig.add_hline(y=0, line={"color": "#999", "width": 1})
-    fig.update_layout(title="Fill markouts (bps, + is in our favour; fills marked / fills)", height=420,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, template="plotly_white",
-                      xaxis={"type": "category"})
+    fig.update_layout(title="Fill markouts (bps, + in our favour)", height=420,
+                      margin={"l": 60, "r": 45, "t": 50, "b": 40}, template="plotly_white", modebar={"orientation": "v"},
+                      xaxis={"type": "category"}, legend={"x": 0.99, "xanchor": "right", "y": 0.99})
     return fig

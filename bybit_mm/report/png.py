@@ -117,6 +117,6 @@ def _markouts(ax: Any, report: RunReport) -> None:
         known = [(i, getattr(m, attr)) for i, m in enumerate(ms) if getattr(m, attr) is not None]
         ax.plot([i for i, _ in known], [v for _, v in known], marker="o", color=color, label=name)
     ax.axhline(0, color="#999", lw=1)
-    ax.set_title("Fill markouts (bps, + is in our favour; fills marked / fills)", loc="left")
+    ax.set_title("Fill markouts (bps, + in our favour; fills marked / fills)", loc="left")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

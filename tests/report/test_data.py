@@ -102,6 +102,21 @@ def test_a_run_without_snapshots_or_end_is_replayed_from_its_fills(tmp_path: Pat
     assert any("no end in the journal" in n for n in report.notes)
 
 
+def test_a_forced_close_has_no_markout_and_no_spread_capture(tmp_path: Path) -> None:
+    path = write_journal(tmp_path, "paper", snapshots=True, end=False)
+    j = Journal(path)
+    j.run_id = 1
+    liq = Execution("l1", "o9", "", "BTCUSDT", Side.SELL, D("98"), D("1"), D("0.05"), False, T0 + 12_000,
+                    "liquidation")
+    j.record_fill(liq, D("100"))  # the engine journals the mid it saw; its ledger ignores it
+    j.close()
+    (run,) = list_runs(tmp_path)[0]
+    report = load_report(run)
+    forced = next(p for p in report.fills if p.exec_type == "liquidation")
+    assert forced.mid is None and all(v is None for v in forced.markouts_bps.values())
+    assert report.markouts[0].of == 3 and report.markouts[0].pnl == pytest.approx(1.5)
+
+
 def test_ids_are_unique_across_journals_and_tails_name_a_run(tmp_path: Path) -> None:
     write_journal(tmp_path, "paper", snapshots=False)
     write_journal(tmp_path, "backtest", snapshots=False)
