@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -27,26 +28,42 @@ class Home:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.runner = CliRunner()
+        #: The backtest's JSON summary, when the fixture ran one.
+        self.backtest: dict[str, Any] = {}
 
     def __call__(self, *args: str, columns: int = 100) -> Any:
         env = {"NO_COLOR": "1", "COLUMNS": str(columns), "BYBIT_MM_HOME": str(self.path), "BYBIT_MM_PROFILE": ""}
         return self.runner.invoke(app, list(args), env=env)
 
 
+HAS_BACKTEST = importlib.util.find_spec("bybit_mm.cli.backtest") is not None
+needs_backtest = pytest.mark.skipif(not HAS_BACKTEST, reason="`bybit-mm backtest` (the backtest driver) "
+                                    "is not on this branch yet")
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    """A fresh 6-minute paper run (it fills), then a 2-minute run that resumes its session."""
+    """A fresh 6-minute paper run (it fills), then a 2-minute run that resumes its session; and a
+    backtest over a synthetic Bybit day when the backtest exists."""
     h = Home(tmp_path_factory.mktemp("home"))
     for args in (["--duration", "6m", "--fresh"], ["--duration", "2m"]):
         r = h(*PAPER, *args)
         assert r.exit_code == 0, r.stderr
+    if HAS_BACKTEST:
+        from bybit_mm.data.synthetic import write_bybit_day
+
+        book, trades = write_bybit_day(tmp_path_factory.mktemp("bybit"), "BTCUSDT", "2026-01-01",
+                                       n_events=30_000, seed=4, start_price=95_000.0)
+        r = h("backtest", "--data", str(book), str(trades), "--gamma", "0.001", "--json")
+        assert r.exit_code == 0, r.stderr
+        h.backtest = json.loads(r.stdout)
     yield h
 
 
 def test_runs_lists_the_paper_runs(home: Home) -> None:
     r = home("runs", "--json")
     assert r.exit_code == 0, r.stderr
-    runs = json.loads(r.stdout)
+    runs = [x for x in json.loads(r.stdout) if x["kind"] == "paper"]
     assert [x["id"] for x in runs] == ["paper/paper/BTCUSDT/1", "paper/paper/BTCUSDT/2"]
     first, second = runs
     assert first["kind"] == "paper" and first["profile"] == "paper" and first["symbol"] == "BTCUSDT"
@@ -54,6 +71,26 @@ def test_runs_lists_the_paper_runs(home: Home) -> None:
     assert first["fills"] > 0 and isinstance(first["net_pnl"], float)
     assert second["resumed"] and second["fills"] >= first["fills"] and second["started_ms"] > first["started_ms"]
     assert second["started"].endswith("Z")
+
+
+@needs_backtest
+def test_runs_lists_the_backtest_run_and_reports_it_from_its_fills(home: Home, tmp_path: Path) -> None:
+    runs = json.loads(home("runs", "--json").stdout)
+    (bt,) = [x for x in runs if x["kind"] == "backtest"]
+    summary = home.backtest
+    assert bt["id"] == "backtest/paper/BTCUSDT/1" and bt["network"] == "backtest" and not bt["resumed"]
+    assert bt["fills"] == summary["fills"] > 0 and bt["net_pnl"] == pytest.approx(summary["total_pnl"])
+    assert bt["stop_reason"] == summary["stop_reason"] and bt["started_ms"] == summary["started_ms"]
+    r = home("report", "backtest/paper/BTCUSDT/1", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["fills"] == summary["fills"] and data["pnl_split"]["net"] == pytest.approx(summary["total_pnl"])
+    assert data["pnl_split"]["spread_capture"] == pytest.approx(summary["spread_pnl"])
+    if data["curve_source"] == "fills":  # the backtest journals no snapshots: the curve is its fills replayed
+        assert data["points"] == summary["fills"] and any("no snapshots" in n for n in data["notes"])
+    out = tmp_path / "bt.png"
+    assert home("report", "backtest/paper/BTCUSDT/1", "--out", str(out)).exit_code == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_runs_table_fits_80_columns(home: Home) -> None:
