@@ -11,8 +11,9 @@ to liquidation; funding settlements; the run's summary. From these:
   the rest of the trading PnL (realised + unrealised): holding the position while the mid moved.
 - **Markouts**: each fill marked to the mid ``h`` seconds later, ``(mid_t+h - price) / price``
   signed for the side, in basis points, weighted by notional. The mid at ``t + h`` is
-  interpolated between the two snapshots around it, and only when they are at most
-  ``1.5 h`` apart: with snapshots every 10 s a 1 s markout is not available, and the report says so.
+  interpolated between the two mids observed around it (the snapshots', and the fills' own), and
+  only when they are at most ``1.5 h`` apart: with snapshots every 10 s a 1 s markout is mostly
+  not available, and the report says so.
 - A run without snapshots (a backtest journals fills and its summary) gets its equity and PnL
   curve by replaying the fills through the engine's ledger at the mid of each fill.
 
@@ -175,7 +176,8 @@ def build_report(run: RunInfo, session: list[int], starts: list[int], snaps: lis
     # As the engine's ledger does: the mid counts for our quotes' fills only; a forced close
     # (liquidation, ADL, settlement) is inventory.
     trades = [(ex, mid if ex.exec_type == "trade" else None) for ex, mid in trades]
-    observed = [(ts, float(d["mid"])) for ts, d in snaps if d.get("mid") is not None]
+    observed = sorted([(ts, float(d["mid"])) for ts, d in snaps if d.get("mid") is not None]
+                      + [(ex.ts_ms, float(mid)) for ex, mid in trades if mid is not None])
     times, mids = [t for t, _ in observed], [m for _, m in observed]
     points = [_fill_point(ex, mid, times, mids) for ex, mid in trades]
     if snaps:
@@ -195,9 +197,10 @@ def build_report(run: RunInfo, session: list[int], starts: list[int], snaps: lis
     for m in markouts:
         if m.horizon_s and m.fills < m.of:
             what = "not available" if m.fills == 0 else f"available for {m.fills} of {m.of} fills"
-            why = "no snapshot mids journaled" if not mids else (
-                f"they need snapshots at most {MAX_GAP_HORIZONS:g} × {m.horizon_s} s apart around t + "
-                f"{m.horizon_s} s; this run's are {_spacing_s(times):g} s apart, and fills near the end have none after")
+            why = "no mids journaled" if not mids else (
+                f"they need observed mids (snapshots, fills) at most {MAX_GAP_HORIZONS:g} × {m.horizon_s} s apart "
+                f"around t + {m.horizon_s} s; this run's are {_spacing_s(times):g} s apart (median), and fills "
+                "near the end have none after")
             notes.append(f"{m.horizon_s} s markouts {what}: {why}")
     split = _split(run, snaps, trades, funding, points)
     if split.adverse_selection is None and trades:

@@ -15,6 +15,7 @@ from bybit_mm.report.text import (
     SPLIT_LABELS,
     facts,
     inventory_title,
+    liq_missing,
     position_limit_shown,
     split_values,
     title,
@@ -97,10 +98,13 @@ def _timeline(report: RunReport) -> Any:
         fig.add_trace(go.Scatter(x=[x[i] for i in reduces], y=[c.liq_distance_pct[i] for i in reduces],
                                  mode="markers", name="emergency reduce", marker={"symbol": "x", "size": 10,
                                                                                    "color": SELL}), 5, 1)
+    missing = liq_missing(report)
+    if missing:
+        fig.add_annotation(text=missing, xref="x5 domain", yref="y5 domain", x=0.5, y=0.5, showarrow=False)
     if len(report.run_starts_ms) > 1:
         for start in report.run_starts_ms[1:]:
             fig.add_vline(x=utc(start), line={"dash": "dot", "color": "#999", "width": 1})
-    fig.update_yaxes(tickformat=",.2f", row=1, col=1)
+    fig.update_yaxes(exponentformat="none", separatethousands=True, row=1, col=1)
     fig.update_layout(height=1250, margin={"l": 60, "r": 45, "t": 40, "b": 30}, hovermode="x unified",
                       legend={"orientation": "h", "y": -0.03}, template="plotly_white", modebar={"orientation": "v"})
     return fig

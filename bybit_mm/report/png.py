@@ -11,7 +11,15 @@ from typing import Any
 from bybit_mm.report import require
 from bybit_mm.report.data import RunReport, utc
 from bybit_mm.report.html import BUY, EQUITY, MID, SELL
-from bybit_mm.report.text import SPLIT_LABELS, facts, inventory_title, position_limit_shown, split_values, title
+from bybit_mm.report.text import (
+    SPLIT_LABELS,
+    facts,
+    inventory_title,
+    liq_missing,
+    position_limit_shown,
+    split_values,
+    title,
+)
 
 #: Pixels: 14 x 18 inches at 80 dpi.
 SIZE_IN, DPI = (14.0, 18.0), 80
@@ -87,6 +95,9 @@ def _timeline(axes: list[Any], report: RunReport) -> None:
     liq.plot(x, nan(c.liq_trigger_pct), color=SELL, ls="--", lw=1, label="guard trigger")
     liq.plot(x, [v / 2 for v in nan(c.liq_trigger_pct)], color=SELL, ls=":", lw=1, label="next reduce (trigger / 2)")
     liq.set_title("Distance to liquidation (% of price)", loc="left")
+    missing = liq_missing(report)
+    if missing:
+        liq.text(0.5, 0.5, missing, ha="center", va="center", color="#555", transform=liq.transAxes)
     liq.legend(fontsize=7, loc="upper left")
     for start in report.run_starts_ms[1:]:
         for ax in axes:

@@ -58,6 +58,15 @@ def inventory_title(report: RunReport) -> str:
     return "Inventory (position)"
 
 
+def liq_missing(report: RunReport) -> str | None:
+    """Why the distance-to-liquidation chart is empty, or None when it is not."""
+    if any(v is not None for v in report.curve.liq_distance_pct):
+        return None
+    if report.curve_source == "fills":
+        return "not available: no snapshots journaled for this run"
+    return "no position during the run: no liquidation price"
+
+
 def split_values(split: PnlSplit) -> list[tuple[str, float]]:
     """The split's parts as signed contributions to the net PnL (fees and funding negated; adverse
     selection left out when not available)."""

@@ -50,11 +50,18 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         r = h(*PAPER, *args)
         assert r.exit_code == 0, r.stderr
     if HAS_BACKTEST:
+        from bybit_mm.config.paths import templates_dir
         from bybit_mm.data.synthetic import write_bybit_day
 
+        # The paper template with short estimator windows and no maker fee, so the synthetic
+        # day's 7 minutes are quoted within reach and fill.
+        profile = (templates_dir() / "paper.toml").read_text().replace('fee_tier = "VIP0"', 'fee_tier = "SVIP"')
+        profile = profile.replace("[quoting]", "[quoting]\nvol_window_s = 60.0\nintensity_window_s = 120.0")
+        (h.path / "profiles").mkdir()
+        (h.path / "profiles" / "bt.toml").write_text(profile)
         book, trades = write_bybit_day(tmp_path_factory.mktemp("bybit"), "BTCUSDT", "2026-01-01",
                                        n_events=30_000, seed=4, start_price=95_000.0)
-        r = h("backtest", "--data", str(book), str(trades), "--gamma", "0.001", "--json")
+        r = h("--profile", "bt", "backtest", "--data", str(book), str(trades), "--gamma", "0.001", "--json")
         assert r.exit_code == 0, r.stderr
         h.backtest = json.loads(r.stdout)
     yield h
@@ -78,10 +85,10 @@ def test_runs_lists_the_backtest_run_and_reports_it_from_its_fills(home: Home, t
     runs = json.loads(home("runs", "--json").stdout)
     (bt,) = [x for x in runs if x["kind"] == "backtest"]
     summary = home.backtest
-    assert bt["id"] == "backtest/paper/BTCUSDT/1" and bt["network"] == "backtest" and not bt["resumed"]
+    assert bt["id"] == "backtest/bt/BTCUSDT/1" and bt["network"] == "backtest" and not bt["resumed"]
     assert bt["fills"] == summary["fills"] > 0 and bt["net_pnl"] == pytest.approx(summary["total_pnl"])
     assert bt["stop_reason"] == summary["stop_reason"] and bt["started_ms"] == summary["started_ms"]
-    r = home("report", "backtest/paper/BTCUSDT/1", "--json")
+    r = home("report", "backtest/bt/BTCUSDT/1", "--json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["fills"] == summary["fills"] and data["pnl_split"]["net"] == pytest.approx(summary["total_pnl"])
@@ -89,7 +96,7 @@ def test_runs_lists_the_backtest_run_and_reports_it_from_its_fills(home: Home, t
     if data["curve_source"] == "fills":  # the backtest journals no snapshots: the curve is its fills replayed
         assert data["points"] == summary["fills"] and any("no snapshots" in n for n in data["notes"])
     out = tmp_path / "bt.png"
-    assert home("report", "backtest/paper/BTCUSDT/1", "--out", str(out)).exit_code == 0
+    assert home("report", "backtest/bt/BTCUSDT/1", "--out", str(out)).exit_code == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -118,12 +125,12 @@ def test_report_of_an_unknown_run_exits_2_with_where_to_find_ids(home: Home, ref
 
 
 def test_report_refuses_other_formats(home: Home, tmp_path: Path) -> None:
-    r = home("report", "BTCUSDT/1", "--out", str(tmp_path / "r.pdf"))
+    r = home("report", "paper/BTCUSDT/1", "--out", str(tmp_path / "r.pdf"))
     assert r.exit_code == 2 and ".html or .png" in r.stderr
 
 
 def test_report_json_has_the_split_and_markouts(home: Home) -> None:
-    r = home("report", "BTCUSDT/1", "--json")
+    r = home("report", "paper/BTCUSDT/1", "--json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     split = data["pnl_split"]
@@ -137,10 +144,10 @@ def test_report_json_has_the_split_and_markouts(home: Home) -> None:
 def test_the_report_extra_missing_exits_3_naming_it(home: Home, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "plotly", None)  # as if not installed: importing it fails
-    r = home("report", "BTCUSDT/1", "--out", str(tmp_path / "r.html"))
+    r = home("report", "paper/BTCUSDT/1", "--out", str(tmp_path / "r.html"))
     assert r.exit_code == 3 and "bybit-mm[report]" in r.stderr and "plotly" in r.stderr
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    r = home("report", "BTCUSDT/1", "--out", str(tmp_path / "r.png"))
+    r = home("report", "paper/BTCUSDT/1", "--out", str(tmp_path / "r.png"))
     assert r.exit_code == 3 and "bybit-mm[report]" in r.stderr and "matplotlib" in r.stderr
 
 
