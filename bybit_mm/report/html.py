@@ -122,7 +122,7 @@ def _split(report: RunReport) -> Any:
                                  increasing={"marker": {"color": BUY}}, decreasing={"marker": {"color": SELL}},
                                  totals={"marker": {"color": EQUITY}}))
     fig.update_layout(title=f"PnL split (USDT, from the {report.split.source})", height=420, showlegend=False,
-                      margin={"l": 60, "r": 45, "t": 50, "b": 40}, template="plotly_white", modebar={"orientation": "v"})
+                      margin={"l": 60, "r": 45, "t": 80, "b": 40}, template="plotly_white", modebar={"orientation": "v"})
     return fig
 
 
@@ -139,6 +139,6 @@ def _markouts(report: RunReport) -> Any:
     fig.update_yaxes(zeroline=True)
     fig.add_hline(y=0, line={"color": "#999", "width": 1})
     fig.update_layout(title="Fill markouts (bps, + in our favour)", height=420,
-                      margin={"l": 60, "r": 45, "t": 50, "b": 40}, template="plotly_white", modebar={"orientation": "v"},
-                      xaxis={"type": "category"}, legend={"x": 0.99, "xanchor": "right", "y": 0.99})
+                      margin={"l": 60, "r": 45, "t": 80, "b": 40}, template="plotly_white", modebar={"orientation": "v"},
+                      xaxis={"type": "category"}, legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"})
     return fig
