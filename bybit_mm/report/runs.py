@@ -118,7 +118,7 @@ def list_runs(root: Path) -> tuple[list[RunInfo], list[str]]:
     for path in journal_files(root):
         try:
             runs.extend(_runs_of(path))
-        except (sqlite3.Error, ValueError, KeyError) as e:
+        except (sqlite3.Error, ValueError, KeyError, ArithmeticError) as e:  # ArithmeticError: a bad Decimal
             problems.append(f"{path}: not a readable journal ({e})")
     runs.sort(key=lambda r: (r.started_ms, r.id))
     return runs, problems

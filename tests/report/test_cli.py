@@ -124,9 +124,20 @@ def test_report_of_an_unknown_run_exits_2_with_where_to_find_ids(home: Home, ref
     assert r.exit_code == 2 and needle in r.stderr and "Traceback" not in r.stderr
 
 
-def test_report_refuses_other_formats(home: Home, tmp_path: Path) -> None:
+def test_report_writes_html_named_for_the_run_here_by_default(home: Home, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = home("report", "paper/BTCUSDT/1")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.strip() == "report-paper-paper-BTCUSDT-1.html"
+    assert (tmp_path / "report-paper-paper-BTCUSDT-1.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_refuses_other_formats_and_unwritable_places(home: Home, tmp_path: Path) -> None:
     r = home("report", "paper/BTCUSDT/1", "--out", str(tmp_path / "r.pdf"))
     assert r.exit_code == 2 and ".html or .png" in r.stderr
+    r = home("report", "paper/BTCUSDT/1", "--out", str(tmp_path / "no" / "such" / "dir" / "r.png"))
+    assert r.exit_code == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_report_json_has_the_split_and_markouts(home: Home) -> None:
