@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
         adverse selection, inventory, fees, funding), inventory, quotes vs mid and fills, distance
         to liquidation with the guard's trigger, and fill markouts.
 
-        Needs the report extra (pip install 'bybit-mm[report]'): without it, exit 3. Prints the
-        written file's path.
+        Drawing needs the report extra (pip install 'bybit-mm[report]'; without it, exit 3);
+        --json does not. Prints the written file's path.
         """
         from bybit_mm.config.paths import data_dir
         from bybit_mm.report.data import load_report
