@@ -245,19 +245,22 @@ class Journal:
         """Every run (oldest first): the ``runs`` columns with ``kind`` filled in for runs journaled
         before it existed, ``summary`` parsed (None when the run never ended: running, or killed),
         ``fills`` (trades journaled by that run) and ``last_ts_ms`` (its last fill or snapshot)."""
+        fills = {r[0]: (r[1], r[2]) for r in self.db.execute(
+            "SELECT run_id, COUNT(*), MAX(ts_ms) FROM fills GROUP BY run_id")}
+        snaps = dict(self.db.execute("SELECT run_id, MAX(ts_ms) FROM snapshots GROUP BY run_id").fetchall())
         cur = self.db.execute(
-            f"SELECT run_id, symbol, network, started_ms, starting_balance, resumed, ended_ms, stop_reason,"
-            f" summary, {self._column('runs', 'kind')},"
-            " (SELECT COUNT(*) FROM fills f WHERE f.run_id = r.run_id),"
-            " MAX(COALESCE((SELECT MAX(ts_ms) FROM fills f WHERE f.run_id = r.run_id), 0),"
-            "     COALESCE((SELECT MAX(ts_ms) FROM snapshots s WHERE s.run_id = r.run_id), 0))"
-            " FROM runs r ORDER BY run_id")
-        return [{"run_id": int(r[0]), "symbol": r[1], "network": r[2], "started_ms": int(r[3]),
-                 "starting_balance": Decimal(r[4]), "resumed": bool(r[5]),
-                 "ended_ms": None if r[6] is None else int(r[6]), "stop_reason": r[7],
-                 "summary": None if r[8] is None else json.loads(r[8]), "kind": r[9] or kind_of(r[2]),
-                 "fills": int(r[10]), "last_ts_ms": int(r[11]) or None}
-                for r in cur.fetchall()]
+            "SELECT run_id, symbol, network, started_ms, starting_balance, resumed, ended_ms, stop_reason,"
+            f" summary, {self._column('runs', 'kind')} FROM runs ORDER BY run_id")
+        out = []
+        for r in cur.fetchall():
+            count, last_fill = fills.get(r[0], (0, None))
+            last = max((t for t in (last_fill, snaps.get(r[0])) if t is not None), default=None)
+            out.append({"run_id": int(r[0]), "symbol": r[1], "network": r[2], "started_ms": int(r[3]),
+                        "starting_balance": Decimal(r[4]), "resumed": bool(r[5]),
+                        "ended_ms": None if r[6] is None else int(r[6]), "stop_reason": r[7],
+                        "summary": None if r[8] is None else json.loads(r[8]), "kind": r[9] or kind_of(r[2]),
+                        "fills": int(count), "last_ts_ms": None if last is None else int(last)})
+        return out
 
     def snapshots(self, run_ids: Collection[int]) -> list[tuple[int, int, dict[str, Any]]]:
         """The snapshots of the runs ``run_ids`` as ``(run_id, ts_ms, data)``, oldest first."""
