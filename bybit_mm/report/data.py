@@ -192,7 +192,7 @@ def build_report(run: RunInfo, session: list[int], starts: list[int], snaps: lis
                      "(dotted lines mark the runs' starts)")
     if run.ended_ms is None:
         notes.append("the run has no end in the journal (still running, or killed): figures are as of its "
-                     "last snapshot")
+                     "last snapshot, or its last fill")
     markouts = [_markout(h, points) for h in HORIZONS_S]
     for m in markouts:
         if m.horizon_s and m.fills < m.of:
