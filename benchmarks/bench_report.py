@@ -39,6 +39,7 @@ def main() -> None:
         for name in ("r.html", "r.png"):
             seconds = _timed(["report", run, "--out", name], env, root)
             print(f"report --out {name:<22}{seconds:6.2f} s   {(root / name).stat().st_size / 1e6:.2f} MB")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times grow with it)")
 
 
 if __name__ == "__main__":
