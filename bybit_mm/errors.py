@@ -45,6 +45,10 @@ class UsageError(BybitMMError):
     exit_code = EXIT_USAGE
 
 
+class StateInUse(UsageError):
+    """A paper account or run journal is held by another process (one process per account/journal)."""
+
+
 class ConfigError(BybitMMError):
     """A profile or credentials file that is missing, unreadable, malformed or invalid."""
 

@@ -1,6 +1,8 @@
 """The run journal: SQLite (WAL) in the data dir; orders, fills, funding, snapshots, engine state.
 
-Every write is committed at once, so a process killed with SIGKILL loses nothing already
+One process writes a journal at a time: opening it takes an exclusive lock (``<file>.lock``; a
+second process gets :class:`~bybit_mm.errors.StateInUse`, exit 2, naming the holder), so two
+``live --resume`` of one account and symbol cannot run side by side. Every write is committed at once, so a process killed with SIGKILL loses nothing already
 written (WAL survives a process crash; ``synchronous=NORMAL`` only risks the last transactions
 on a power loss). ``resume_state`` rebuilds what the engine needs to continue a session.
 """
@@ -67,11 +69,15 @@ def _dec(text: str | None) -> Decimal | None:
 
 
 class Journal:
-    """One SQLite file per (account, symbol) session."""
+    """One SQLite file per (account, symbol) session, owned by one process until :meth:`close`."""
 
     def __init__(self, path: Path) -> None:
+        from bybit_mm.locks import acquire
+
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._lock = acquire(Path(f"{path}.lock"), f"the run journal {path}",
+                             hint="one run per account and symbol: stop the other run first")
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -83,8 +89,9 @@ class Journal:
         self.run_id: int | None = None
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database and let the journal go."""
         self.db.close()
+        self._lock.release()
 
     # -- session ----------------------------------------------------------------------------
     def has_session(self, symbol: str) -> bool:
