@@ -49,6 +49,11 @@ class StateInUse(UsageError):
     """A paper account or run journal is held by another process (one process per account/journal)."""
 
 
+class DataError(UsageError):
+    """A market-data file that is missing, truncated or malformed; the message names the file
+    and, where one is to blame, the line."""
+
+
 class ConfigError(BybitMMError):
     """A profile or credentials file that is missing, unreadable, malformed or invalid."""
 
