@@ -478,7 +478,7 @@ class DryRunFuturesClient:
                       order_type=order_type, qty=Decimal(str(qty)),
                       price=Decimal(str(price)) if price is not None and order_type == "Limit" else None,
                       time_in_force=tif, reduce_only=reduce_only, order_link_id=client_order_id)
-        self.save()
+        self.advance()  # hands out the order's events and saves once (not again on the next call)
         info = order_info(o)
         if order_type == "Market" or tif in ("IOC", "FOK"):
             info = await self._await_fate(info)
@@ -492,7 +492,7 @@ class DryRunFuturesClient:
         o = self._sim(self.exchange.amend_order, symbol=self._symbol(symbol), order_id=order_id,
                       order_link_id=client_order_id, qty=None if qty is None else Decimal(str(qty)),
                       price=None if price is None else Decimal(str(price)))
-        self.save()
+        self.advance()
         return order_info(o)
 
     async def cancel_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "") -> OrderInfo:
@@ -501,7 +501,7 @@ class DryRunFuturesClient:
         self.advance()
         o = self._sim(self.exchange.cancel_order, symbol=self._symbol(symbol), order_id=order_id,
                       order_link_id=client_order_id)
-        self.save()
+        self.advance()
         return order_info(o)
 
     async def cancel_all(self, symbol: str | None = None) -> int:
@@ -509,7 +509,7 @@ class DryRunFuturesClient:
         await self._pull()
         self.advance()
         cancelled = self._sim(self.exchange.cancel_all, self._symbol(symbol) if symbol else None)
-        self.save()
+        self.advance()
         return len(cancelled)
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderInfo]:

@@ -52,8 +52,8 @@ class PaperStore:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._lock: StateLock | None = None
-        self._meta: dict[str, str] = {}  # what the database holds, to write only what changed
-        self._orders: dict[str, str] = {}
+        self._meta: dict[str, Any] = {}  # what the database holds, to write only what changed
+        self._orders: dict[str, Any] = {}
         self._appended = 0
 
     @classmethod
@@ -131,20 +131,17 @@ class PaperStore:
             return legacy
         db = self._connect()
         try:
-            meta = {k: v for k, v in db.execute("SELECT key, value FROM meta")}
-            orders = {k: v for k, v in db.execute("SELECT order_id, data FROM orders")}
+            meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+            orders = {k: json.loads(v) for k, v in db.execute("SELECT order_id, data FROM orders")}
             executions = [json.loads(r[0]) for r in db.execute(
                 "SELECT data FROM (SELECT seq, data FROM executions ORDER BY seq DESC LIMIT ?) ORDER BY seq",
                 (KEPT_EXECUTIONS,))]
-            state = {k: json.loads(v) for k, v in meta.items()}
-            state["orders"] = [json.loads(v) for v in orders.values()]
         except (sqlite3.DatabaseError, ValueError) as e:
             raise self._corrupt(e) from e
-        if "ledger" not in state:
+        if "ledger" not in meta:
             return None
-        state["executions"] = executions
-        self._meta, self._orders = meta, orders
-        return state
+        self._meta, self._orders = dict(meta), dict(orders)
+        return {**meta, "orders": list(orders.values()), "executions": executions}
 
     def _load_legacy(self) -> dict[str, Any] | None:
         try:
@@ -172,10 +169,9 @@ class PaperStore:
         Only the market's last prices (and the time) changing is not worth a write: they go with
         the next real change, or the last save on close.
         """
-        meta = {k: _dumps(state[k]) for k in _META if k in state}
-        orders = {o["order_id"]: _dumps(o) for o in state.get("orders", [])}
-        changed = {k: v for k, v in meta.items() if self._meta.get(k) != v}
-        upserts = [(oid, text) for oid, text in orders.items() if self._orders.get(oid) != text]
+        changed = {k: state[k] for k in _META if k in state and self._meta.get(k) != state[k]}
+        orders = {o["order_id"]: o for o in state.get("orders", [])}
+        upserts = [(oid, _dumps(o)) for oid, o in orders.items() if self._orders.get(oid) != o]
         gone = [(oid,) for oid in self._orders if oid not in orders]
         if not executions and not upserts and not gone and set(changed) <= _PASSIVE:
             return False
@@ -184,7 +180,7 @@ class PaperStore:
             with db:
                 db.execute("BEGIN")
                 db.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key)"
-                               " DO UPDATE SET value=excluded.value", list(changed.items()))
+                               " DO UPDATE SET value=excluded.value", [(k, _dumps(v)) for k, v in changed.items()])
                 db.executemany("INSERT INTO orders (order_id, data) VALUES (?, ?) ON CONFLICT(order_id)"
                                " DO UPDATE SET data=excluded.data", upserts)
                 db.executemany("DELETE FROM orders WHERE order_id=?", gone)
