@@ -3,8 +3,9 @@
 The simulated account (balance, positions, leverage and margin mode, open orders, fills) lives in
 a :class:`~bybit_mm.sim.exchange.SimExchange` and, when a :class:`PaperStore` is given, is written
 to ``<data dir>/paper/<profile>/account.sqlite`` after every change (only what changed, one
-transaction each), so a paper account survives restarts and crashes; the client owns the account
-until :meth:`DryRunFuturesClient.close` (one process per paper account). Market data comes from one of two sources (``paper.market``):
+transaction each, see :mod:`~bybit_mm.exchange.paper_store`), so a paper account survives restarts
+and crashes; the client owns the account until :meth:`DryRunFuturesClient.close` (one process per
+paper account). Market data comes from one of two sources (``paper.market``):
 
 - ``sim``: the sim's synthetic market, driven by the injected clock: a ``WallClock`` (real time ×
   speed) or a ``SimClock`` that the caller (the engine's ``--speed 0``) moves; every call first
