@@ -18,8 +18,10 @@ from bybit_mm.domain.position import Position, apply_fill, unrealized_pnl
 from bybit_mm.exchange.port import Execution
 
 ZERO = Decimal(0)
-#: How long (exchange time behind the newest booked execution) an execution id is remembered.
+#: How long (exchange time behind the newest booked execution) an execution id is remembered,
+#: and at most how many (~220 bytes each): the fewer of the two.
 SEEN_WINDOW_MS = 3_600_000
+SEEN_MAX_IDS = 20_000
 
 
 class SeenIds:
@@ -27,14 +29,16 @@ class SeenIds:
 
     Executions are read as "since a cursor" just behind the newest one booked (REST) or as they
     happen (the stream), so an id only needs remembering while its execution can still come back:
-    an id is forgotten once its execution is ``window_ms`` older than the newest booked, and from
+    an id is forgotten once its execution is ``window_ms`` older than the newest booked (or
+    ``max_ids`` newer ones are remembered), and from
     then on every execution at or before the newest forgotten one's time (:attr:`floor_ms`) counts
-    as booked. Only an execution delivered more than ``window_ms`` late would be mistaken for one
-    already booked; it is never booked twice.
+    as booked. Only an execution delivered that late would be mistaken for one already booked;
+    none is ever booked twice.
     """
 
-    def __init__(self, window_ms: int = SEEN_WINDOW_MS) -> None:
+    def __init__(self, window_ms: int = SEEN_WINDOW_MS, max_ids: int = SEEN_MAX_IDS) -> None:
         self.window_ms = window_ms
+        self.max_ids = max_ids
         self._ids: dict[str, int] = {}
         self._order: deque[tuple[int, str]] = deque()
         self.newest_ms = 0
@@ -61,7 +65,7 @@ class SeenIds:
             self.newest_ms = ts
         horizon = self.newest_ms - self.window_ms
         order = self._order
-        while order and order[0][0] < horizon:
+        while order and (order[0][0] < horizon or len(order) > self.max_ids):
             old_ts, old = order.popleft()
             del self._ids[old]
             if old_ts > self.floor_ms:

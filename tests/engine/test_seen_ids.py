@@ -27,6 +27,14 @@ def test_ids_are_forgotten_behind_the_window_and_older_executions_count_as_booke
     assert not seen.booked("new", seen.newest_ms)
 
 
+def test_at_most_max_ids_are_remembered() -> None:
+    seen = SeenIds(window_ms=HOUR, max_ids=100)
+    for i in range(1_000):
+        seen.add(f"x{i}", 5_000 + i)  # a burst: all inside the window
+    assert len(seen) == 100 and seen.floor_ms == 5_000 + 899
+    assert seen.booked("x0", 5_000) and seen.booked("x950", 5_950) and not seen.booked("y", 5_950)
+
+
 def test_ledger_books_each_fill_once_whatever_reads_redeliver() -> None:
     """Fills redelivered (REST since a cursor, the stream, a resume) are booked once, and the set of
     ids stays bounded over a long run."""
