@@ -49,7 +49,7 @@ class ExecutionLog:
             self._by_order.setdefault(ex.order_id, []).append(ex)
         while len(self) > self.maxlen:
             self._drop_oldest()
-        if self._head > 1024 and self._head * 2 > len(self._rows):
+        if self._head >= max(64, self.maxlen // 4):  # dropped rows are freed in batches (amortised O(1))
             del self._rows[:self._head]
             del self._top[:self._head]
             self._head = 0
