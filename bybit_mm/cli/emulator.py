@@ -53,7 +53,7 @@ def emulator(
                                      help="Enforce Bybit's per-endpoint (10006) and per-IP (HTTP 403) "
                                           "rate limits; turn off for load tests."),
     queue_model: str = typer.Option("trade_through", "--queue-model",
-                                    help="How resting orders fill: trade_through (conservative) or queue."),
+                                    help="How resting orders fill: trade_through (conservative), queue, power or log."),
     ws_drop_rate: float = typer.Option(0.0, "--ws-drop-rate", min=0.0, max=1.0,
                                        help="Chance, per WebSocket push, that the connection is dropped "
                                             "instead."),

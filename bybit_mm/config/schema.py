@@ -18,7 +18,7 @@ ACCOUNTS = ("live", "paper")
 MARGIN_MODES = ("isolated", "cross")
 MODELS = ("as", "glft")
 PAPER_MARKETS = ("sim", "live")
-QUEUE_MODELS = ("trade_through", "queue")
+QUEUE_MODELS = ("trade_through", "queue", "power", "log")
 LATENCY_MODELS = ("constant", "lognormal")
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}USDT$")
@@ -104,8 +104,8 @@ class PaperSettings:
     market: str = opt("sim", "sim: the built-in synthetic market; live: Bybit's public feed",
                       choices=PAPER_MARKETS)
     seed: int = opt(1, "seed of the synthetic market", lo=0)
-    queue_model: str = opt("trade_through", "trade_through (conservative) | queue (probabilistic)",
-                           choices=QUEUE_MODELS)
+    queue_model: str = opt("trade_through", "trade_through (conservative) | queue (random cancels ahead) | "
+                                            "power | log (probabilistic, driven by depth)", choices=QUEUE_MODELS)
     latency_model: str = opt("constant", "constant: the latency keys every time; lognormal: draws with "
                                          "the keys as medians and latency_p99_ms", choices=LATENCY_MODELS)
     latency_ms: float = opt(100.0, "order-entry latency (place, amend, cancel): from sending a request to "
