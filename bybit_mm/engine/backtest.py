@@ -211,9 +211,9 @@ class Backtest:
         """The touch reaches the strategy."""
         self.core.on_book(ts_ms, bid_tick, ask_tick)
 
-    def on_trade(self, ts_ms: int, price: float) -> None:
-        """A print reaches the strategy."""
-        self.core.on_trade(ts_ms, price)
+    def on_trade(self, ts_ms: int, price: float, buy: bool) -> None:
+        """A print reaches the strategy (``buy``: the aggressor bought)."""
+        self.core.on_trade(ts_ms, price, buy)
 
     def on_execution(self, ex: SimExecution) -> None:
         """Book a fill, funding or liquidation as the async driver does (spread capture against
