@@ -26,8 +26,10 @@ Order handling, as Bybit does it (BYBIT.md §2) unless said otherwise:
   (``EC_CancelByReduceOnly``).
 - Cancelled orders have status ``Cancelled`` even after a partial fill: ``PartiallyFilledCanceled``
   is a spot-only status on Bybit.
-- Our own taker fills are printed on the public tape; they never fill our own resting orders,
-  and they do not consume the synthetic book (it is regenerated every step).
+- Our own taker fills are printed on the public tape; they never fill our own resting orders.
+  They consume the levels they take from for the rest of that book state (until the book's next
+  update: a synthetic step, a fed book): a second taker order walks what the first left, and
+  :meth:`SimExchange.orderbook` shows it.
 - Several symbols are stepped in lockstep one second at a time, so cross-margin checks see
   every symbol's mark within a second of each other.
 
@@ -159,6 +161,8 @@ class SimExchange:
         self._listeners: list[Callable[[list[Event]], None]] = []
         #: When the last order request acted (or, for a placement, becomes active).
         self.last_acted_ms = now
+        #: What our taker orders took from each symbol's current book: (book update id, {(side, tick): steps}).
+        self._taken: dict[str, tuple[int, dict[tuple[Side, int], int]]] = {}
 
     # --- time -----------------------------------------------------------------------------------
 
@@ -446,8 +450,8 @@ class SimExchange:
             tick = m.ask_tick + level if buy else m.bid_tick - level
             if (buy and tick > o.tick) or (not buy and (tick < o.tick or tick < 1)):
                 break
-            q = min(leaves, m.level_size(book_side, level))
-            if q:  # an external book has gaps between its levels
+            q = min(leaves, m.level_size(book_side, level) - self._taken_at(m, book_side, tick))
+            if q > 0:  # an external book has gaps between its levels; we may have taken a level
                 fills.append((tick, q))
                 leaves -= q
             level += 1
@@ -459,9 +463,23 @@ class SimExchange:
                 break
             filled = self._fill(o, q * m.qty_step, tick * m.tick, False, ts_ms)
             if filled:
+                self._consume(m, book_side, tick, int(filled / m.qty_step))
                 trade = m.print_external(ts_ms, tick, int(filled / m.qty_step), buy)
                 if self.trade_events:
                     self._events.append(TradeEvent(trade))
+
+    def _taken_at(self, m: SyntheticMarket, side: Side, tick: int) -> int:
+        """Steps our taker orders took at ``tick`` on ``side`` of the market's current book."""
+        rec = self._taken.get(m.symbol)
+        if rec is None or rec[0] != m.update_id:
+            return 0
+        return rec[1].get((side, tick), 0)
+
+    def _consume(self, m: SyntheticMarket, side: Side, tick: int, steps: int) -> None:
+        rec = self._taken.get(m.symbol)
+        if rec is None or rec[0] != m.update_id:
+            rec = self._taken[m.symbol] = (m.update_id, {})
+        rec[1][(side, tick)] = rec[1].get((side, tick), 0) + steps
 
     def _reduce_allowance(self, o: OrderRecord) -> Decimal:
         pos = self.ledger.positions[o.symbol]
@@ -580,9 +598,24 @@ class SimExchange:
                       Decimal(str(round(m.params.open_interest))))
 
     def orderbook(self, symbol: str, depth: int = 25) -> BookSnapshot:
-        """The L2 book, ``depth`` levels a side."""
+        """The L2 book, ``depth`` levels a side (less what our taker orders took from it)."""
         self._sync()
-        return self._market(symbol).book(depth)
+        m = self._market(symbol)
+        book = m.book(depth)
+        rec = self._taken.get(symbol)
+        if rec is None or rec[0] != m.update_id:
+            return book
+
+        def left(side: Side, levels: list) -> list:
+            out = []
+            for price, qty in levels:
+                q = qty - self._taken_at(m, side, int(price / m.tick)) * m.qty_step
+                if q > 0:
+                    out.append((price, q))
+            return out
+
+        return BookSnapshot(book.symbol, book.ts_ms, book.update_id, book.seq, left(Side.BUY, book.bids),
+                            left(Side.SELL, book.asks))
 
     def recent_trades(self, symbol: str, limit: int = 60) -> list[Trade]:
         """Public trades, newest first."""
