@@ -18,7 +18,8 @@ ACCOUNTS = ("live", "paper")
 MARGIN_MODES = ("isolated", "cross")
 MODELS = ("as", "glft")
 PAPER_MARKETS = ("sim", "live")
-QUEUE_MODELS = ("trade_through", "queue")
+QUEUE_MODELS = ("trade_through", "queue", "power", "log")
+LATENCY_MODELS = ("constant", "lognormal")
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}USDT$")
 
@@ -103,13 +104,19 @@ class PaperSettings:
     market: str = opt("sim", "sim: the built-in synthetic market; live: Bybit's public feed",
                       choices=PAPER_MARKETS)
     seed: int = opt(1, "seed of the synthetic market", lo=0)
-    queue_model: str = opt("trade_through", "trade_through (conservative) | queue (probabilistic)",
-                           choices=QUEUE_MODELS)
-    latency_ms: float = opt(50.0, "simulated order-entry latency, milliseconds", lo=0, hi=10000)
-    response_latency_ms: float = opt(50.0, "backtest: from the exchange acting on a request to the engine "
-                                           "hearing the answer, milliseconds", lo=0, hi=10000)
-    feed_latency_ms: float = opt(20.0, "backtest: from the exchange time of market data to the engine "
-                                       "seeing it, milliseconds", lo=0, hi=10000)
+    queue_model: str = opt("trade_through", "trade_through (conservative) | queue (random cancels ahead) | "
+                                            "power | log (probabilistic, driven by depth)", choices=QUEUE_MODELS)
+    latency_model: str = opt("constant", "constant: the latency keys every time; lognormal: draws with "
+                                         "the keys as medians and latency_p99_ms", choices=LATENCY_MODELS)
+    latency_ms: float = opt(100.0, "order-entry latency (place, amend, cancel): from sending a request to "
+                                   "the exchange acting on it, milliseconds", lo=0, hi=10000)
+    response_latency_ms: float = opt(100.0, "from the exchange acting on a request to the engine hearing the "
+                                            "answer, milliseconds", lo=0, hi=10000)
+    feed_latency_ms: float = opt(90.0, "from the exchange time of market data to the engine seeing it, "
+                                       "milliseconds", lo=0, hi=10000)
+    latency_p99_ms: float = opt(300.0, "lognormal: the 99th percentile of the order-entry latency (the "
+                                       "other two keep the same p99/median ratio), milliseconds",
+                                lo=0, hi=60000)
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,9 @@ def _check_cross_field(profile: Profile, where: str) -> None:
         raise ConfigError(f"{where}: exchange.url is required when exchange.network = \"emulator\"")
     if ex.url and not re.match(r"^https?://[^\s/]+", ex.url):
         raise ConfigError(f"{where}: exchange.url must be an http:// or https:// URL, got {ex.url!r}")
+    if profile.paper.latency_model == "lognormal" and profile.paper.latency_p99_ms < profile.paper.latency_ms:
+        raise ConfigError(f"{where}: paper.latency_p99_ms ({profile.paper.latency_p99_ms:g}) is below "
+                          f"paper.latency_ms ({profile.paper.latency_ms:g}), its median")
     if profile.paper.fee_tier not in FEE_TIERS:
         raise ConfigError(f"{where}: paper.fee_tier must be one of {', '.join(FEE_TIERS)}, "
                           f"got {profile.paper.fee_tier!r}")

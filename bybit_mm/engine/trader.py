@@ -258,7 +258,7 @@ class LiveTrader:
                 mid = float(sum(last.values(), ZERO) / len(last))
                 self.core.on_mid(mid)
                 for tr in self._fresh_trades(bucket):
-                    self.core.on_trade(tr.ts_ms, float(tr.price))
+                    self.core.on_trade(tr.ts_ms, float(tr.price), tr.side is Side.BUY)
                 self.core.sample(t, mid, t)
                 used += len(bucket)
             if t >= end:
@@ -428,7 +428,7 @@ class LiveTrader:
         if bb is None or ba is None:
             core.on_mid(float(mark))
         for t in self._fresh_trades(trades):
-            core.on_trade(t.ts_ms, float(t.price))
+            core.on_trade(t.ts_ms, float(t.price), t.side is Side.BUY)
 
         qty = pos.signed_qty if pos else ZERO
         if qty != self.ledger.position.qty:
