@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from bybit_mm.engine.snapshot import RunSummary
     from bybit_mm.engine.trader import LiveTrader
 
+#: Bounds of the run options that are not profile keys.
+MAX_SPEED = 1_000_000.0
+MAX_INTERVAL_S = 3600.0
+MAX_DURATION_S = 10 * 365 * 86400.0
+
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
 
@@ -32,10 +37,9 @@ def parse_duration(text: str | None) -> float | None:
     if not m or not any(m.groups()):
         raise UsageError(f"--duration {text!r} is not a duration", hint="use e.g. 20m, 90s, 1h30m or 1200")
     h, mnt, s = (float(g) if g else 0.0 for g in m.groups())
-    seconds = h * 3600 + mnt * 60 + s
-    if seconds <= 0:
-        raise UsageError("--duration must be positive")
-    return seconds
+    from bybit_mm.config.schema import check_option
+
+    return check_option("--duration", h * 3600 + mnt * 60 + s, lo=0, lo_open=True, hi=MAX_DURATION_S)
 
 
 def journal_path(kind: str, profile_name: str, symbol: str) -> Path:
@@ -94,7 +98,7 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
     """
     import asyncio
 
-    from bybit_mm.ui.dashboard import dashboard, summary_table
+    from bybit_mm.ui.dashboard import dashboard
 
     term = app.terminal
 
@@ -102,8 +106,11 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
         if as_json:
             term.json(snap.to_dict(), lines=True)
 
+    running: list[LiveTrader] = []
+
     async def main() -> RunSummary:
         async with make_trader(emit) as trader:
+            running.append(trader)
             if as_json:
                 return await _run_with_signals(trader)
             from rich.live import Live
@@ -119,7 +126,21 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
             with Live(_View(), console=term.out, refresh_per_second=4, transient=False):
                 return await _run_with_signals(trader)
 
-    summary = asyncio.run(main())
+    try:
+        summary = asyncio.run(main())
+    except BaseException:
+        # The loop cancelled its orders on the way out; show what the run did, then the error.
+        if running and running[0].summary is not None:
+            _print_summary(app, running[0].summary, as_json=as_json)
+        raise
+    _print_summary(app, summary, as_json=as_json)
+    return summary
+
+
+def _print_summary(app: AppContext, summary: RunSummary, *, as_json: bool) -> None:
+    from bybit_mm.ui.dashboard import summary_table
+
+    term = app.terminal
     if as_json:
         term.json(summary.to_dict(), lines=True)
     else:
@@ -128,7 +149,6 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
         term.out.print(summary_table(summary))
     if summary.cancelled_on_exit < 0:
         term.warn("some orders may still be working: check with `bybit-mm orders`")
-    return summary
 
 
 def register(app: typer.Typer) -> None:
@@ -141,12 +161,12 @@ def register(app: typer.Typer) -> None:
         leverage: Optional[float] = typer.Option(None, "--leverage", "-l", help="Leverage (default: the profile's market.leverage)."),
         market: Optional[str] = typer.Option(None, "--market", help="sim: the built-in synthetic market (offline); live: Bybit's public feed."),
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after this much market time: 20m, 90s, 1h30m, 1200 (default: until Ctrl-C)."),
-        speed: float = typer.Option(1.0, "--speed", min=0, help="Market time per real second (60: a minute a second); 0: as fast as the CPU allows."),
+        speed: float = typer.Option(1.0, "--speed", help="Market time per real second (60: a minute a second); 0: as fast as the CPU allows."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the synthetic market (default: the profile's paper.seed)."),
         balance: Optional[float] = typer.Option(None, "--balance", help="Starting balance in USDT of a NEW paper account (see --fresh)."),
         gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
-        interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds of market time between decisions."),
+        interval: float = typer.Option(1.0, "--interval", help="Seconds of market time between decisions."),
         stream: bool = typer.Option(True, "--stream/--no-stream", help="With --market live: the public WebSocket streams (REST polling as the fallback), or REST polling only."),
         fresh: bool = typer.Option(False, "--fresh", help="Start a new paper account and journal (the old ones are kept as .bak files)."),
         flatten_on_exit: bool = typer.Option(False, "--flatten-on-exit", help="Close the position with a reduce-only market order when stopping."),
@@ -159,35 +179,36 @@ def register(app: typer.Typer) -> None:
         """
         from dataclasses import replace
 
+        from bybit_mm.config.schema import check_option, with_overrides
+
         app = app_context(ctx)
         profile = app.profile
-        if model is not None and model not in ("as", "glft"):
-            raise UsageError(f"--model must be as or glft, got {model!r}")
-        if market is not None and market not in ("sim", "live"):
-            raise UsageError(f"--market must be sim or live, got {market!r}")
         if not profile.is_paper:
             profile = replace(profile, exchange=replace(profile.exchange, account="paper"))
-        sym = (symbol or profile.market.symbol).upper()
-        profile = replace(
-            profile,
-            market=replace(profile.market, symbol=sym,
-                           leverage=leverage if leverage is not None else profile.market.leverage),
-            paper=replace(profile.paper, market=market or profile.paper.market,
-                          seed=seed if seed is not None else profile.paper.seed,
-                          starting_balance=balance if balance is not None else profile.paper.starting_balance),
-        )
+        # Every override passes the profile's own validation (the same ranges as in a profile file).
+        profile = with_overrides(profile, {
+            "market.symbol": ("--symbol", symbol.upper() if symbol else None),
+            "market.leverage": ("--leverage", leverage),
+            "quoting.gamma": ("--gamma", gamma),
+            "quoting.model": ("--model", model),
+            "paper.market": ("--market", market),
+            "paper.seed": ("--seed", seed),
+            "paper.starting_balance": ("--balance", balance),
+        })
+        check_option("--speed", speed, lo=0, hi=MAX_SPEED)
+        check_option("--interval", interval, lo=0.05, hi=MAX_INTERVAL_S)
+        sym = profile.market.symbol
         app.use_profile(profile)
         seconds = parse_duration(duration)
-        summary = _paper(app, profile, symbol=sym, leverage=leverage, seconds=seconds, speed=speed,
-                         gamma=gamma, model=model, interval=interval, fresh=fresh,
-                         flatten_on_exit=flatten_on_exit, as_json=as_json, stream=stream)
+        summary = _paper(app, profile, symbol=sym, seconds=seconds, speed=speed, interval=interval,
+                         fresh=fresh, flatten_on_exit=flatten_on_exit, as_json=as_json, stream=stream)
         code = exit_code_for(summary.stop_reason)
         if code:
             raise typer.Exit(code)
 
 
-def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None, seconds: float | None,
-           speed: float, gamma: float | None, model: str | None, interval: float, fresh: bool,
+def _paper(app: AppContext, profile: Any, *, symbol: str, seconds: float | None,
+           speed: float, interval: float, fresh: bool,
            flatten_on_exit: bool, as_json: bool, stream: bool = True) -> RunSummary:
     import time
     from contextlib import asynccontextmanager
@@ -215,8 +236,7 @@ def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None
         clock: Any = SimClock(state.last_ts_ms + 1000) if state and state.last_ts_ms else SimClock()
     else:
         clock = WallClock(speed)
-    config = EngineConfig.from_profile(profile, leverage=leverage, gamma=gamma, model=model,
-                                       duration_s=seconds, interval_s=interval,
+    config = EngineConfig.from_profile(profile, duration_s=seconds, interval_s=interval,
                                        flatten_on_exit=flatten_on_exit)
     if resume and not as_json:
         app.terminal.message(f"resuming the paper session in {jpath}")

@@ -61,8 +61,8 @@ def test_the_table_fits_80_columns(cli: Callable[..., Any]) -> None:
 
 @pytest.mark.parametrize("args, needle", [
     (["--duration", "soon"], "is not a duration"),
-    (["--model", "xyz"], "--model must be as or glft"),
-    (["--market", "moon"], "--market must be sim or live"),
+    (["--model", "xyz"], "--model must be one of as, glft"),
+    (["--market", "moon"], "--market must be one of sim, live"),
     (["--symbol", "NOPEUSDT", "--duration", "1m"], "NOPEUSDT"),
 ])
 def test_bad_options_exit_2_with_one_line(cli: Callable[..., Any], args: list[str], needle: str) -> None:
