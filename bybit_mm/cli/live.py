@@ -106,6 +106,8 @@ def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, 
                 from bybit_mm.config.secrets import resolve_credentials
                 from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
 
+                await _set_dcp(app, client, profile.exchange.dcp_window_s)
+
                 # Market data, orders and fills over WebSocket; REST when the stream fails.
                 stream = CcxtMarketStream.from_profile(profile, symbol, resolve_credentials(profile), private=True)
                 try:
@@ -117,3 +119,19 @@ def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, 
             journal.close()
 
     return run_trader(app, make_trader, as_json=as_json)
+
+
+async def _set_dcp(app: AppContext, client: Any, window_s: int) -> None:
+    """Ask Bybit to cancel our orders if the run's private stream is gone ``window_s`` seconds
+    (a killed process); a refusal (DCP not enabled for the account) is a warning, not a failure."""
+    from bybit_mm.errors import AuthError, BybitMMError, ExchangeUnavailable
+
+    if not window_s:
+        return
+    try:
+        await client.set_disconnect_cancel(window_s)
+    except (AuthError, ExchangeUnavailable):
+        raise
+    except BybitMMError as e:
+        app.terminal.warn(f"disconnect-cancel-all (DCP) not set: {e.one_line()}; a killed run leaves its "
+                          "orders working until the next run or `bybit-mm cancel-all`")

@@ -50,6 +50,10 @@ class ExchangeSettings:
     recv_window_ms: int = opt(5000, "Bybit recv window in milliseconds", lo=1000, hi=60000)
     timeout_s: float = opt(10.0, "HTTP timeout per request, seconds", lo=0.5, hi=120)
     max_retries: int = opt(4, "retries for transient failures (network, 5xx, rate limit)", lo=0, hi=10)
+    dcp_window_s: int = opt(0, "live: Bybit's disconnect-cancel-all (DCP) window, 3 to 300 s; 0: off. Bybit "
+                               "cancels every derivatives order once the run's private stream has been gone "
+                               "this long (a killed run); the account needs DCP enabled by Bybit",
+                            lo=0, hi=300)
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,9 @@ def _check_cross_field(profile: Profile, where: str) -> None:
     ex = profile.exchange
     if ex.network == "emulator" and not ex.url:
         raise ConfigError(f"{where}: exchange.url is required when exchange.network = \"emulator\"")
+    if 0 < ex.dcp_window_s < 3:
+        raise ConfigError(f"{where}: exchange.dcp_window_s must be 0 (off) or 3 to 300 seconds, "
+                          f"got {ex.dcp_window_s}")
     if ex.url and not re.match(r"^https?://[^\s/]+", ex.url):
         raise ConfigError(f"{where}: exchange.url must be an http:// or https:// URL, got {ex.url!r}")
     if profile.paper.fee_tier not in FEE_TIERS:
