@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from bybit_mm.engine.snapshot import RunSummary
     from bybit_mm.engine.trader import LiveTrader
 
-#: Bounds of the run options that are not profile keys.
-MAX_SPEED = 1_000_000.0
+#: Bounds of the run options that are not profile keys. The synthetic market simulates a few
+#: thousand market seconds per real second: a faster wall clock would outrun it and never stop
+#: (``--speed 0`` is "as fast as the CPU allows").
+MAX_SPEED = 1000.0
 MAX_INTERVAL_S = 3600.0
 MAX_DURATION_S = 10 * 365 * 86400.0
 
@@ -161,7 +163,7 @@ def register(app: typer.Typer) -> None:
         leverage: Optional[float] = typer.Option(None, "--leverage", "-l", help="Leverage (default: the profile's market.leverage)."),
         market: Optional[str] = typer.Option(None, "--market", help="sim: the built-in synthetic market (offline); live: Bybit's public feed."),
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after this much market time: 20m, 90s, 1h30m, 1200 (default: until Ctrl-C)."),
-        speed: float = typer.Option(1.0, "--speed", help="Market time per real second (60: a minute a second); 0: as fast as the CPU allows."),
+        speed: float = typer.Option(1.0, "--speed", help="Market time per real second (60: a minute a second; at most 1000); 0: as fast as the CPU allows."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the synthetic market (default: the profile's paper.seed)."),
         balance: Optional[float] = typer.Option(None, "--balance", help="Starting balance in USDT of a NEW paper account (see --fresh)."),
         gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),

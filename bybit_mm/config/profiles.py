@@ -13,7 +13,7 @@ from bybit_mm.config import paths
 from bybit_mm.config.schema import (
     SECTIONS,
     Profile,
-    coerce_value,
+    check_option,
     profile_from_dict,
     profile_to_dict,
     section_fields,
@@ -185,10 +185,7 @@ def set_value(name: str, key: str, raw: str) -> tuple[Profile, Any]:
     section, field_name = split_key(key)
     value = parse_cli_value(key, raw)
     typ, _, meta = section_fields(SECTIONS[section])[field_name]
-    try:
-        value = coerce_value(str(path), key, typ, value, meta)
-    except ConfigError as e:
-        raise UsageError(e.message) from None
+    value = check_option(key, value, typ, **meta)
     data = read_toml(path)
     data.setdefault(section, {})[field_name] = value
     # Validate the whole document before anything is written.

@@ -221,11 +221,7 @@ def with_overrides(profile: Profile, overrides: dict[str, tuple[str, Any]]) -> P
             continue
         section, name = key.split(".")
         typ, _, meta = section_fields(SECTIONS[section])[name]
-        try:
-            value = check_value(typ, value, meta)
-        except Invalid as e:
-            raise UsageError(f"{option} {e}") from None
-        profile = with_value(profile, section, name, value)
+        profile = with_value(profile, section, name, check_option(option, value, typ, **meta))
     return profile
 
 

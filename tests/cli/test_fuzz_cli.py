@@ -46,7 +46,7 @@ WORDS = st.one_of(
     st.text(alphabet=string.printable, max_size=12),
 )
 #: ``--speed`` values that are invalid or fast: a valid slow one (0.001) would make a run real-time long.
-SPEEDS = st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e400", "1e6", "1000001", "abc", ""])
+SPEEDS = st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e400", "1e6", "1001", "abc", ""])
 DURATIONS = st.sampled_from(["20s", "30s", "1m", "0", "-5m", "0s", "abc", "1e3", "9" * 400, "99999999h", " "])
 SECRETS = st.text(alphabet=string.ascii_letters + string.digits + "\\'\"-_/+=", min_size=16, max_size=40)
 
@@ -155,6 +155,7 @@ def _check(home: Path, args: list[str], secret: str) -> None:
     env = {"NO_COLOR": "1", "COLUMNS": "80", "BYBIT_MM_HOME": str(home), KEY_ENV: "fuzz-key-" + secret[:4],
            SECRET_ENV: secret, "BYBIT_API_KEY": "fuzz-key", "BYBIT_API_SECRET": secret,
            "BYBIT_TESTNET_API_KEY": "fuzz-key", "BYBIT_TESTNET_API_SECRET": secret, "BYBIT_MM_PROFILE": ""}
+    (home / "argv.txt").write_text(repr(args))  # what a hung or slow example was running
     with offline():
         r = CliRunner().invoke(app, args, env=env, input="")
     out = r.stdout + r.stderr

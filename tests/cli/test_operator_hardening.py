@@ -212,6 +212,7 @@ FAST_PAPER = ("paper", "--market", "sim", "--speed", "0", "--duration", "1m")
     (("--speed", "inf"), "--speed must be a finite number"),
     (("--speed", "nan"), "--speed must be a finite number"),
     (("--speed", "-1"), "--speed must be at least 0"),
+    (("--speed", "100000"), "--speed must be at most 1000"),  # the sim could never catch up: no end
     (("--interval", "inf"), "--interval must be a finite number"),
     (("--interval", "0.01"), "--interval must be at least 0.05"),
     (("--leverage", "nan"), "--leverage must be a finite number"),
