@@ -162,9 +162,10 @@ class RiskGuard:
             return False, "not enough available margin"
         pside = PositionSide.LONG if new_qty > 0 else PositionSide.SHORT
         try:
-            info = isolated_liquidation(self.instrument, pside, entry, abs(new_qty), cfg.leverage)
+            info = isolated_liquidation(self.instrument, pside, entry, abs(new_qty), cfg.leverage,
+                                        taker_rate=fee_rate)
         except RiskLimitError:
-            return False, "risk-limit tier does not allow this leverage"
+            return False, "the risk-limit tiers do not allow this position at this leverage"
         _, d_pct = liquidation_distance(pside, mark, info.liquidation_price)
         _, d_entry = liquidation_distance(pside, entry, info.liquidation_price)
         if d_pct <= d_entry * self._trigger_frac:

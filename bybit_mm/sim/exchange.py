@@ -47,8 +47,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from bybit_mm.domain.clock import Clock
 from bybit_mm.domain.fees import tier as fee_tier_named
 from bybit_mm.domain.instruments import Instrument, get_instrument
-from bybit_mm.domain.liquidation import is_liquidated, settle_liquidation
+from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.position import FillEffect
 from bybit_mm.domain.rounding import OrderTooSmall, check_order
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
@@ -520,32 +521,27 @@ class SimExchange:
 
     def _liquidate_isolated(self, symbol: str, ts_ms: int, mark: Decimal) -> None:
         self._cancel_symbol(symbol, ts_ms, "EC_Others")
-        liq, bust, margin = self.ledger.isolated_liq(symbol)  # type: ignore[misc]
-        pos = self.ledger.positions[symbol]
-        flat, loss = settle_liquidation(pos, bust, margin)
-        self.ledger.settle_loss(symbol, flat, loss, ts_ms)
-        self._record_bust(symbol, pos.qty, bust, -loss, ts_ms, mark, loss)
+        before, bust, effect = self.ledger.liquidate_isolated(symbol, ts_ms)
+        self._record_bust(symbol, before.qty, bust, effect, ts_ms, mark)
 
     def _liquidate_cross(self, ts_ms: int) -> None:
         marks = self._marks()
-        for symbol, pos in list(self.ledger.positions.items()):
-            if not pos.qty or self.ledger.margin_mode[symbol] != "cross":
-                continue
-            self._cancel_symbol(symbol, ts_ms, "EC_Others")
-            close = Side.SELL if pos.qty > 0 else Side.BUY
-            effect = self.ledger.fill(symbol, close, pos.size, marks[symbol], ZERO, ts_ms)
-            self._record_bust(symbol, pos.qty, marks[symbol], effect.realized_pnl, ts_ms, marks[symbol],
-                              -effect.realized_pnl)
+        for symbol, pos in self.ledger.positions.items():
+            if pos.qty and self.ledger.margin_mode[symbol] == "cross":
+                self._cancel_symbol(symbol, ts_ms, "EC_Others")
+        for symbol, before, bust, effect in self.ledger.liquidate_cross(marks, ts_ms):
+            self._record_bust(symbol, before.qty, bust, effect, ts_ms, marks[symbol])
 
-    def _record_bust(self, symbol: str, qty: Decimal, price: Decimal, pnl: Decimal, ts_ms: int,
-                     mark: Decimal, loss: Decimal) -> None:
+    def _record_bust(self, symbol: str, qty: Decimal, price: Decimal, effect: FillEffect, ts_ms: int,
+                     mark: Decimal) -> None:
+        """A BustTrade execution (taker, fee to close charged) and the liquidation event."""
         close = Side.SELL if qty > 0 else Side.BUY
-        ex = Execution(self._new_id(), self._new_id(), "", symbol, close, price, abs(qty), ZERO, ZERO,
-                       False, ts_ms, "BustTrade", abs(qty), pnl)
+        ex = Execution(self._new_id(), self._new_id(), "", symbol, close, price, abs(qty), effect.fee,
+                       self.ledger.taker_rate, False, ts_ms, "BustTrade", abs(qty), effect.realized_pnl)
         self._executions.append(ex)
         self._events.append(FillEvent(ex))
         self._events.append(LiquidationEvent(symbol, ts_ms, "Buy" if qty > 0 else "Sell", abs(qty), mark,
-                                             price, loss))
+                                             price, -effect.cash_flow))
         self._events.append(PositionUpdate(self.ledger.position_view(symbol, mark, self._marks())))
 
     # --- public market data ---------------------------------------------------------------------
@@ -694,7 +690,16 @@ class SimExchange:
         if (projected > 0) == (side is Side.BUY) and projected != 0:
             tiers = [t for t in inst.risk_tiers if t.max_leverage >= lev]
             cap = tiers[-1].limit_value if tiers else ZERO
-            if abs(projected) * price > cap:
+            # The entry value the fills would leave (what the tiers apply to): a buy fills at its
+            # price or better, a crossing sell at up to the best bid; an add keeps the position's
+            # own entry value. Beyond the known tiers the MMR is unknown, so the order is refused.
+            m = self._markets[symbol]
+            worst = price if side is Side.BUY else max(price, m.bid_tick * m.tick)
+            orders_value = qty * worst + sum((o.leaves * o.price for o in live if o.side is side), ZERO)
+            adding = pos.qty != 0 and (pos.qty > 0) == (side is Side.BUY)
+            value = pos.entry_value + orders_value if adding else abs(projected) * max(
+                [worst] + [o.price for o in live if o.side is side])
+            if value > cap:
                 raise SimError(E.RISK_LIMIT_EXCEEDED,
                                f"Order placement failed as your position may exceed the max limit. "
                                f"Please adjust your leverage to lower the max. position value {cap}")

@@ -166,7 +166,7 @@ def test_a_resting_bid_fills_and_ccxt_reads_the_domain_math(emu) -> None:
     inst = get_instrument("BTCUSDT")
     maker = Decimal("0.0002")
     expected_fee = qty * price * maker
-    liq = isolated_liquidation(inst, "long", price, qty, leverage)
+    liq = isolated_liquidation(inst, "long", price, qty, leverage, taker_rate=Decimal("0.00055"))
 
     assert _d(fee["maker"]) == maker and _d(fee["taker"]) == Decimal("0.00055")
     assert trades  # possibly several partial fills, each at the order's own price
@@ -186,14 +186,16 @@ def test_a_resting_bid_fills_and_ccxt_reads_the_domain_math(emu) -> None:
     assert _d(info["leverage"]) == leverage
     assert _d(info["liqPrice"]) == liq.liquidation_price
     assert _d(info["bustPrice"]) == liq.bankruptcy_price
-    assert _d(info["positionIM"]) == initial_margin(qty * price, leverage) == liq.initial_margin
-    assert _d(info["positionMM"]) == liq.maintenance_margin
+    # Bybit's positionIM and positionMM both carry the fee to close at the bankruptcy price
+    assert liq.initial_margin == initial_margin(qty * price, leverage)
+    assert _d(info["positionIM"]) == liq.position_margin == liq.initial_margin + liq.fee_to_close
+    assert _d(info["positionMM"]) == liq.reported_maintenance_margin
     mark = _d(info["markPrice"])
     assert _d(info["unrealisedPnl"]) == qty * (mark - price)
 
     usdt = balance["USDT"]
     assert _d(usdt["total"]) == Decimal(10000) - expected_fee
-    assert _d(usdt["used"]) == liq.initial_margin
+    assert _d(usdt["used"]) == liq.position_margin
     coin = balance["info"]["result"]["list"][0]["coin"][0]
     assert _d(coin["equity"]) == Decimal(10000) - expected_fee + qty * (mark - price)
     assert _d(coin["cumRealisedPnl"]) == -expected_fee
