@@ -32,8 +32,11 @@ _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.
 
 
 def parse_duration(text: str | None) -> float | None:
-    """``20m``, ``90s``, ``1h30m``, ``1200`` (seconds) -> seconds; None for None/empty."""
-    if text is None or not text.strip():
+    """``20m``, ``90s``, ``1h30m``, ``1200`` (seconds) -> seconds; None (run until stopped) for None.
+
+    A given but blank ``--duration`` is an error, not "no limit": a run would never end by itself.
+    """
+    if text is None:
         return None
     m = _DURATION.match(text.strip().lower())
     if not m or not any(m.groups()):

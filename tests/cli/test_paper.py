@@ -98,7 +98,7 @@ def test_parse_duration(text: str | None, seconds: float | None) -> None:
 
 
 def test_parse_duration_rejects_nonsense() -> None:
-    for bad in ("abc", "0", "m", "-5m"):
+    for bad in ("abc", "0", "m", "-5m", "", " "):
         with pytest.raises(UsageError):
             parse_duration(bad)
 
