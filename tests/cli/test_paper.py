@@ -79,8 +79,8 @@ def test_the_table_fits_80_columns(cli: Callable[..., Any]) -> None:
 
 @pytest.mark.parametrize("args, needle", [
     (["--duration", "soon"], "is not a duration"),
-    (["--model", "xyz"], "--model must be as or glft"),
-    (["--market", "moon"], "--market must be sim or live"),
+    (["--model", "xyz"], "--model must be one of as, glft"),
+    (["--market", "moon"], "--market must be one of sim, live"),
     (["--symbol", "NOPEUSDT", "--duration", "1m"], "NOPEUSDT"),
 ])
 def test_bad_options_exit_2_with_one_line(cli: Callable[..., Any], args: list[str], needle: str) -> None:
@@ -101,7 +101,7 @@ def test_parse_duration(text: str | None, seconds: float | None) -> None:
 
 
 def test_parse_duration_rejects_nonsense() -> None:
-    for bad in ("abc", "0", "m", "-5m"):
+    for bad in ("abc", "0", "m", "-5m", "", " "):
         with pytest.raises(UsageError):
             parse_duration(bad)
 
