@@ -239,7 +239,6 @@ class StrategyCore:
     def _targets(self, now_ms: int, mid: Decimal, account: AccountView, decision: RiskDecision,
                  working: list[OrderInfo]) -> tuple[Quote | None, dict[Side, Target | None], list[str]]:
         cfg = self.config
-        inst = self.instrument
         sigma = self.vol.sigma()
         fit = self._intensity_fit(now_ms)
         self.sigma, self.fit = sigma, fit
