@@ -143,6 +143,7 @@ def register(app: typer.Typer) -> None:
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after this much market time: 20m, 90s, 1h30m, 1200 (default: until Ctrl-C)."),
         speed: float = typer.Option(1.0, "--speed", min=0, help="Market time per real second (60: a minute a second); 0: as fast as the CPU allows."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the synthetic market (default: the profile's paper.seed)."),
+        preset: Optional[str] = typer.Option(None, "--preset", help="Synthetic market preset: deep-major (BTCUSDT-like), thin-alt (a thinner alt on ARBUSDT) or auto; a preset also picks its symbol unless --symbol (default: the profile's sim.preset)."),
         balance: Optional[float] = typer.Option(None, "--balance", help="Starting balance in USDT of a NEW paper account (see --fresh)."),
         gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
@@ -167,6 +168,12 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--market must be sim or live, got {market!r}")
         if not profile.is_paper:
             profile = replace(profile, exchange=replace(profile.exchange, account="paper"))
+        if preset is not None:
+            profile = _with_preset(profile, preset)
+            if symbol is None and preset != "auto":
+                from bybit_mm.sim.market import PRESETS
+
+                symbol = PRESETS[preset].symbol
         sym = (symbol or profile.market.symbol).upper()
         profile = replace(
             profile,
@@ -184,6 +191,19 @@ def register(app: typer.Typer) -> None:
         code = exit_code_for(summary.stop_reason)
         if code:
             raise typer.Exit(code)
+
+
+def _with_preset(profile: Any, preset: str) -> Any:
+    """``profile`` with ``sim.preset`` from ``--preset``, checked as the profile's own value is."""
+    from bybit_mm.config.schema import SimSettings, coerce_value, section_fields, with_value
+    from bybit_mm.errors import ConfigError
+
+    typ, _, meta = section_fields(SimSettings)["preset"]
+    try:
+        value = coerce_value("--preset", "sim.preset", typ, preset, meta)
+    except ConfigError as e:
+        raise UsageError(e.message) from None
+    return with_value(profile, "sim", "preset", value)
 
 
 def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None, seconds: float | None,

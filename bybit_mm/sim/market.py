@@ -275,6 +275,8 @@ class SyntheticMarket:
         self.trades: deque[Trade] = deque(maxlen=1000)
         self._trade_seq = 0
         self.trade_count = 0
+        #: Market orders sent by the synthetic flow (each prints once per level it takes).
+        self.order_count = 0
         self.step_count = 0
         # Minute candles in ints: [start_ms, o, h, l, c (ticks), volume (steps), turnover (tick·step)].
         self._candles: deque[list[int]] = deque(maxlen=7 * 1440)
@@ -446,6 +448,7 @@ class SyntheticMarket:
     def _print(self, ts: int, buy: bool, notional: float, informed: bool, sink: MarketSink | None) -> None:
         """A market order of ``notional`` USDT walks the book from the touch, one print per level."""
         qty_steps = int(notional / (self.mid * self._step_f) + 0.5) or 1
+        self.order_count += 1
         self.informed_now = informed
         eaten = self._eaten_ask if buy else self._eaten_bid
         tick = self.ask_tick if buy else self.bid_tick
