@@ -161,7 +161,7 @@ def sim_market_params(profile: Profile, symbol: str) -> MarketParams:
     try:
         params = synthetic_params(symbol, get_instrument(symbol), preset, sim.overrides())
     except ValueError as e:
-        raise ConfigError(f"{profile.path or profile.name}: [sim] {e}") from None
+        raise ConfigError(f"{profile.path or profile.name}: sim.{e}") from None
     return MarketParams(symbols={symbol: params})
 
 
