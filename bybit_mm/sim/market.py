@@ -245,8 +245,8 @@ class SyntheticMarket:
         self._alpha = 1.0 - math.exp(-self.step_ms / params.mark_ema_ms)
         self._refill = math.exp(-params.refill_per_s * self.step_ms / 1000.0)
         phi = math.exp(-math.log(2) * self.step_ms / 1000.0 / _SIDE_HALF_LIFE_S)
-        self._side_phi = phi
         self._side_sd = _SIDE_SD * math.sqrt(1.0 - phi * phi)
+        self._side_powers = phi ** np.arange(1, self._chunk + 1)
         dt_h = self.step_ms / 3_600_000
         self._f_kappa = 1.0 - math.exp(-math.log(2) / params.funding_half_life_h * dt_h)
         self._f_vol = params.funding_vol_per_day * math.sqrt(self.step_ms / _DAY)
@@ -262,11 +262,16 @@ class SyntheticMarket:
         self.funding_rate = params.funding_mean
         #: Whether the market order printing now is informed (for tests and diagnostics).
         self.informed_now = False
-        # Size taken from the book by market orders and not yet refilled, by price tick.
+        # Size taken from the book by market orders and not yet refilled, by price tick, in units
+        # of ``_scale`` (which decays every step: one multiplication refills every level).
         self._eaten_bid: dict[int, float] = {}
         self._eaten_ask: dict[int, float] = {}
+        self._scale = 1.0
+        # Log side factors of the book's sizes, and the factors themselves.
         self._bid_lf = 0.0
         self._ask_lf = 0.0
+        self._bid_f = 1.0
+        self._ask_f = 1.0
         self.bid_tick = 0
         self.ask_tick = 0
         self._extra = 0
@@ -328,13 +333,24 @@ class SyntheticMarket:
             "buy": buy.tolist(),
             "informed": informed.tolist(),
             "offset": rng.integers(0, self.step_ms, total).tolist(),
-            "zb": (rng.standard_normal(n) * self._side_sd).tolist(),
-            "za": (rng.standard_normal(n) * self._side_sd).tolist(),
+            "bidf": self._side_factors(rng.standard_normal(n), True),
+            "askf": self._side_factors(rng.standard_normal(n), False),
             "extra": extra.tolist(),
             "fz": rng.standard_normal(n).tolist(),
         }
         self._pos = 0
         self._tpos = 0
+
+    def _side_factors(self, z: np.ndarray, bid_side: bool) -> list[float]:
+        """The side factor over the next chunk: exp of a log AR(1) path, solved in closed form."""
+        powers = self._side_powers[:len(z)]
+        x0 = self._bid_lf if bid_side else self._ask_lf
+        path = powers * (x0 + np.cumsum(z * self._side_sd / powers))
+        if bid_side:
+            self._bid_lf = float(path[-1])
+        else:
+            self._ask_lf = float(path[-1])
+        return np.exp(path).tolist()
 
     def _set_book(self, extra: int) -> None:
         """Centre the book on the mid (``extra`` ticks of spread on top of ``spread_ticks``)."""
@@ -345,23 +361,19 @@ class SyntheticMarket:
             bid = 1
         self._nominal_bid = bid
         self._nominal_ask = bid + spread
-        self._bid_f = math.exp(self._bid_lf)
-        self._ask_f = math.exp(self._ask_lf)
         self._touch_steps = max(1.0, self.params.touch_notional / (self.mid * self._step_f))
         self._retouch()
 
     def _retouch(self) -> None:
         """The touch is the best price with size left on it (a walked touch widens the spread)."""
-        bid = self._nominal_bid
-        if self._eaten_bid:
-            limit = bid - self.book_levels
-            while bid > 1 and bid > limit and self._avail(self._eaten_bid, True, bid) <= 0:
-                bid -= 1
-        ask = self._nominal_ask
-        if self._eaten_ask:
-            limit = ask + self.book_levels
-            while ask < limit and self._avail(self._eaten_ask, False, ask) <= 0:
-                ask += 1
+        bid, eaten = self._nominal_bid, self._eaten_bid
+        limit = bid - self.book_levels
+        while bid in eaten and bid > 1 and bid > limit and self._avail(eaten, True, bid) <= 0:
+            bid -= 1
+        ask, eaten = self._nominal_ask, self._eaten_ask
+        limit = ask + self.book_levels
+        while ask in eaten and ask < limit and self._avail(eaten, False, ask) <= 0:
+            ask += 1
         self.bid_tick = bid
         self.ask_tick = ask
 
@@ -379,7 +391,7 @@ class SyntheticMarket:
         e = eaten.get(tick)
         if e is None:
             return base
-        left = int(base - e)
+        left = int(base - e * self._scale)
         return left if left > 0 else 0
 
     def step_until(self, ts_ms: int, sink: MarketSink | None) -> None:
@@ -415,12 +427,11 @@ class SyntheticMarket:
             self.mark += self._alpha * (mid - self.mark)
             f = self.funding_rate + self._f_kappa * (p.funding_mean - self.funding_rate) + self._f_vol * buf["fz"][i]
             self.funding_rate = min(p.funding_cap, max(-p.funding_cap, f))
-            self._bid_lf = self._side_phi * self._bid_lf + buf["zb"][i]
-            self._ask_lf = self._side_phi * self._ask_lf + buf["za"][i]
-            if self._eaten_bid:
-                self._decay(self._eaten_bid)
-            if self._eaten_ask:
-                self._decay(self._eaten_ask)
+            self._bid_f = buf["bidf"][i]
+            self._ask_f = buf["askf"][i]
+            self._scale *= self._refill
+            if not i & 63:
+                self._prune()
             self._set_book(buf["extra"][i])
             self.ts_ms = t
             self.step_count += 1
@@ -436,14 +447,19 @@ class SyntheticMarket:
             elif t % funding_ms == 0:
                 self.funding_history.append((t, self.funding_rate_decimal()))
 
-    def _decay(self, eaten: dict[int, float]) -> None:
-        r = self._refill
-        for tick, e in list(eaten.items()):
-            e *= r
-            if e < 0.5:
+    def _prune(self) -> None:
+        """Forget taken size that has refilled, or whose price the touch has moved past."""
+        scale = self._scale
+        if scale < 1e-100:  # fold the decay into the stored amounts before it underflows
+            for eaten in (self._eaten_bid, self._eaten_ask):
+                for tick in eaten:
+                    eaten[tick] *= scale
+            self._scale = scale = 1.0
+        floor = 0.5 / scale
+        bid, ask = self._nominal_bid, self._nominal_ask
+        for eaten, crossed in ((self._eaten_bid, lambda t: t > bid), (self._eaten_ask, lambda t: t < ask)):
+            for tick in [t for t, e in eaten.items() if e < floor or crossed(t)]:
                 del eaten[tick]
-            else:
-                eaten[tick] = e
 
     def _print(self, ts: int, buy: bool, notional: float, informed: bool, sink: MarketSink | None) -> None:
         """A market order of ``notional`` USDT walks the book from the touch, one print per level."""
@@ -453,19 +469,25 @@ class SyntheticMarket:
         eaten = self._eaten_ask if buy else self._eaten_bid
         tick = self.ask_tick if buy else self.bid_tick
         step = 1 if buy else -1
+        emptied = False
         for _ in range(self.book_levels):
             if qty_steps <= 0 or tick < 1:
                 break
             avail = self._avail(eaten, not buy, tick)
             if avail > 0:
-                q = qty_steps if qty_steps < avail else avail
+                if qty_steps < avail:
+                    q = qty_steps
+                else:
+                    q = avail
+                    emptied = True
                 qty_steps -= q
-                eaten[tick] = eaten.get(tick, 0.0) + q
+                eaten[tick] = eaten.get(tick, 0.0) + q / self._scale
                 trade = self._record(ts, tick, q, buy)
                 if sink is not None:
                     sink.on_trade(self, trade, tick, q)
             tick += step
-        self._retouch()
+        if emptied:
+            self._retouch()
 
     def _record(self, ts: int, tick: int, q: int, buy: bool) -> Trade:
         self._trade_seq += 1
