@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "bybit_mm.cli.account",
     "bybit_mm.cli.paper",
     "bybit_mm.cli.live",
+    "bybit_mm.cli.record",
 )
 
 
