@@ -136,7 +136,7 @@ class SimSettings:
     informed_share: float | None = opt(None, "share of market orders on the side of the mid's next move",
                                        lo=0, hi=1)
     informed_horizon_ms: int | None = opt(None, "how far ahead informed orders see the mid, milliseconds",
-                                          lo=1, hi=3_600_000)
+                                          lo=1, hi=60_000)
     touch_notional: float | None = opt(None, "mean size shown at the touch, USDT", lo=0, lo_open=True)
     depth_growth: float | None = opt(None, "growth of the shown size per level away from the touch",
                                      lo=0, hi=1_000)
