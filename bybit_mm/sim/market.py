@@ -140,7 +140,7 @@ DEEP_MAJOR = SyntheticMarketParams()
 THIN_ALT = SyntheticMarketParams(
     symbol="ARBUSDT", start_price=0.5, annual_vol=0.9, jumps_per_day=4.0, jump_sigma=0.006, spread_ticks=4,
     wide_spread_prob=0.05, trades_per_second=1.5, trade_notional_median=150.0, trade_size_sigma=2.2,
-    informed_share=0.05, informed_horizon_ms=5_000, touch_notional=4_000.0, depth_growth=0.3,
+    informed_share=0.1, informed_horizon_ms=5_000, touch_notional=4_000.0, depth_growth=0.3,
     refill_per_s=0.2, funding_vol_per_day=0.0004, funding_cap=0.02, open_interest_notional=6.0e7)
 
 #: The named presets (profile ``[sim] preset``, ``paper --preset``).
