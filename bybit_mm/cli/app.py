@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "bybit_mm.cli.paper",
     "bybit_mm.cli.live",
     "bybit_mm.cli.record",
+    "bybit_mm.cli.backtest",
 )
 
 
@@ -81,7 +82,7 @@ app = typer.Typer(
     name="bybit-mm",
     cls=ErrorMappingGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from bybit_mm.sim.exchange import SimExchange
     from bybit_mm.sim.market import MarketParams
     from bybit_mm.sim.models import Event, PositionView, SimOrder
+    from bybit_mm.sim.models import Execution as SimExecution
 
 _STATUS: dict[str, OrderStatus] = {
     "New": "new", "PartiallyFilled": "partially_filled", "Filled": "filled", "Cancelled": "cancelled",
@@ -195,6 +196,13 @@ def position_info(p: PositionView) -> PositionInfo:
                         margin_mode="isolated" if p.margin_mode == "isolated" else "cross",
                         position_margin=p.position_im, maintenance_margin=p.position_mm,
                         unrealized_pnl=p.unrealised_pnl, realized_pnl=p.cum_realised_pnl, updated_ms=p.updated_ms)
+
+
+def execution_info(e: SimExecution) -> Execution:
+    """The port's view of a sim execution."""
+    return Execution(exec_id=e.exec_id, order_id=e.order_id, client_order_id=e.order_link_id, symbol=e.symbol,
+                     side=e.side, price=e.price, qty=e.qty, fee=e.fee, is_maker=e.is_maker, ts_ms=e.ts_ms,
+                     exec_type=exec_type_from_bybit(e.exec_type))
 
 
 class DryRunFuturesClient:
@@ -595,10 +603,7 @@ class DryRunFuturesClient:
         self.advance()
         rows = self.exchange.executions(self._symbol(symbol) if symbol else None, limit=1_000_000,
                                         start_ms=since_ms)
-        out = [Execution(exec_id=e.exec_id, order_id=e.order_id, client_order_id=e.order_link_id,
-                         symbol=e.symbol, side=e.side, price=e.price, qty=e.qty, fee=e.fee,
-                         is_maker=e.is_maker, ts_ms=e.ts_ms, exec_type=exec_type_from_bybit(e.exec_type))
-               for e in reversed(rows) if since_ms is None or e.ts_ms >= since_ms]
+        out = [execution_info(e) for e in reversed(rows) if since_ms is None or e.ts_ms >= since_ms]
         out.sort(key=lambda x: x.ts_ms)
         return out[-limit:]
 

@@ -36,10 +36,8 @@ the fed mark drives liquidation and uPnL, and funding settles at the fed funding
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
@@ -50,13 +48,13 @@ from bybit_mm.domain.instruments import Instrument, get_instrument
 from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import FillEffect
-from bybit_mm.domain.rounding import OrderTooSmall, check_order
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.external import ExternalMarket, sorted_new
+from bybit_mm.sim.latency import ConstantLatency
 from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
 from bybit_mm.sim.market import MarketParams, SyntheticMarket
-from bybit_mm.sim.matching import OrderRecord, make_queue_model
+from bybit_mm.sim.matching import OrderRecord, make_queue_model, match_print, new_id, validate_size
 from bybit_mm.sim.models import (
     BookEvent,
     BookSnapshot,
@@ -112,6 +110,7 @@ class SimExchange:
         self.clock = clock
         self.seed = seed
         self.latency_ms = float(latency_ms)
+        self.latency = ConstantLatency(entry=self.latency_ms)
         self.market_band = Decimal(market_band)
         self.trade_events = trade_events
         self.book_events = book_events
@@ -215,28 +214,14 @@ class SimExchange:
             book = self._asks[symbol]
             if not book or book[0].tick > price_tick:
                 return
-        remaining = qty_steps
         step = market.qty_step
-        late = getattr(market, "external", False)
-        for o in list(book):
-            if late and o.active_ms > trade.ts_ms:
-                continue
-            if o.side is Side.BUY:
-                if o.tick < price_tick:
-                    break
-                through = price_tick < o.tick
-            else:
-                if o.tick > price_tick:
-                    break
-                through = price_tick > o.tick
-            n = self.queue.fillable(o, through, remaining)
-            if n <= 0:
-                continue
+
+        def fill(o: OrderRecord, n: int) -> int:
             n = min(n, int(o.leaves / step))
-            filled = self._fill(o, n * step, o.price, True, trade.ts_ms)
-            remaining -= int(filled / step)
-            if remaining <= 0:
-                break
+            return int(self._fill(o, n * step, o.price, True, trade.ts_ms) / step)
+
+        match_print(book, price_tick, qty_steps, trade.ts_ms, self.queue, fill,
+                    late=getattr(market, "external", False))
 
     def on_book(self, market: SyntheticMarket, ts_ms: int) -> None:
         """A book step: activate due orders, move queues, check liquidation."""
@@ -343,8 +328,7 @@ class SimExchange:
 
     def _new_id(self) -> str:
         self._id_seq += 1
-        digest = hashlib.blake2b(f"{self._id_salt}-{self._id_seq}".encode(), digest_size=16).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
+        return new_id(self._id_salt, self._id_seq)
 
     def _market(self, symbol: str) -> SyntheticMarket:
         m = self._markets.get(symbol)
@@ -663,12 +647,7 @@ class SimExchange:
 
     def _validate(self, inst: Instrument, m: SyntheticMarket, side: Side, qty: Decimal,
                   price: Decimal) -> None:
-        try:
-            check_order(inst, qty, price)
-        except OrderTooSmall as e:
-            code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
-                e.reason, E.PARAMS_ERROR)
-            raise SimError(code, e.message) from None
+        validate_size(inst, qty, price)
 
     def _band_tick(self, m: SyntheticMarket, side: Side) -> int:
         mark = m.mark_price()
@@ -681,37 +660,10 @@ class SimExchange:
         """Risk-limit (110090) and margin (110007) checks for a new or amended order."""
         if reduce_only:
             return
-        inst = self._instruments[symbol]
-        lev = self.ledger.leverage[symbol]
-        pos = self.ledger.positions[symbol]
-        live = [o for o in self._live(symbol) if o is not exclude and not o.reduce_only]
-        same = qty + sum((o.leaves for o in live if o.side is side), ZERO)
-        projected = pos.qty + same * side.sign
-        if (projected > 0) == (side is Side.BUY) and projected != 0:
-            tiers = [t for t in inst.risk_tiers if t.max_leverage >= lev]
-            cap = tiers[-1].limit_value if tiers else ZERO
-            # The entry value the fills would leave (what the tiers apply to): a buy fills at its
-            # price or better, a crossing sell at up to the best bid; an add keeps the position's
-            # own entry value. Beyond the known tiers the MMR is unknown, so the order is refused.
-            m = self._markets[symbol]
-            worst = price if side is Side.BUY else max(price, m.bid_tick * m.tick)
-            orders_value = qty * worst + sum((o.leaves * o.price for o in live if o.side is side), ZERO)
-            adding = pos.qty != 0 and (pos.qty > 0) == (side is Side.BUY)
-            value = pos.entry_value + orders_value if adding else abs(projected) * max(
-                [worst] + [o.price for o in live if o.side is side])
-            if value > cap:
-                raise SimError(E.RISK_LIMIT_EXCEEDED,
-                               f"Order placement failed as your position may exceed the max limit. "
-                               f"Please adjust your leverage to lower the max. position value {cap}")
-        orders_im = ZERO
-        for s in self._instruments:
-            rows = [(o.side, o.leaves, o.price) for o in self._live(s) if o is not exclude and not o.reduce_only]
-            if s == symbol:
-                rows.append((side, qty, price))
-            if rows:
-                orders_im += self.ledger.order_cost(s, rows)
-        if orders_im > self.ledger.free_margin(self._marks()):
-            raise SimError(E.INSUFFICIENT_AVAILABLE, "ab not enough for new order")
+        live = {s: [(o.side, o.leaves, o.price) for o in self._live(s) if o is not exclude and not o.reduce_only]
+                for s in self._instruments}
+        m = self._markets[symbol]
+        self.ledger.check_order(symbol, side, qty, price, live, self._marks(), m.bid_tick * m.tick)
 
     def _find(self, symbol: str, order_id: str, order_link_id: str) -> OrderRecord:
         if not order_id and not order_link_id:
@@ -777,7 +729,7 @@ class SimExchange:
         o = OrderRecord(order_id=self._new_id(), order_link_id=order_link_id, symbol=symbol, side=side,
                         order_type=order_type, price=price, tick=tick, qty=qty, time_in_force=time_in_force,
                         reduce_only=reduce_only, created_ms=now,
-                        active_ms=now + int(-(-self.latency_ms // 1)), seq=self._seq)
+                        active_ms=now + self.latency.entry_ms(), seq=self._seq)
         self._orders[o.order_id] = o
         if order_link_id:
             self._by_link[order_link_id] = o.order_id

@@ -60,6 +60,8 @@ from bybit_mm.domain.position import (
     apply_funding,
     unrealized_pnl,
 )
+from bybit_mm.sim import errors as E
+from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.models import PositionView, WalletView
 
 ZERO = Decimal(0)
@@ -215,6 +217,43 @@ class Ledger:
             if opening > 0:
                 costs[side] += opening * order_cost_per_unit(side, price, lev, self.taker_rate)
         return max(costs[Side.BUY], costs[Side.SELL])
+
+    def check_order(self, symbol: str, side: Side, qty: Decimal, price: Decimal,
+                    live: dict[str, list[tuple[Side, Decimal, Decimal]]], marks: dict[str, Decimal],
+                    best_bid: Decimal) -> None:
+        """Risk-limit (110090) and margin (110007) checks of a new (or amended) order of ``qty`` at
+        ``price``; ``live``: every symbol's other live non-reduce-only orders (side, leaves, price);
+        ``best_bid``: the symbol's best bid (a crossing sell fills at up to it)."""
+        inst = self.instruments[symbol]
+        lev = self.leverage[symbol]
+        pos = self.positions[symbol]
+        mine = [(leaves, p) for s, leaves, p in live.get(symbol, ()) if s is side]
+        same = qty + sum((leaves for leaves, _ in mine), ZERO)
+        projected = pos.qty + same * side.sign
+        if (projected > 0) == (side is Side.BUY) and projected != 0:
+            tiers = [t for t in inst.risk_tiers if t.max_leverage >= lev]
+            cap = tiers[-1].limit_value if tiers else ZERO
+            # The entry value the fills would leave (what the tiers apply to): a buy fills at its
+            # price or better, a crossing sell at up to the best bid; an add keeps the position's
+            # own entry value. Beyond the known tiers the MMR is unknown, so the order is refused.
+            worst = price if side is Side.BUY else max(price, best_bid)
+            orders_value = qty * worst + sum((leaves * p for leaves, p in mine), ZERO)
+            adding = pos.qty != 0 and (pos.qty > 0) == (side is Side.BUY)
+            value = pos.entry_value + orders_value if adding else abs(projected) * max(
+                [worst] + [p for _, p in mine])
+            if value > cap:
+                raise SimError(E.RISK_LIMIT_EXCEEDED,
+                               f"Order placement failed as your position may exceed the max limit. "
+                               f"Please adjust your leverage to lower the max. position value {cap}")
+        orders_im = ZERO
+        for s in self.instruments:
+            rows = list(live.get(s, ()))
+            if s == symbol:
+                rows.append((side, qty, price))
+            if rows:
+                orders_im += self.order_cost(s, rows)
+        if orders_im > self.free_margin(marks):
+            raise SimError(E.INSUFFICIENT_AVAILABLE, "ab not enough for new order")
 
     def cross_backing(self, symbol: str, marks: dict[str, Decimal]) -> Decimal:
         """The margin balance standing behind the cross position of ``symbol``.
