@@ -12,7 +12,7 @@ from bybit_mm.domain.instruments import get_instrument
 from bybit_mm.domain.margin import isolated_liquidation
 from bybit_mm.domain.position import unrealized_pnl
 from bybit_mm.sim.errors import SimError
-from bybit_mm.sim.market import MarketParams, SymbolParams
+from bybit_mm.sim.market import MarketParams, SyntheticMarketParams
 from bybit_mm.sim.models import FundingEvent
 
 DAY0 = 1_767_225_600_000
@@ -93,7 +93,7 @@ def test_funding_at_the_funding_time_only_for_open_positions(make_ex) -> None:
 
 
 def test_isolated_liquidation_by_mark_at_the_bankruptcy_price(make_ex, until_liquidation) -> None:
-    falling = SymbolParams(start_price=95_000.0, annual_vol=0.8, annual_drift=-3_000.0, touch_size=0.8)
+    falling = SyntheticMarketParams(annual_vol=0.8, annual_drift=-3_000.0)
     ex = make_ex(balance=D("5000"), market_params=MarketParams(history_minutes=2, symbols={"BTCUSDT": falling}))
     ex.set_margin_mode("isolated")
     ex.set_leverage("BTCUSDT", D("50"))
