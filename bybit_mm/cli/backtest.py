@@ -105,7 +105,7 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
     settings = BacktestSettings.from_profile(profile, requote_s=requote)
     if config.leverage > instrument.max_leverage:
         raise UsageError(f"{symbol}: leverage {config.leverage}x is above the maximum {instrument.max_leverage}x")
-    journal = Journal(journal_path("backtest", profile.name, symbol))
+    journal = Journal(journal_path("backtest", profile.name, symbol), exclusive=False)  # no session to resume
     t1 = time.perf_counter()
     try:
         if show_progress:

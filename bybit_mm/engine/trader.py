@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -52,12 +52,13 @@ STREAM_RETRY_MAX_S = 120.0
 _MAX_DRAIN = 20_000
 
 
-def _percentile(values: list[float], pct: float) -> float | None:
-    if not values:
-        return None
+def _percentiles(values: Iterable[float], *pcts: float) -> tuple[float | None, ...]:
+    """The nearest-rank percentiles ``pcts`` of ``values`` (one sort for all of them)."""
     ordered = sorted(values)
-    idx = min(len(ordered) - 1, max(0, math.ceil(pct / 100 * len(ordered)) - 1))
-    return ordered[idx]
+    if not ordered:
+        return tuple(None for _ in pcts)
+    n = len(ordered)
+    return tuple(ordered[min(n - 1, max(0, math.ceil(p / 100 * n) - 1))] for p in pcts)
 
 
 class LiveTrader:
@@ -97,6 +98,8 @@ class LiveTrader:
         self.counters = {"placed": 0, "amended": 0, "cancelled": 0, "rejected": 0, "errors": 0,
                          "reduces": 0, "liquidations": 0}
         self._latencies: deque[float] = deque(maxlen=2000)
+        #: (p50, p99) of ``_latencies``, kept until the next request is timed.
+        self._latency_stats: tuple[float | None, ...] | None = None
         self._failed_iterations = 0
         self._failing_since_ms = 0
         self._iteration = 0
@@ -511,6 +514,7 @@ class LiveTrader:
             return await coro
         finally:
             self._latencies.append((self.timer() - t0) * 1000.0)
+            self._latency_stats = None
 
     async def _execute(self, actions: list[Action], now: int) -> None:
         for a in actions:
@@ -634,6 +638,12 @@ class LiveTrader:
                        elapsed_s=(now - self.started_ms) / 1000, errors=self.counters["errors"],
                        stop_reason=self._stop_reason)
 
+    def _latency_percentiles(self) -> tuple[float | None, ...]:
+        """p50 and p99 of the recent request round trips (sorted once per new request, not per snapshot)."""
+        if self._latency_stats is None:
+            self._latency_stats = _percentiles(self._latencies, 50, 99)
+        return self._latency_stats
+
     def _snapshot(self, now: int, status: str, *, book: Any, mid: Decimal, mark: Decimal, quote: Any,
                   pos: PositionInfo | None, balance: Balance, decision: RiskDecision,
                   notes: tuple[str, ...]) -> EngineSnapshot:
@@ -644,8 +654,7 @@ class LiveTrader:
         L = self.ledger
         trigger = (decision.entry_liq_distance_pct * (1 - Decimal(str(self.config.liquidation_threshold)))
                    if decision.entry_liq_distance_pct is not None else None)
-        p50 = _percentile(list(self._latencies), 50)
-        p99 = _percentile(list(self._latencies), 99)
+        p50, p99 = self._latency_percentiles()
         return EngineSnapshot(
             ts_ms=now, symbol=self.config.symbol, network=self.network, status=status,
             iteration=self._iteration, elapsed_s=(now - self.started_ms) / 1000, feed=self.feed,
@@ -722,14 +731,14 @@ class LiveTrader:
             pos = None
         L = self.ledger
         mark = mark or L.position.entry_price or Decimal(1)
-        latencies = list(self._latencies)
+        p50, p99 = self._latency_percentiles()
         summary = summarize(
             L, self.counters, symbol=cfg.symbol, network=self.network, stop_reason=reason, mark=mark,
             equity=balance.equity if balance else None,
             wallet_balance=balance.wallet_balance if balance else None,
             position_qty=pos.signed_qty if pos else L.position.qty, min_liq_distance_pct=self.core.min_liq,
             cancelled_on_exit=cancelled, flattened=flattened, started_ms=self.started_ms, ended_ms=now,
-            latency_p50_ms=_percentile(latencies, 50), latency_p99_ms=_percentile(latencies, 99))
+            latency_p50_ms=p50, latency_p99_ms=p99)
         if self.latest is not None:
             self.latest = replace(self.latest, status="stopped", stop_reason=reason,
                                   orders_cancelled=self.counters["cancelled"], fills=L.fills,
