@@ -152,10 +152,14 @@ class LiveTrader:
         except (AuthError, ConfigError, UsageError) as e:
             self.request_stop(f"error: {e.one_line()}")
             self._fatal = e
-        summary = self.summary = await self._shutdown()
+        except Exception as e:  # any other way out (a bug, a malformed answer) also cancels our orders
+            log.error("unexpected error in the trading loop (%s); cancelling the orders", type(e).__name__)
+            self.request_stop(f"error: unexpected {type(e).__name__}")
+            self._fatal = e
+        self.summary = await self._shutdown()
         if self._fatal is not None:
             raise self._fatal
-        return summary
+        return self.summary
 
     # -- start --------------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -258,7 +262,7 @@ class LiveTrader:
                 mid = float(sum(last.values(), ZERO) / len(last))
                 self.core.on_mid(mid)
                 for tr in self._fresh_trades(bucket):
-                    self.core.on_trade(tr.ts_ms, float(tr.price))
+                    self.core.on_trade(tr.ts_ms, float(tr.price), tr.side is Side.BUY)
                 self.core.sample(t, mid, t)
                 used += len(bucket)
             if t >= end:
@@ -428,7 +432,7 @@ class LiveTrader:
         if bb is None or ba is None:
             core.on_mid(float(mark))
         for t in self._fresh_trades(trades):
-            core.on_trade(t.ts_ms, float(t.price))
+            core.on_trade(t.ts_ms, float(t.price), t.side is Side.BUY)
 
         qty = pos.signed_qty if pos else ZERO
         if qty != self.ledger.position.qty:
@@ -702,8 +706,9 @@ class LiveTrader:
                 left = [o for o in await c.open_orders(cfg.symbol) if o.is_open]
                 if not left:
                     break
-            except ExchangeUnavailable as e:
-                log.warning("cancel on exit failed (attempt %d): %s", attempt + 1, e.one_line())
+            except Exception as e:  # whatever failed, try again: leaving orders working is the worst case
+                log.warning("cancel on exit failed (attempt %d): %s", attempt + 1,
+                            e.one_line() if isinstance(e, BybitMMError) else repr(e))
                 await self.clock.sleep(0.5)
         else:
             log.error("orders may still be working on %s: check with `bybit-mm orders`", cfg.symbol)
@@ -727,7 +732,8 @@ class LiveTrader:
             mark = ticker.mark
             balance = await c.balance()
             pos = await self._position()
-        except BybitMMError:
+        except Exception as e:  # the summary is best effort: it falls back on our own ledger
+            log.warning("final account read failed: %s", e.one_line() if isinstance(e, BybitMMError) else repr(e))
             pos = None
         L = self.ledger
         mark = mark or L.position.entry_price or Decimal(1)
