@@ -254,13 +254,13 @@ def _paper(app: AppContext, profile: Any, *, symbol: str, seconds: float | None,
 
     # One process per paper account: held from before --fresh moves its files to the end of the run.
     with PaperStore.for_profile(profile) as store:
-        return _paper_locked(app, profile, store, symbol=symbol, leverage=leverage, seconds=seconds,
-                             speed=speed, gamma=gamma, model=model, interval=interval, fresh=fresh,
+        return _paper_locked(app, profile, store, symbol=symbol, seconds=seconds,
+                             speed=speed, interval=interval, fresh=fresh,
                              flatten_on_exit=flatten_on_exit, as_json=as_json, stream=stream)
 
 
-def _paper_locked(app: AppContext, profile: Any, store: PaperStore, *, symbol: str, leverage: float | None,
-                  seconds: float | None, speed: float, gamma: float | None, model: str | None, interval: float,
+def _paper_locked(app: AppContext, profile: Any, store: PaperStore, *, symbol: str,
+                  seconds: float | None, speed: float, interval: float,
                   fresh: bool, flatten_on_exit: bool, as_json: bool, stream: bool) -> RunSummary:
     import time
     from contextlib import asynccontextmanager
