@@ -23,6 +23,7 @@ Everything random is drawn from one numpy generator seeded by (seed, symbol), in
 from __future__ import annotations
 
 import math
+import random
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ _MS_PER_YEAR = 365.0 * 24 * 3600 * 1000
 _MINUTE = 60_000
 _DAY = 24 * 3600 * 1000
 _NOISE_LEVELS = 64
+#: Funding settlements a new market has behind it (Bybit serves history from listing; 200 a page).
+PAST_FUNDINGS = 600
 
 
 @dataclass(frozen=True)
@@ -167,10 +170,29 @@ class SyntheticMarket:
         self._candles.append([self.ts_ms - self.ts_ms % _MINUTE, self.last_tick, self.last_tick,
                               self.last_tick, self.last_tick, 0, 0])
         self.funding_history: deque[tuple[int, Decimal]] = deque(maxlen=1000)
+        self._backfill_funding(seed)
         self._buf: dict[str, list] = {}
         self._pos = 0
         self._tpos = 0
         self.step_until(start_ms, None)
+
+    def _backfill_funding(self, seed: int, count: int = PAST_FUNDINGS) -> None:
+        """Settlements before the market's history starts, as a listed contract has them.
+
+        The same mean-reverting process as the live rate, per funding interval, from its own
+        seeded generator (the market's own path does not change).
+        """
+        p = self.params
+        rng = random.Random(f"funding-past-{seed}-{self.symbol}")
+        hours = self._funding_ms / 3_600_000
+        kappa = 1.0 - math.exp(-math.log(2) / p.funding_half_life_h * hours)
+        vol = p.funding_vol_per_day * math.sqrt(hours / 24)
+        last = self.ts_ms - self.ts_ms % self._funding_ms  # step_until settles only after ts_ms
+        rate = p.funding_mean
+        for k in range(count, 0, -1):
+            rate = min(p.funding_cap, max(-p.funding_cap, rate + kappa * (p.funding_mean - rate)
+                                          + vol * rng.gauss(0.0, 1.0)))
+            self.funding_history.append((last - (k - 1) * self._funding_ms, Decimal(f"{rate:.6f}")))
 
     # --- generation ---------------------------------------------------------------------------
 

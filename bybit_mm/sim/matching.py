@@ -37,7 +37,8 @@ class OrderRecord:
 
     __slots__ = ("order_id", "order_link_id", "symbol", "side", "order_type", "price", "tick", "qty",
                  "filled", "value", "time_in_force", "reduce_only", "status", "reject_reason",
-                 "created_ms", "updated_ms", "active_ms", "active", "queue_ahead", "seq")
+                 "created_ms", "updated_ms", "active_ms", "active", "queue_ahead", "seq",
+                 "create_type", "stop_order_type")
 
     def __init__(self, *, order_id: str, order_link_id: str, symbol: str, side: Side, order_type: str,
                  price: Decimal, tick: int, qty: Decimal, time_in_force: str, reduce_only: bool,
@@ -62,6 +63,8 @@ class OrderRecord:
         self.active = False
         self.queue_ahead = 0.0
         self.seq = seq
+        self.create_type = "CreateByUser"
+        self.stop_order_type = ""
 
     @property
     def leaves(self) -> Decimal:
@@ -78,7 +81,8 @@ class OrderRecord:
         avg = (self.value / self.filled) if self.filled else None
         return SimOrder(self.order_id, self.order_link_id, self.symbol, self.side, self.order_type,
                         self.price, self.qty, self.filled, avg, self.time_in_force, self.reduce_only,
-                        self.status, self.reject_reason, self.created_ms, self.updated_ms)
+                        self.status, self.reject_reason, self.created_ms, self.updated_ms,
+                        self.create_type, self.stop_order_type)
 
 
 class QueueModel(Protocol):
