@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from bybit_mm.emulator import serialize as ser
+from bybit_mm.emulator import views
 from bybit_mm.emulator.context import HandlerContext
 from bybit_mm.emulator.params import Params, page
 from bybit_mm.emulator.wire import ApiError, num, params_error
@@ -18,7 +19,7 @@ UNIFIED_MARGIN_STATUS = 6
 
 
 def positions(ctx: HandlerContext, p: Params) -> dict[str, Any]:
-    """``GET /v5/position/list`` by symbol or settleCoin; flat positions come back with size "0"."""
+    """``GET /v5/position/list``: by symbol (flat → size "0") or by settleCoin (open positions only)."""
     if p.string("category") == "inverse":
         # ccxt.pro's watch_positions snapshots linear and inverse positions; the emulated account
         # holds no inverse contracts, so it gets Bybit's answer for an account without any.
@@ -34,10 +35,12 @@ def positions(ctx: HandlerContext, p: Params) -> dict[str, Any]:
             raise params_error("params error: symbol, baseCoin or settleCoin is required")
         symbols = [i.symbol for i in ctx.exchange.instruments()
                    if (not base or i.base == base) and (not settle or settle == ser.SETTLE_COIN)]
-    views = [v for s in symbols for v in ctx.exchange.positions(s)]
-    chunk, cursor = page(views, p, default_limit=20, max_limit=200)
-    return {"category": "linear", "nextPageCursor": cursor,
-            "list": [ser.position_json(v, ctx.instrument(v.symbol), ctx.next_seq()) for v in chunk]}
+    rows = [v for s in symbols for v in ctx.exchange.positions(s)]
+    if not symbol:
+        # docs v5/position/position: with settleCoin and no symbol only positions with size > 0.
+        rows = [v for v in rows if v.size > 0]
+    chunk, cursor = page(rows, p, default_limit=20, max_limit=200)
+    return {"category": "linear", "nextPageCursor": cursor, "list": [views.position(ctx, v) for v in chunk]}
 
 
 def _leverage(p: Params) -> Decimal:

@@ -7,6 +7,7 @@ from typing import Any
 
 from bybit_mm.domain.orders import Side
 from bybit_mm.emulator import serialize as ser
+from bybit_mm.emulator import views
 from bybit_mm.emulator.context import HandlerContext
 from bybit_mm.emulator.params import Params, page
 from bybit_mm.emulator.wire import ApiError, params_error
@@ -41,16 +42,8 @@ def _reject_unsupported(p: Params, *, allow_zero: bool = False) -> None:
                                "by the emulator")
 
 
-def cum_fee(ctx: HandlerContext, order: SimOrder) -> Decimal:
-    """Total fee charged on ``order``'s fills (the sim keeps fees per execution)."""
-    if order.filled_qty == 0:
-        return Decimal(0)
-    return sum((e.fee for e in ctx.exchange.executions(order.symbol, limit=1_000_000)
-                if e.order_id == order.order_id and e.exec_type == "Trade"), Decimal(0))
-
-
 def _order(ctx: HandlerContext, o: SimOrder) -> dict[str, Any]:
-    return ser.order_json(o, cum_fee(ctx, o))
+    return views.order(ctx, o)
 
 
 def _ids(o: SimOrder) -> dict[str, str]:
@@ -199,5 +192,5 @@ def executions(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     out = []
     for e in chunk:
         order = ctx.exchange.get_order(order_id=e.order_id) if e.order_id else None
-        out.append(ser.execution_json(e, order, ctx.next_seq()))
+        out.append(views.execution(ctx, e, order))
     return {"category": "linear", "list": out, "nextPageCursor": cursor}

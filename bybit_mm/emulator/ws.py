@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from bybit_mm.emulator import serialize as ser
+from bybit_mm.emulator import views
 from bybit_mm.emulator import ws_wire as W
 from bybit_mm.emulator.auth import wall_ms
 from bybit_mm.sim.models import (
@@ -484,9 +485,7 @@ class WsHub:
         fee = self._fees.get(order.order_id)
         if fee is not None:
             return fee
-        from bybit_mm.emulator.trading import cum_fee
-
-        return cum_fee(self.state.ctx, order)
+        return views.cum_fee(self.state.ctx, order)
 
     def _private_pushes(self, private: list[WsConnection], events: list[Event], now: int
                         ) -> list[tuple[WsConnection, dict]]:
@@ -498,7 +497,7 @@ class WsHub:
         wallet_moved = False
         for i, ev in enumerate(events):
             if isinstance(ev, OrderUpdate):
-                orders.append(W.ws_order(ser.order_json(ev.order, self._cum_fee(ev.order))))
+                orders.append(W.ws_order(views.order(ctx, ev.order, self._cum_fee(ev.order))))
                 wallet_moved = True
             elif isinstance(ev, FillEvent):
                 e = ev.execution
@@ -506,12 +505,11 @@ class WsHub:
                               if isinstance(x, OrderUpdate) and x.order.order_id == e.order_id), None)
                 if order is None and e.order_id:
                     order = ex.get_order(order_id=e.order_id)
-                executions.append(W.ws_execution(ser.execution_json(e, order, ctx.next_seq())))
+                executions.append(W.ws_execution(views.execution(ctx, e, order)))
                 wallet_moved = True
             elif isinstance(ev, PositionUpdate):
                 p = ev.position
-                positions[p.symbol] = W.ws_position(ser.position_json(p, ex.instrument(p.symbol),
-                                                                      ctx.next_seq()))
+                positions[p.symbol] = W.ws_position(views.position(ctx, p))
                 wallet_moved = True
             elif isinstance(ev, (FundingEvent, LiquidationEvent)):
                 wallet_moved = True

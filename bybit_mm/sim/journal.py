@@ -167,6 +167,11 @@ class Journal:
         if len(self._open) > 1000:
             self._open.pop(next(iter(self._open)))
 
+    def order_closed_pnl(self, order_id: str) -> Decimal:
+        """The closed PnL an order realised (0 if it closed nothing, or long ago)."""
+        rec = self._open.get(order_id)
+        return rec.closed_pnl if rec is not None else ZERO
+
     def on_funding(self, ex: Execution, pos: Position, paid: Decimal, balance: Decimal) -> None:
         """A funding settlement of ``paid`` (negative: received) on ``pos``."""
         h = self._holding.get(ex.symbol)

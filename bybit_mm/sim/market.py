@@ -306,7 +306,7 @@ class SyntheticMarket:
         self.trade_count += 1
         self.last_tick = tick
         trade = Trade(f"{self._trade_seq:08x}-0000-4000-8000-{self._trade_id_tail}", self.symbol, ts,
-                      tick * self.tick, q * self.qty_step, Side.BUY if buy else Side.SELL)
+                      tick * self.tick, q * self.qty_step, Side.BUY if buy else Side.SELL, self._trade_seq)
         self.trades.append(trade)
         c = self._candles[-1]
         if ts - c[0] >= _MINUTE:

@@ -34,6 +34,8 @@ class Trade:
     price: Decimal
     qty: Decimal
     side: Side
+    #: The market's trade sequence number (Bybit's cross sequence ``seq``; 0 when unknown).
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Ticker:
     volume_24h: Decimal
     turnover_24h: Decimal
     open_interest: Decimal
+    #: The price an hour ago (the open of that minute's candle; the oldest we have if younger).
+    prev_price_1h: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,7 +241,7 @@ def test_trades_and_ticker_streams(emu: EmulatorHandle) -> None:
             trades = await recv_topic(ws, "publicTrade.BTCUSDT")
             assert trades["type"] == "snapshot" and trades["data"]
             item = trades["data"][0]
-            assert set(item) == {"T", "s", "S", "v", "p", "L", "i", "BT"}
+            assert set(item) == {"T", "s", "S", "v", "p", "L", "i", "BT", "RPI", "seq"}
             assert all(start < t["T"] <= start + 10_000 for t in trades["data"])
             with emu.lock:
                 recent = emu.exchange.recent_trades("BTCUSDT", 1000)
