@@ -21,7 +21,14 @@ def server_time(ctx: HandlerContext, p: Params) -> dict[str, Any]:
 
 
 def instruments_info(ctx: HandlerContext, p: Params) -> dict[str, Any]:
-    """``GET /v5/market/instruments-info``; ``status=PreLaunch`` (and other non-trading) → empty."""
+    """``GET /v5/market/instruments-info``; ``status=PreLaunch`` (and other non-trading) → empty.
+
+    The emulator lists linear contracts only: spot, inverse and option come back empty, so a client
+    loading every market type (ccxt's default ``load_markets``) gets the linear ones.
+    """
+    other = p.string("category")
+    if other in ("spot", "inverse", "option"):
+        return {"category": other, "list": [], "nextPageCursor": ""}
     p.category()
     symbol = p.string("symbol")
     status = p.string("status")
@@ -97,3 +104,32 @@ def funding_history(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     return {"category": "linear", "list": [
         {"symbol": inst.symbol, "fundingRate": num(rate), "fundingRateTimestamp": str(ts)}
         for ts, rate in rows]}
+
+
+#: ``intervalTime`` values of ``/v5/market/open-interest`` in ms.
+OI_INTERVALS = {"5min": 300_000, "15min": 900_000, "30min": 1_800_000, "1h": 3_600_000,
+                "4h": 14_400_000, "1d": 86_400_000}
+
+
+def open_interest(ctx: HandlerContext, p: Params) -> dict[str, Any]:
+    """``GET /v5/market/open-interest``, newest first (limit 1..200, default 50): the sim's open
+    interest at each interval boundary (both sides; ``singleOpenInterest`` is one side's half)."""
+    p.category()
+    inst = ctx.instrument(p.req("symbol"))
+    interval = p.req("intervalTime")
+    width = OI_INTERVALS.get(interval)
+    if width is None:
+        raise params_error(f"params error: intervalTime {interval!r} is not one of {', '.join(OI_INTERVALS)}")
+    now = ctx.exchange.clock.now_ms()
+    end = min(p.integer("endTime", lo=0) or now, now)
+    start = p.integer("startTime", lo=0) or 0
+    limit = p.limit(50, 200)
+    offset = p.cursor()
+    oi = ctx.exchange.ticker(inst.symbol).open_interest
+    last = end - end % width - offset * width
+    stamps = [t for t in (last - i * width for i in range(limit)) if t >= max(start, ser.LAUNCH_TIME_MS)]
+    more = bool(stamps) and stamps[-1] - width >= max(start, ser.LAUNCH_TIME_MS) and len(stamps) == limit
+    return {"category": "linear", "symbol": inst.symbol,
+            "list": [{"openInterest": num(oi), "singleOpenInterest": num(oi / 2), "timestamp": str(t)}
+                     for t in stamps],
+            "nextPageCursor": str(offset + limit) if more else ""}
