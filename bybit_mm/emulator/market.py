@@ -34,7 +34,7 @@ def instruments_info(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     status = p.string("status")
     base = p.string("baseCoin")
     items = [] if status not in (None, "Trading") else [
-        ser.instrument_json(i) for i in ctx.exchange.instruments()
+        ser.instrument_json(i, n) for n, i in enumerate(ctx.exchange.instruments(), start=1)
         if (symbol is None or i.symbol == symbol) and (base is None or i.base == base)]
     chunk, cursor = page(items, p, default_limit=500, max_limit=1000)
     return {"category": "linear", "list": chunk, "nextPageCursor": cursor}

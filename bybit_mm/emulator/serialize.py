@@ -38,10 +38,12 @@ def _scale(step: Decimal) -> int:
     return max(-exponent, 0) if isinstance(exponent, int) else 0
 
 
-def instrument_json(inst: Instrument) -> dict[str, Any]:
-    """One entry of ``/v5/market/instruments-info``."""
+def instrument_json(inst: Instrument, symbol_id: int) -> dict[str, Any]:
+    """One entry of ``/v5/market/instruments-info`` (docs v5/market/instrument, Linear tab)."""
     return {
         "symbol": inst.symbol,
+        "symbolId": symbol_id,
+        "symbolType": "",
         "contractType": "LinearPerpetual",
         "status": "Trading",
         "baseCoin": inst.base,
@@ -66,6 +68,9 @@ def instrument_json(inst: Instrument) -> dict[str, Any]:
         "isPreListing": False,
         "preListingInfo": None,
         "displayName": "",
+        "forbidUplWithdrawal": False,
+        # The limit-order price band's ratios; the values of the docs' linear example.
+        "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
     }
 
 
@@ -104,12 +109,16 @@ def ticker_json(t: Ticker, inst: Instrument) -> dict[str, Any]:
         "prevPrice1h": num(t.prev_price_1h) if t.prev_price_1h is not None else num(t.prev_price_24h),
         "openInterest": num(t.open_interest),
         "openInterestValue": num((t.open_interest * t.mark).quantize(Decimal("0.01"))),
+        # One side's: open interest counts both sides of every contract.
+        "singleOpenInterest": num(t.open_interest / 2),
+        "singleOpenInterestValue": num((t.open_interest * t.mark / 2).quantize(Decimal("0.01"))),
         "turnover24h": num(t.turnover_24h),
         "volume24h": num(t.volume_24h),
         "fundingRate": num(t.funding_rate),
         "nextFundingTime": str(t.next_funding_ms),
         "predictedDeliveryPrice": "",
         "basisRate": "",
+        "basisRateYear": "",
         "deliveryFeeRate": "",
         "deliveryTime": "0",
         "ask1Size": num(t.ask_size),

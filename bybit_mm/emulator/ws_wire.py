@@ -34,10 +34,10 @@ PRIVATE_TOPICS = {"order": "order", "order.linear": "order", "execution": "execu
 
 AUTH_FAILED_MSG = "Request not authorized"
 #: The keys of a linear ``tickers`` snapshot (docs v5/websocket/public/ticker, Linear tab; the
-#: futures-only ``basisRateYear`` and the single-side open interest are not sent for perpetuals).
+#: futures-only ``basisRateYear`` is not sent for perpetuals).
 TICKER_KEYS = ("symbol", "tickDirection", "price24hPcnt", "lastPrice", "prevPrice24h", "highPrice24h",
                "lowPrice24h", "prevPrice1h", "markPrice", "indexPrice", "openInterest",
-               "openInterestValue", "turnover24h", "volume24h", "nextFundingTime", "fundingRate",
+               "openInterestValue", "singleOpenInterest", "singleOpenInterestValue", "turnover24h", "volume24h", "nextFundingTime", "fundingRate",
                "bid1Price", "bid1Size", "ask1Price", "ask1Size", "deliveryTime", "basisRate",
                "deliveryFeeRate", "predictedDeliveryPrice", "preOpenPrice", "preQty", "curPreListingPhase",
                "fundingIntervalHour", "fundingCap")
