@@ -152,17 +152,25 @@ def _price_or_zero(p: Params, name: str) -> Decimal | None:
 
 
 def trading_stop(ctx: HandlerContext, p: Params) -> dict[str, Any]:
-    """``POST /v5/position/trading-stop``: the position's take-profit / stop-loss (tpslMode Full).
+    """``POST /v5/position/trading-stop``: the position's take-profit / stop-loss for the whole position.
 
     The sim triggers them on the price each names (``tpTriggerBy``/``slTriggerBy``: LastPrice by
     default, MarkPrice, IndexPrice) and closes the whole position with a reduce-only market order.
-    Partial mode, limit TP/SL and trailing stops are refused, never ignored.
+    Partial sizes smaller than the position, limit TP/SL and trailing stops are refused, never ignored.
     """
     p.category()
     inst = ctx.instrument(p.req("symbol"))
     mode = p.req("tpslMode")
-    if mode != "Full":
-        raise params_error(f"params error: tpslMode {mode!r} is not supported by the emulator (Full only)")
+    if mode not in ("Full", "Partial"):
+        raise params_error(f"params error: tpslMode invalid ({mode!r}; Full or Partial)")
+    if mode == "Partial":
+        # A partial TP/SL the size of the whole position at market is the full one (ccxt sends its
+        # TP/SL this way); smaller sizes are not emulated.
+        size = ctx.exchange.positions(inst.symbol)[0].size
+        sizes = {p.decimal(name) for name in ("tpSize", "slSize")} - {None}
+        if not sizes or sizes != {size}:
+            raise params_error("params error: tpslMode Partial is emulated only with tpSize/slSize equal to "
+                               f"the position size ({size})")
     if p.integer("positionIdx", 0) != 0:
         raise params_error("params error: position idx not match position mode (one-way mode: positionIdx 0)")
     trailing = p.decimal("trailingStop", positive=False)
@@ -170,7 +178,7 @@ def trading_stop(ctx: HandlerContext, p: Params) -> dict[str, Any]:
         raise params_error("params error: trailingStop is not supported by the emulator")
     for name in ("tpOrderType", "slOrderType"):
         if p.string(name, "Market") != "Market":
-            raise params_error(f"params error: {name} must be Market when tpslMode is Full")
+            raise params_error(f"params error: {name} Limit is not supported by the emulator (Market only)")
     by = {name: p.string(name) for name in ("tpTriggerBy", "slTriggerBy")}
     for name, value in by.items():
         if value is not None and value not in TRIGGER_BY:
