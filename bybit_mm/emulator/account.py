@@ -10,7 +10,6 @@ from bybit_mm.emulator import views
 from bybit_mm.emulator.context import HandlerContext
 from bybit_mm.emulator.params import Params, page
 from bybit_mm.emulator.wire import ApiError, num, params_error
-from bybit_mm.sim.errors import LEVERAGE_NOT_MODIFIED, LEVERAGE_RISK_LIMIT, SimError
 
 #: ``setMarginMode`` values of the unified account and the sim's margin modes.
 UNIFIED_MARGIN_MODES = {"ISOLATED_MARGIN": "isolated", "REGULAR_MARGIN": "cross"}
@@ -60,24 +59,20 @@ def set_leverage(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     return {}
 
 
+#: Bybit's "The API cannot be accessed by unified account users." (docs v5/error).
+UNIFIED_FORBIDDEN = 100028
+
+
 def switch_isolated(ctx: HandlerContext, p: Params) -> dict[str, Any]:
-    """``POST /v5/position/switch-isolated`` (classic account): tradeMode 0 cross / 1 isolated."""
+    """``POST /v5/position/switch-isolated``: classic accounts only (docs v5/abandon/cross-isolate:
+    "UTA2.0: not supported"); the emulated account is UTA 2.0, so it is refused after the parameters
+    are checked. The margin mode is set account-wide with ``/v5/account/set-margin-mode``."""
     p.category()
-    inst = ctx.instrument(p.req("symbol"))
-    trade_mode = p.integer("tradeMode", lo=0, hi=1)
-    if trade_mode is None:
+    ctx.instrument(p.req("symbol"))
+    if p.integer("tradeMode", lo=0, hi=1) is None:
         raise params_error("params error: tradeMode is required")
-    leverage = _leverage(p)
-    if leverage > inst.max_leverage or leverage < 1:
-        raise ApiError(LEVERAGE_RISK_LIMIT, f"cannot set leverage [{leverage}] gt maxLeverage "
-                                            f"[{inst.max_leverage}] by risk limit")
-    ctx.exchange.set_margin_mode("isolated" if trade_mode == 1 else "cross", inst.symbol)
-    try:
-        ctx.exchange.set_leverage(inst.symbol, leverage)
-    except SimError as e:
-        if e.ret_code != LEVERAGE_NOT_MODIFIED:
-            raise
-    return {}
+    _leverage(p)
+    raise ApiError(UNIFIED_FORBIDDEN, "The API cannot be accessed by unified account users.")
 
 
 def set_margin_mode(ctx: HandlerContext, p: Params) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bybit_mm.emulator import serialize as ser
+from bybit_mm.emulator.auth import wall_ms
 from bybit_mm.emulator.context import HandlerContext
 from bybit_mm.emulator.params import Params, page
 from bybit_mm.emulator.wire import num, params_error
@@ -15,8 +16,14 @@ KLINE_INTERVALS = {"1": 1, "3": 3, "5": 5, "15": 15, "30": 30, "60": 60, "120": 
 
 
 def server_time(ctx: HandlerContext, p: Params) -> dict[str, Any]:
-    """``GET /v5/market/time``: the sim clock in seconds and nanoseconds."""
-    now = ctx.exchange.clock.now_ms()
+    """``GET /v5/market/time``: the clock request signatures are checked against (wall time).
+
+    Bybit's auth rule is ``server_time - recv_window <= timestamp < server_time + 1000`` with
+    server_time "queried via the Server Time endpoint" (docs v5/guide), so a client syncing its
+    signing clock here must get the auth clock, at any ``--speed``. Market data and the envelope's
+    ``time`` carry the simulated clock.
+    """
+    now = wall_ms()
     return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
 
 

@@ -22,11 +22,13 @@ class Route:
     private: bool
     #: True when the request changes account state (faults may hit before or after applying it).
     mutating: bool = False
+    #: True when the envelope's ``time`` is the wall clock rather than the simulated one.
+    wall_time: bool = False
 
 
 ROUTES: dict[str, Route] = {
     # public market data
-    "/v5/market/time": Route("GET", market.server_time, private=False),
+    "/v5/market/time": Route("GET", market.server_time, private=False, wall_time=True),
     "/v5/market/instruments-info": Route("GET", market.instruments_info, private=False),
     "/v5/market/tickers": Route("GET", market.tickers, private=False),
     "/v5/market/orderbook": Route("GET", market.orderbook, private=False),

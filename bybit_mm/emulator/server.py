@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bybit_mm.emulator.auth import Authenticator
+from bybit_mm.emulator.auth import Authenticator, wall_ms
 from bybit_mm.emulator.config import EmulatorConfig
 from bybit_mm.emulator.context import HandlerContext
 from bybit_mm.emulator.faults import Fault, FaultInjector
@@ -76,7 +76,6 @@ def build_exchange(config: EmulatorConfig, clock: Clock) -> SimExchange:
 
 def default_clock(config: EmulatorConfig) -> Clock:
     """A WallClock at ``config.speed`` (a frozen SimClock at the current time for speed 0)."""
-    from bybit_mm.emulator.auth import wall_ms
     from bybit_mm.sim.clock import SimClock, WallClock
 
     if config.speed == 0:
@@ -120,9 +119,10 @@ async def _fault_response(state: EmulatorState, fault: Fault) -> web.Response:
     if fault.kind == "system_error":
         return _error(state, 10016, SYSTEM_ERROR_MSG)
     if fault.kind == "rate_limit":
+        # The reset time is wall time, as the limiter's: a client waits for it on its own clock.
         return _error(state, 10006, RATE_LIMIT_MSG,
                       headers={"X-Bapi-Limit": "0", "X-Bapi-Limit-Status": "0",
-                               "X-Bapi-Limit-Reset-Timestamp": str(state.clock.now_ms() + 1000)})
+                               "X-Bapi-Limit-Reset-Timestamp": str(wall_ms() + 1000)})
     # timeout: hold the answer past the client's patience, then answer as a gateway would.
     await asyncio.sleep(state.config.fault_hold_ms / 1000)
     return web.Response(status=504, text="<html><body><h1>504 Gateway Time-out</h1></body></html>",
@@ -149,7 +149,7 @@ async def _handle(state: EmulatorState, route: Route, request: web.Request) -> w
         with state.lock:
             state.exchange.advance()
             result = route.handler(state.ctx, params)
-            now = state.clock.now_ms()
+            now = wall_ms() if route.wall_time else state.clock.now_ms()
         return _json(envelope(result, now), headers=headers)
     except ApiError as e:
         return _error(state, e.ret_code, e.message, status=e.http_status, headers=headers)

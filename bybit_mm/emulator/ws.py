@@ -276,6 +276,7 @@ class WsHub:
     def _auth(self, conn: WsConnection, req_id: Any, args: Any) -> None:
         """``{"op":"auth","args":[key, expires_ms, hex HMAC(secret, "GET/realtime" + expires)]}``."""
         ok = False
+        message = W.AUTH_PARAMS_MSG
         if isinstance(args, list) and len(args) == 3:
             key, expires, signature = (str(a) for a in args)
             secret = self.state.config.credentials().get(key)
@@ -283,16 +284,18 @@ class WsHub:
                 fresh = int(expires) > wall_ms()
             except ValueError:
                 fresh = False
-            if secret is not None and fresh:
-                expected = W.ws_signature(secret, expires)
-                ok = hmac.compare_digest(signature.lower().encode(), expected.encode())
+            if fresh:
+                message = W.AUTH_FAILED_MSG
+                if secret is not None:
+                    expected = W.ws_signature(secret, expires)
+                    ok = hmac.compare_digest(signature.lower().encode(), expected.encode())
             if ok:
                 conn.api_key = key
         if ok:
             self._send(conn, W.op_ack("auth", conn.conn_id, req_id))
         else:
             self._send(conn, W.op_ack("auth", conn.conn_id, req_id, success=False,
-                                      ret_msg=W.AUTH_FAILED_MSG, request={"op": "auth", "args": args}))
+                                      ret_msg=message, request={"op": "auth", "args": args}))
 
     def _subscribe(self, conn: WsConnection, req_id: Any, topics: list[str]) -> None:
         symbols = set(self.state.exchange.symbols)

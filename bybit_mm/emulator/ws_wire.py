@@ -33,6 +33,9 @@ PRIVATE_TOPICS = {"order": "order", "order.linear": "order", "execution": "execu
                   "position.linear": "position", "wallet": "wallet"}
 
 AUTH_FAILED_MSG = "Request not authorized"
+#: What Bybit answers an auth whose ``expires`` is past or whose args are malformed
+#: (seen in bybit-exchange/api-usage-examples issue 70).
+AUTH_PARAMS_MSG = "Params Error"
 #: The keys of a linear ``tickers`` snapshot (docs v5/websocket/public/ticker, Linear tab; the
 #: futures-only ``basisRateYear`` is not sent for perpetuals).
 TICKER_KEYS = ("symbol", "tickDirection", "price24hPcnt", "lastPrice", "prevPrice24h", "highPrice24h",

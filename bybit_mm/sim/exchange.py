@@ -804,7 +804,10 @@ class SimExchange:
         except OrderTooSmall as e:
             code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
                 e.reason, E.PARAMS_ERROR)
-            raise SimError(code, e.message) from None
+            # Bybit's own words for quantities outside the lot-size filter.
+            message = {"max_qty": "The number of contracts exceeds maximum limit allowed: too large",
+                       "min_qty": "The number of contracts exceeds minimum limit allowed"}.get(e.reason, e.message)
+            raise SimError(code, message) from None
 
     def _band_tick(self, m: SyntheticMarket, side: Side) -> int:
         mark = m.mark_price()
@@ -826,10 +829,13 @@ class SimExchange:
         if (projected > 0) == (side is Side.BUY) and projected != 0:
             tiers = [t for t in inst.risk_tiers if t.max_leverage >= lev]
             cap = tiers[-1].limit_value if tiers else ZERO
-            if abs(projected) * price > cap:
+            value = abs(projected) * price
+            if value > cap:
+                # docs v5/error 110090, with the leverage that would allow this position value.
+                allowed = inst.max_leverage_for(value)
                 raise SimError(E.RISK_LIMIT_EXCEEDED,
-                               f"Order placement failed as your position may exceed the max limit. "
-                               f"Please adjust your leverage to lower the max. position value {cap}")
+                               f"Order placement failed as your position may exceed the max limit. Please adjust "
+                               f"your leverage to {allowed.normalize():f} or below to increase the max. position limit")
         orders_im = ZERO
         for s in self._instruments:
             rows = [(o.side, o.leaves, o.price) for o in self._live(s) if o is not exclude and not o.reduce_only]
@@ -924,7 +930,12 @@ class SimExchange:
         """
         self._sync()
         m = self._market(symbol)
-        o = self._find(symbol, order_id, order_link_id)
+        try:
+            o = self._find(symbol, order_id, order_link_id)
+        except SimError as e:
+            if e.ret_code != E.ORDER_NOT_EXISTS:
+                raise
+            raise SimError(E.ORDER_NOT_EXISTS, "order not exists or too late to replace") from None
         if not o.is_live:
             raise SimError(E.ORDER_NOT_EXISTS, "order not exists or too late to replace")
         if qty is None and price is None:

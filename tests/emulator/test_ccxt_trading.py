@@ -233,7 +233,7 @@ def test_market_order_takes_at_taker_fee_and_shows_in_closed_orders(emu) -> None
     assert all(b - a == 8 * 3_600_000 for a, b in zip(times, times[1:]))
 
 
-def test_account_type_probes_and_classic_switch_isolated(emu) -> None:
+def test_account_type_probes_and_classic_switch_isolated_is_refused(emu) -> None:
     async def probing(ex):  # ccxt's defaults: ask /v5/user/query-api and /v5/account/info first
         balance = await ex.fetch_balance()
         return balance, ex.options["enableUnifiedAccount"], ex.options["unifiedMarginStatus"]
@@ -242,13 +242,12 @@ def test_account_type_probes_and_classic_switch_isolated(emu) -> None:
         emu, probing, options={"enableUnifiedMargin": None, "enableUnifiedAccount": None})
     assert balance["USDT"]["total"] == 10000 and uta is True and status == 6
 
-    async def classic(ex):
+    async def classic(ex):  # a client wrongly assuming a classic account gets Bybit's UTA 2.0 refusal
         await ex.load_markets()
-        await ex.set_margin_mode("isolated", BTC, {"leverage": 20})
-        with pytest.raises(ccxt.MarginModeAlreadySet):
+        with pytest.raises(ccxt.PermissionDenied, match="100028"):
             await ex.set_margin_mode("isolated", BTC, {"leverage": 20})
 
     run_with_client(emu, classic, options={"enableUnifiedAccount": False})
     with emu.lock:
-        assert emu.exchange.margin_mode("BTCUSDT") == "isolated"
-        assert emu.exchange.leverage("BTCUSDT") == 20
+        assert emu.exchange.margin_mode("BTCUSDT") == "cross"
+        assert emu.exchange.leverage("BTCUSDT") == 10

@@ -226,7 +226,10 @@ def payloads() -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str
     from bybit_mm.emulator.runner import running_emulator
 
     with running_emulator(symbols=("BTCUSDT", "ETHUSDT"), seed=3) as emu:
-        emu.run_until(emu.clock.now_ms() + 600_000)
+        # Start a minute before a funding time: the session crosses it without simulating hours.
+        with emu.lock:
+            next_funding = emu.exchange.ticker(BTC).next_funding_ms
+        emu.run_until(next_funding - 60_000)
         yield _session(emu)
 
 
