@@ -7,7 +7,7 @@ from typing import Any
 from bybit_mm.emulator import serialize as ser
 from bybit_mm.emulator.auth import wall_ms
 from bybit_mm.emulator.context import HandlerContext
-from bybit_mm.emulator.params import Params, page
+from bybit_mm.emulator.params import Params, cursor_token, page
 from bybit_mm.emulator.wire import num, params_error
 
 #: Bybit's kline intervals in minutes ("M", a calendar month, is not emulated).
@@ -139,4 +139,4 @@ def open_interest(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     return {"category": "linear", "symbol": inst.symbol,
             "list": [{"openInterest": num(oi), "singleOpenInterest": num(oi / 2), "timestamp": str(t)}
                      for t in stamps],
-            "nextPageCursor": str(offset + limit) if more else ""}
+            "nextPageCursor": cursor_token(offset + limit) if more else ""}
