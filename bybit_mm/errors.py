@@ -45,6 +45,11 @@ class UsageError(BybitMMError):
     exit_code = EXIT_USAGE
 
 
+class DataError(UsageError):
+    """A market-data file that is missing, truncated or malformed; the message names the file
+    and, where one is to blame, the line."""
+
+
 class ConfigError(BybitMMError):
     """A profile or credentials file that is missing, unreadable, malformed or invalid."""
 

@@ -17,6 +17,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "quoting": ({"domain", "quoting", "errors"}, {"numpy"}),
     "sim": ({"domain", "sim", "errors"}, {"numpy"}),
     "config": ({"config", "domain", "errors"}, {"platformdirs", "tomli_w"}),
+    # config: only config.paths, for the cache directory (one place decides where files live).
+    "data": ({"data", "domain", "errors", "config"}, {"numpy"}),
 }
 
 

@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "bybit_mm.cli.account",
     "bybit_mm.cli.paper",
     "bybit_mm.cli.live",
+    "bybit_mm.cli.record",
+    "bybit_mm.cli.backtest",
 )
 
 

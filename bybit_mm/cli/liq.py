@@ -1,4 +1,5 @@
-"""`bybit-mm liq`: isolated-margin liquidation and bankruptcy prices, margins and distance."""
+"""`bybit-mm liq`: isolated-margin liquidation and bankruptcy prices, margins, the loss at
+liquidation (position margin: IM + extra + fee to close) and distance / ROI at a mark price."""
 
 from __future__ import annotations
 
@@ -17,13 +18,17 @@ DEFAULT_MMR = Decimal("0.005")
 
 def liq_report(side: str, entry: str, qty: str, leverage: str, symbol: str | None = None,
                mmr: str | None = None, mm_deduction: str | None = None,
-               extra_margin: str | None = None, mark: str | None = None) -> dict[str, Any]:
+               extra_margin: str | None = None, mark: str | None = None,
+               taker_rate: str | None = None) -> dict[str, Any]:
     """Validate the operator's input and compute the liquidation picture as a dict of Decimals.
 
-    Raises UsageError (exit 2) with one clear line for any bad input.
+    Raises UsageError (exit 2) with one clear line for any bad input, including a position
+    beyond the symbol's known risk-limit tiers.
     """
     from bybit_mm.domain import margin
+    from bybit_mm.domain.fees import DEFAULT_TIER, tier as fee_tier
     from bybit_mm.domain.instruments import get_instrument
+    from bybit_mm.domain.position import Position, roi, unrealized_pnl
     from bybit_mm.domain.orders import PositionSide
 
     try:
@@ -37,9 +42,14 @@ def liq_report(side: str, entry: str, qty: str, leverage: str, symbol: str | Non
     ded_d = parse_decimal("--mm-deduction", mm_deduction, non_negative=True)
     extra_d = parse_decimal("--extra-margin", extra_margin, non_negative=True) or Decimal(0)
     mark_d = parse_decimal("--mark", mark, positive=True)
+    taker_d = parse_decimal("--taker-rate", taker_rate, non_negative=True)
+    if taker_d is None:
+        taker_d = fee_tier(DEFAULT_TIER).taker
     assert entry_d is not None and qty_d is not None and lev_d is not None
     if mmr_d is not None and mmr_d >= 1:
         raise UsageError(f"--mmr is a fraction (0.005 = 0.5%), got {mmr}")
+    if taker_d >= 1:
+        raise UsageError(f"--taker-rate is a fraction (0.00055 = 0.055%), got {taker_rate}")
     if lev_d < 1:
         raise UsageError(f"--leverage must be at least 1, got {leverage}")
 
@@ -50,6 +60,12 @@ def liq_report(side: str, entry: str, qty: str, leverage: str, symbol: str | Non
         if lev_d > instrument.max_leverage:
             raise UsageError(f"--leverage {leverage} is above {instrument.symbol}'s maximum of "
                              f"{instrument.max_leverage}x")
+        if value > instrument.max_position_value:
+            # Beyond the shipped tiers the MMR is unknown: never reuse the last tier's.
+            raise UsageError(f"a position worth {value:,f} USDT is beyond {instrument.symbol}'s known "
+                             f"risk-limit tiers (up to {instrument.max_position_value:,f} USDT)",
+                             hint="give the tier's --mmr and --mm-deduction from Bybit's risk-limit table "
+                                  "without --symbol")
         allowed = instrument.max_leverage_for(value)
         if lev_d > allowed:
             raise UsageError(f"--leverage {leverage} is above the {allowed}x {instrument.symbol} allows "
@@ -70,6 +86,8 @@ def liq_report(side: str, entry: str, qty: str, leverage: str, symbol: str | Non
 
     im = margin.initial_margin(value, lev_d)
     mm = value * used_mmr - used_ded
+    bust = margin.bankruptcy_price(pos_side, entry_d, lev_d, qty_d, extra_d)
+    close_fee = margin.fee_to_close(qty_d, bust, taker_d)
     if im + extra_d <= mm:
         raise UsageError(f"at {leverage}x the margin ({im + extra_d} USDT) does not cover the maintenance "
                          f"margin ({mm} USDT): the position would be liquidated at once; lower the leverage")
@@ -82,17 +100,24 @@ def liq_report(side: str, entry: str, qty: str, leverage: str, symbol: str | Non
         "position_value": value,
         "liquidation_price": margin.liquidation_price(pos_side, entry_d, qty_d, lev_d, used_mmr,
                                                       used_ded, extra_d),
-        "bankruptcy_price": margin.bankruptcy_price(pos_side, entry_d, lev_d, qty_d, extra_d),
+        "bankruptcy_price": bust,
         "initial_margin": im,
         "maintenance_margin": mm,
         "extra_margin": extra_d,
+        "taker_rate": taker_d,
+        "fee_to_close": close_fee,
+        # Bybit's position margin, and exactly what a liquidation loses.
+        "position_margin": margin.position_margin(pos_side, entry_d, qty_d, lev_d, taker_d, extra_d),
         "mmr": used_mmr,
         "mm_deduction": used_ded,
         "mmr_source": source,
     }
     if mark_d is not None:
         distance, pct = margin.liquidation_distance(pos_side, mark_d, report["liquidation_price"])
-        report.update(mark=mark_d, distance=distance, distance_pct=pct)
+        pos = Position(instrument.symbol if instrument else "", qty_d * pos_side.sign, entry_d)
+        ratio = roi(pos, mark_d, lev_d, taker_rate=taker_d, extra_margin=extra_d)
+        report.update(mark=mark_d, distance=distance, distance_pct=pct,
+                      unrealized_pnl=unrealized_pnl(pos, mark_d), roi_pct=ratio * 100)
     report["notes"] = notes
     return report
 
@@ -118,18 +143,24 @@ def liq(
     extra_margin: Optional[str] = typer.Option(None, "--extra-margin", metavar="USDT",
                                                help="Margin added to the isolated position beyond the initial margin."),
     mark: Optional[str] = typer.Option(None, "--mark", metavar="PRICE",
-                                       help="Current mark price: also show the distance to liquidation."),
+                                       help="Current mark price: also show the distance to liquidation, uPnL and ROI."),
+    taker_rate: Optional[str] = typer.Option(None, "--taker-rate", metavar="RATE",
+                                             help="Taker fee rate for the fee to close, as a fraction "
+                                                  "(default 0.00055: Bybit's standard 0.055%)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Isolated-margin liquidation and bankruptcy prices of a linear USDT perpetual position.
 
     Bybit's formulas: IM = value / leverage, MM = value x MMR - deduction,
     long LP = entry - (IM - MM + extra) / qty, short LP = entry + (IM - MM + extra) / qty.
-    Liquidation is triggered by the mark price; the position is then closed at the bankruptcy
-    price and its whole margin is lost. Example: long 1 @ 10000, 50x, MMR 0.5% -> LP 9850.
+    Liquidation is triggered by the mark price; the position is then taken over at the
+    bankruptcy price and its whole position margin is lost: IM + extra + the fee to close
+    (qty x bankruptcy price x taker rate). ROI divides uPnL by that position margin.
+    Example: long 1 @ 10000, 50x, MMR 0.5% -> LP 9850, position margin 205.39.
     """
     term = app_context(ctx).terminal
-    report = liq_report(side, entry, qty, leverage, symbol, mmr, mm_deduction, extra_margin, mark)
+    report = liq_report(side, entry, qty, leverage, symbol, mmr, mm_deduction, extra_margin, mark,
+                        taker_rate)
     notes = report.pop("notes")
     for note in notes:
         term.warn(note)
@@ -148,14 +179,18 @@ def liq(
     table.add_row("bankruptcy price", _fmt(report["bankruptcy_price"]))
     table.add_row("position value", _fmt(report["position_value"]))
     table.add_row("initial margin", _fmt(report["initial_margin"]))
-    table.add_row("maintenance margin", _fmt(report["maintenance_margin"]))
     if report["extra_margin"]:
         table.add_row("extra margin", _fmt(report["extra_margin"]))
+    table.add_row(f"fee to close ({_fmt(report['taker_rate'] * 100)}%)", _fmt(report["fee_to_close"]))
+    table.add_row("position margin (loss if liquidated)", _fmt(report["position_margin"]))
+    table.add_row("maintenance margin", _fmt(report["maintenance_margin"]))
     table.add_row("MMR / deduction", f"{_fmt(report['mmr'] * 100)}% / {_fmt(report['mm_deduction'])}")
     if "mark" in report:
         table.add_row("mark price", _fmt(report["mark"]))
         table.add_row("distance to liquidation",
                       f"{_fmt(report['distance'])} ({_fmt(report['distance_pct'], 2)}%)")
+        table.add_row("unrealised PnL / ROI",
+                      f"{_fmt(report['unrealized_pnl'])} ({_fmt(report['roi_pct'], 2)}%)")
     term.out.print(table)
     term.message(f"MMR from {report['mmr_source']}; liquidation is triggered by the mark price.")
 

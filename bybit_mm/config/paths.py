@@ -1,7 +1,8 @@
 """Where profiles and data live.
 
 ``BYBIT_MM_HOME`` overrides the platformdirs locations: profiles then live in
-``$BYBIT_MM_HOME/profiles/`` and data in ``$BYBIT_MM_HOME/data/``.
+``$BYBIT_MM_HOME/profiles/``, data in ``$BYBIT_MM_HOME/data/`` and caches in
+``$BYBIT_MM_HOME/cache/``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ def data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def cache_dir() -> Path:
+    """The directory for caches that can be rebuilt at any time (not created)."""
+    home = _home()
+    if home is not None:
+        return home / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
 def templates_dir() -> Path:

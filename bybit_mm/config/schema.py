@@ -106,6 +106,10 @@ class PaperSettings:
     queue_model: str = opt("trade_through", "trade_through (conservative) | queue (probabilistic)",
                            choices=QUEUE_MODELS)
     latency_ms: float = opt(50.0, "simulated order-entry latency, milliseconds", lo=0, hi=10000)
+    response_latency_ms: float = opt(50.0, "backtest: from the exchange acting on a request to the engine "
+                                           "hearing the answer, milliseconds", lo=0, hi=10000)
+    feed_latency_ms: float = opt(20.0, "backtest: from the exchange time of market data to the engine "
+                                       "seeing it, milliseconds", lo=0, hi=10000)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bybit_mm.errors import UsageError
+from bybit_mm.errors import RiskLimitError, UsageError
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,21 @@ class Instrument:
             raise ValueError(f"{self.symbol}: risk tiers must be sorted by limit value")
 
     def tier_for(self, value: Decimal) -> RiskTier:
-        """The tier whose limit ``value`` (position value, USDT) falls within; the last tier beyond."""
+        """The tier whose limit ``value`` (position value, USDT) falls within.
+
+        Raises RiskLimitError beyond the last known tier: the MMR there is unknown, never the last
+        tier's (the shipped tables are partial; live specs carry the exchange's full table).
+        """
         for t in self.risk_tiers:
             if value <= t.limit_value:
                 return t
-        return self.risk_tiers[-1]
+        raise RiskLimitError(
+            f"{self.symbol}: a position worth {value:,f} USDT is beyond the known risk-limit tiers "
+            f"(up to {self.max_position_value:,f} USDT)",
+            hint="use a smaller position, or the exchange's own risk-limit tiers")
 
     def max_leverage_for(self, value: Decimal) -> Decimal:
-        """The highest leverage Bybit allows for a position of ``value`` USDT."""
+        """The highest leverage Bybit allows for a position of ``value`` USDT (RiskLimitError beyond the tiers)."""
         return min(self.tier_for(value).max_leverage, self.max_leverage)
 
     @property

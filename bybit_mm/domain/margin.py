@@ -7,8 +7,17 @@ MM = value x MMR - mm_deduction:
 - short: LP = entry + (IM - MM) / qty + extra_margin / qty
 - bankruptcy: long entry x (1 - 1/leverage), short entry x (1 + 1/leverage), moved by extra margin.
 
-Bybit's unified account also adds an estimated fee to close to both IM and MM; it cancels out
-of ``IM - MM`` and so out of the liquidation price, and is left out here.
+Bybit also reserves the estimated **fee to close** (``qty x bankruptcy price x taker rate``) in the
+position: its *position margin* is ``IM + fee to close`` (plus any extra margin), and that is what
+a liquidation loses and what ROI divides by. Sources: Bybit help centre "Profit and Loss
+calculations (USDT Contract)", ROI example 0.2 BTC @ 7,000, 10x, price 7,500:
+``100 / (140 + 6,300 x 0.2 x 0.055%) = 71.07%``, with "Position Margin = Initial Margin + Fee to
+close"; "Order Cost (USDT Contract)" (fee to close at the bankruptcy price); "Liquidation Price
+Calculation under Isolated Mode (Unified Trading Account)" (the LP formula above, whose example
+1 BTC @ 20,000, 50x, MMR 0.5% gives 19,700: no fee term). The fee is added to both IM and MM
+(Bybit's ``positionIM`` and ``positionMM`` both carry it: a recorded SOLUSDT position 0.2 @ 233.02,
+10x, taker 0.055% + 0.0099% GST reports positionIM 4.6876214 = 4.6604 + 0.0272214 and positionMM
+0.2602414 = 0.23302 + 0.0272214), so it cancels out of ``IM - MM`` and the liquidation price.
 """
 
 from __future__ import annotations
@@ -44,6 +53,29 @@ def maintenance_margin(value: Decimal, tier: RiskTier | Instrument) -> Decimal:
     """``value x MMR - mm_deduction`` of the tier ``value`` falls in (or of the given tier)."""
     t = tier.tier_for(value) if isinstance(tier, Instrument) else tier
     return value * t.mmr - t.mm_deduction
+
+
+def fee_to_close(qty: Decimal, bankruptcy: Decimal, taker_rate: Decimal) -> Decimal:
+    """Bybit's estimated fee to close: ``qty x bankruptcy price x taker rate``.
+
+    Reserved in the position margin and charged when a liquidation takes the position over at
+    the bankruptcy price. Bybit's example: 1 @ 10,000, 50x (bankruptcy 9,800), taker 0.055% -> 5.39.
+    """
+    return qty * bankruptcy * taker_rate
+
+
+def position_margin(side: PositionSide | Side | str, price: Decimal, qty: Decimal, leverage: Decimal,
+                    taker_rate: Decimal, extra_margin: Decimal = ZERO) -> Decimal:
+    """Bybit's position margin: IM + extra margin + fee to close at the bankruptcy price.
+
+    ``price`` is the price margin is computed on (the entry price for an isolated position).
+    Bybit's examples: 1 @ 10,000, 50x, taker 0.055% -> 200 + 5.39 = 205.39; 0.2 @ 7,000, 10x ->
+    140 + 0.693 = 140.693. Exactly what an isolated liquidation loses.
+    """
+    _positive("qty", qty)
+    _positive("price", price)
+    bust = bankruptcy_price(side, price, leverage, qty, extra_margin)
+    return initial_margin(qty * price, leverage) + extra_margin + fee_to_close(qty, bust, taker_rate)
 
 
 def liquidation_price(side: PositionSide | Side | str, entry: Decimal, qty: Decimal, leverage: Decimal,
@@ -98,11 +130,18 @@ class LiquidationInfo:
     mmr: Decimal
     mm_deduction: Decimal
     extra_margin: Decimal = ZERO
+    #: Bybit's estimated fee to close (qty x bankruptcy price x taker rate).
+    fee_to_close: Decimal = ZERO
 
     @property
     def position_margin(self) -> Decimal:
-        """Margin held by the isolated position (IM + extra): exactly what a liquidation loses."""
-        return self.initial_margin + self.extra_margin
+        """Margin held by the isolated position (IM + extra + fee to close): what a liquidation loses."""
+        return self.initial_margin + self.extra_margin + self.fee_to_close
+
+    @property
+    def reported_maintenance_margin(self) -> Decimal:
+        """The MM Bybit reports (``positionMM``): the tier's MM plus the fee to close."""
+        return self.maintenance_margin + self.fee_to_close
 
     def to_dict(self) -> dict[str, Decimal]:
         """JSON-friendly view (Decimals)."""
@@ -114,14 +153,19 @@ class LiquidationInfo:
             "mmr": self.mmr,
             "mm_deduction": self.mm_deduction,
             "extra_margin": self.extra_margin,
+            "fee_to_close": self.fee_to_close,
+            "position_margin": self.position_margin,
         }
 
 
 def isolated_liquidation(instrument: Instrument, side: PositionSide | Side | str, entry: Decimal,
-                         qty: Decimal, leverage: Decimal, extra_margin: Decimal = ZERO) -> LiquidationInfo:
+                         qty: Decimal, leverage: Decimal, *, taker_rate: Decimal,
+                         extra_margin: Decimal = ZERO) -> LiquidationInfo:
     """Liquidation and bankruptcy prices and margins, using the tier the position value falls in.
 
-    Raises RiskLimitError when ``leverage`` exceeds what that tier allows.
+    ``taker_rate`` prices the fee to close held in the position margin. Raises RiskLimitError when
+    the position is beyond the instrument's known risk-limit tiers or ``leverage`` exceeds what
+    its tier allows.
     """
     _positive("qty", qty)
     _positive("entry", entry)
@@ -133,15 +177,17 @@ def isolated_liquidation(instrument: Instrument, side: PositionSide | Side | str
             f"{instrument.symbol}: leverage {leverage} is above the {allowed}x allowed for a "
             f"position worth {value} USDT (risk-limit tier up to {tier.limit_value} USDT)",
             hint="lower the leverage or the position size")
+    bust = bankruptcy_price(side, entry, leverage, qty, extra_margin)
     return LiquidationInfo(
         liquidation_price=liquidation_price(side, entry, qty, leverage, tier.mmr, tier.mm_deduction,
                                             extra_margin),
-        bankruptcy_price=bankruptcy_price(side, entry, leverage, qty, extra_margin),
+        bankruptcy_price=bust,
         initial_margin=initial_margin(value, leverage),
         maintenance_margin=maintenance_margin(value, tier),
         mmr=tier.mmr,
         mm_deduction=tier.mm_deduction,
         extra_margin=extra_margin,
+        fee_to_close=fee_to_close(qty, bust, taker_rate),
     )
 
 
@@ -163,27 +209,45 @@ def cross_margin_liquidated(equity: Decimal, total_mm: Decimal) -> bool:
 
 
 def cross_liquidation_price(side: PositionSide | Side | str, entry: Decimal, qty: Decimal,
-                            balance: Decimal, mmr: Decimal, mm_deduction: Decimal = ZERO) -> Decimal:
+                            balance: Decimal, mmr: Decimal, mm_deduction: Decimal = ZERO,
+                            close_fee_rate: Decimal = ZERO) -> Decimal:
     """Cross-margin liquidation price of ONE position backed by ``balance``.
 
     ``balance`` is the margin balance standing behind this position: wallet balance plus the
-    other positions' uPnL minus their maintenance margin. Solves
-    ``balance + uPnL(P) = qty x P x MMR - deduction`` (cross MM is on mark value):
-    long ``P = (qty x entry - balance - d) / (qty x (1 - MMR))``,
-    short ``P = (qty x entry + balance + d) / (qty x (1 + MMR))``. Never below zero.
+    other positions' uPnL minus their maintenance margin. Cross MM is on mark value and, as
+    Bybit reports it, includes the fee to close: ``qty x P x MMR - deduction + qty x P x c`` with
+    ``c`` = ``close_fee_rate`` (see :func:`cross_close_fee_rate`). Solves ``balance + uPnL(P) = MM(P)``:
+    long ``P = (qty x entry - balance - d) / (qty x (1 - MMR - c))``,
+    short ``P = (qty x entry + balance + d) / (qty x (1 + MMR + c))``. Never below zero.
     """
     s = _side(side)
     _positive("qty", qty)
     if s is PositionSide.LONG:
-        return max((qty * entry - balance - mm_deduction) / (qty * (1 - mmr)), ZERO)
-    return (qty * entry + balance + mm_deduction) / (qty * (1 + mmr))
+        return max((qty * entry - balance - mm_deduction) / (qty * (1 - mmr - close_fee_rate)), ZERO)
+    return (qty * entry + balance + mm_deduction) / (qty * (1 + mmr + close_fee_rate))
+
+
+def cross_close_fee_rate(side: PositionSide | Side | str, leverage: Decimal, taker_rate: Decimal) -> Decimal:
+    """The fee to close per unit of mark value: ``(1 -/+ 1/L) x taker`` (the bankruptcy price of the mark)."""
+    _positive("leverage", leverage)
+    s = _side(side)
+    return (1 - 1 / leverage if s is PositionSide.LONG else 1 + 1 / leverage) * taker_rate
+
+
+def cross_bankruptcy_price(side: PositionSide | Side | str, entry: Decimal, qty: Decimal, balance: Decimal,
+                           taker_rate: Decimal) -> Decimal:
+    """Where ``balance`` (the margin behind a cross position) is gone once the fee to close is paid.
+
+    Solves ``balance + uPnL(P) - qty x P x taker = 0``. Bybit takes a liquidated cross position
+    over at this price: the trader keeps nothing of ``balance``.
+    """
+    return cross_liquidation_price(side, entry, qty, balance, ZERO, ZERO, taker_rate)
 
 
 def order_cost_per_unit(side: PositionSide | Side | str, price: Decimal, leverage: Decimal,
                         fee_rate: Decimal) -> Decimal:
     """Bybit's order cost for one unit: IM + fee to open at ``price`` + fee to close at bankruptcy."""
-    bust = bankruptcy_price(side, price, leverage)
-    return price / leverage + price * fee_rate + bust * fee_rate
+    return position_margin(side, price, Decimal(1), leverage, fee_rate) + price * fee_rate
 
 
 def max_position_qty(balance: Decimal, leverage: Decimal, price: Decimal, instrument: Instrument,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from bybit_mm.domain.margin import position_margin
 from bybit_mm.domain.orders import PositionSide, Side
 
 ZERO = Decimal(0)
@@ -151,12 +152,16 @@ def apply_funding(pos: Position, mark: Decimal, rate: Decimal) -> tuple[Position
     return replace(pos, funding_paid=pos.funding_paid + paid), paid
 
 
-def roi(pos: Position, mark: Decimal, leverage: Decimal, extra_margin: Decimal = ZERO) -> Decimal:
-    """Return on the position margin, as a fraction: ``uPnL / (entry value / leverage + extra)``.
+def roi(pos: Position, mark: Decimal, leverage: Decimal, *, taker_rate: Decimal,
+        extra_margin: Decimal = ZERO) -> Decimal:
+    """Return on the position margin, as a fraction: ``uPnL / (IM + extra + fee to close)``.
 
-    Leverage changes ROI (not PnL): the same move is 50 times the return at 50x as at 1x.
+    Bybit's example: 0.2 long @ 7,000, 10x, price 7,500, taker 0.055% -> 100 / 140.693 = 71.0767%.
+    Leverage changes ROI (not PnL): without the fee to close the same move is 50 times the return
+    at 50x as at 1x. Zero when flat.
     """
-    margin = pos.entry_value / leverage + extra_margin
-    if margin == 0:
+    if pos.is_flat:
         return ZERO
+    margin = position_margin(pos.side, pos.entry_price, pos.size, leverage, taker_rate,  # type: ignore[arg-type]
+                             extra_margin)
     return unrealized_pnl(pos, mark) / margin

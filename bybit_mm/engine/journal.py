@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -141,10 +143,16 @@ class Journal:
         self.db.execute("INSERT INTO snapshots (run_id, ts_ms, data) VALUES (?,?,?)",
                         (self.run_id, ts_ms, to_json(data, indent=None)))
 
-    def set_state(self, **values: Any) -> None:
-        """Persist engine state values (JSON) in one transaction."""
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything written inside as one transaction (a backtest's thousands of rows at once)."""
         with self.db:
             self.db.execute("BEGIN")
+            yield
+
+    def set_state(self, **values: Any) -> None:
+        """Persist engine state values (JSON) in one transaction."""
+        with nullcontext() if self.db.in_transaction else self.transaction():
             for key, value in values.items():
                 self.db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key)"
                                 " DO UPDATE SET value=excluded.value",

@@ -8,14 +8,18 @@ buy, ``(price - mid) x qty`` for a sell); inventory PnL is the rest of the tradi
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import Position, apply_fill, unrealized_pnl
 from bybit_mm.exchange.port import Execution
 
 ZERO = Decimal(0)
+log = logging.getLogger("bybit_mm.engine.trader")
 
 
 @dataclass
@@ -94,6 +98,25 @@ class Ledger:
     def inventory_pnl(self, mark: Decimal) -> Decimal:
         """Trading PnL not explained by spread capture: what holding inventory made or lost."""
         return self.realized_pnl + self.unrealized(mark) - self.spread_capture
+
+
+def book_executions(ledger: Ledger, execs: Iterable[Execution], mid: Decimal | None, *, counters: dict[str, int],
+                    journal: Any = None) -> None:
+    """Book executions (each once, by exec id): fills and forced closes into the position, funding
+    into funding; count liquidations; journal what was new (``journal``: an engine Journal)."""
+    for ex in execs:
+        # Spread capture is measured for our own quotes' fills only; a forced close is inventory.
+        if ledger.apply(ex, mid if ex.exec_type == "trade" else None):
+            if ex.exec_type == "liquidation":
+                counters["liquidations"] += 1
+            if ex.exec_type in ("liquidation", "adl", "settle"):
+                log.warning("%s: %s %s %s @ %s by the exchange", ex.exec_type, ledger.symbol,
+                            ex.side.value, ex.qty, ex.price)
+            if journal is not None:
+                if ex.is_funding:
+                    journal.record_funding(ex.symbol, ex.ts_ms, ex.fee, ex.exec_id)
+                else:
+                    journal.record_fill(ex, mid)
 
 
 def fill_key(ex: Execution) -> str:

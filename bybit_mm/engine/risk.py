@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bybit_mm.domain.instruments import Instrument
-from bybit_mm.domain.margin import isolated_liquidation, liquidation_distance
+from bybit_mm.domain.margin import LiquidationInfo, isolated_liquidation, liquidation_distance
 from bybit_mm.domain.orders import PositionSide, Side
 from bybit_mm.domain.rounding import round_qty
 from bybit_mm.engine.config import EngineConfig
@@ -66,6 +66,7 @@ class RiskGuard:
         self.peak_equity = peak_equity
         self.stage = 0
         self._trigger_frac = Decimal(1) - Decimal(str(config.liquidation_threshold))
+        self._memo: dict[tuple[PositionSide, Decimal, Decimal, Decimal], LiquidationInfo | None] = {}
 
     def max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
         """``balance x leverage x max_position_pct / price``, within the risk tiers, down to the step."""
@@ -136,6 +137,24 @@ class RiskGuard:
             liq_level=level, drawdown_pct=drawdown, notes=tuple(notes),
         )
 
+    def _liquidation(self, side: PositionSide, entry: Decimal, qty: Decimal,
+                     taker_rate: Decimal) -> LiquidationInfo | None:
+        """The domain's isolated liquidation picture (None: the tiers refuse it), remembered: quotes
+        come back to the same prices and sizes decision after decision."""
+        key = (side, entry, qty, taker_rate)
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        try:
+            info: LiquidationInfo | None = isolated_liquidation(self.instrument, side, entry, qty,
+                                                                self.config.leverage, taker_rate=taker_rate)
+        except RiskLimitError:
+            info = None
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[key] = info
+        return info
+
     def order_is_safe(self, side: Side, price: Decimal, qty: Decimal, *, position_qty: Decimal,
                       entry_price: Decimal, mark: Decimal, available: Decimal,
                       fee_rate: Decimal) -> tuple[bool, str]:
@@ -161,10 +180,9 @@ class RiskGuard:
         if cost > available:
             return False, "not enough available margin"
         pside = PositionSide.LONG if new_qty > 0 else PositionSide.SHORT
-        try:
-            info = isolated_liquidation(self.instrument, pside, entry, abs(new_qty), cfg.leverage)
-        except RiskLimitError:
-            return False, "risk-limit tier does not allow this leverage"
+        info = self._liquidation(pside, entry, abs(new_qty), fee_rate)
+        if info is None:
+            return False, "the risk-limit tiers do not allow this position at this leverage"
         _, d_pct = liquidation_distance(pside, mark, info.liquidation_price)
         _, d_entry = liquidation_distance(pside, entry, info.liquidation_price)
         if d_pct <= d_entry * self._trigger_frac:

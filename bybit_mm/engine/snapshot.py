@@ -146,3 +146,32 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly view (``type: summary``)."""
         return {"type": "summary", **asdict(self)}
+
+
+def summarize(ledger: Any, counters: dict[str, int], *, symbol: str, network: str, stop_reason: str,
+              mark: Decimal, equity: Decimal | None, wallet_balance: Decimal | None, position_qty: Decimal,
+              min_liq_distance_pct: Decimal | None, cancelled_on_exit: int, flattened: bool,
+              started_ms: int, ended_ms: int, latency_p50_ms: float | None,
+              latency_p99_ms: float | None) -> RunSummary:
+    """A run's summary from the engine's ledger (``bybit_mm.engine.ledger.Ledger``) and counters;
+    ``equity``/``wallet_balance`` as the exchange reports them (None: from the ledger at ``mark``)."""
+    L = ledger
+    unrealized = L.unrealized(mark)
+    return RunSummary(
+        symbol=symbol, network=network, stop_reason=stop_reason, fills=L.fills,
+        buy_fills=L.buy_fills, sell_fills=L.sell_fills, maker_fills=L.maker_fills, volume=L.volume,
+        notional=L.notional, starting_balance=L.starting_balance,
+        equity=equity if equity is not None else L.equity(mark),
+        wallet_balance=wallet_balance if wallet_balance is not None else L.equity(mark) - unrealized,
+        realized_pnl=L.realized_pnl, unrealized_pnl=unrealized, fees=L.fees, funding=L.funding,
+        spread_pnl=L.spread_capture, inventory_pnl=L.inventory_pnl(mark),
+        total_pnl=L.realized_pnl + unrealized - L.fees - L.funding,
+        position_qty=position_qty, max_abs_position=L.max_abs_position,
+        min_liq_distance_pct=min_liq_distance_pct,
+        liquidations=counters["liquidations"], emergency_reduces=counters["reduces"],
+        orders_placed=counters["placed"], orders_amended=counters["amended"],
+        orders_cancelled=counters["cancelled"], orders_rejected=counters["rejected"],
+        errors=counters["errors"], cancelled_on_exit=cancelled_on_exit, flattened=flattened,
+        simulated_seconds=(ended_ms - started_ms) / 1000, started_ms=started_ms, ended_ms=ended_ms,
+        latency_p50_ms=latency_p50_ms, latency_p99_ms=latency_p99_ms,
+    )

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from bybit_mm.domain.instruments import Instrument
@@ -27,10 +27,11 @@ from bybit_mm.domain.position import Position
 from bybit_mm.domain.rounding import round_qty
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.journal import Journal, ResumeState
-from bybit_mm.engine.ledger import Ledger
-from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget, Target, plan_actions
-from bybit_mm.engine.risk import RiskDecision, RiskGuard, RiskInputs
-from bybit_mm.engine.snapshot import EngineSnapshot, RunSummary
+from bybit_mm.engine.ledger import Ledger, book_executions
+from bybit_mm.engine.core import AccountView, StrategyCore
+from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget
+from bybit_mm.engine.risk import RiskDecision
+from bybit_mm.engine.snapshot import EngineSnapshot, RunSummary, summarize
 from bybit_mm.engine.timing import EngineClock, as_engine_clock
 from bybit_mm.errors import AuthError, BybitMMError, ConfigError, ExchangeUnavailable, OrderRejected, UsageError
 from bybit_mm.exchange.port import Balance, Execution, FuturesClient, OrderInfo, PositionInfo
@@ -93,18 +94,15 @@ class LiveTrader:
         self._seen_trade_set: set[str] = set()
         self._last_trade_ts = 0
         self._decision_mid: Decimal | None = None
-        self._ref_mid: Decimal | None = None
-        self._ref_mid_ms = 0
         self._exec_since: int = 0
         self._next_snapshot_ms = 0
-        self._min_liq: Decimal | None = None
         self._working: list[OrderInfo] = []
         self._mismatch: tuple[Decimal, Decimal] | None = None
         self.started_ms = 0
         # set in _start
         self.instrument: Instrument
         self.ledger: Ledger
-        self.guard: RiskGuard
+        self.core: StrategyCore
         self.ids: OrderIds
         self.budget = RateBudget(config.order_rate_per_s)
 
@@ -175,7 +173,7 @@ class LiveTrader:
             self.ledger.funding = state.funding
             self.ledger.seen |= state.funding_ids
             self.counters.update({k: v for k, v in state.counters.items() if k in self.counters})
-            self._min_liq = state.min_liq_distance_pct
+            min_liq = state.min_liq_distance_pct
             self._exec_since = max(state.fills[-1][0].ts_ms if state.fills else state.started_ms,
                                    state.last_funding_ms)
             peak = state.peak_equity
@@ -187,8 +185,10 @@ class LiveTrader:
                 self.ledger.position = Position(cfg.symbol, pos.signed_qty, pos.entry_price)
                 self.ledger.max_abs_position = pos.size
             self._exec_since = self.started_ms
-            peak = None
-        self.guard = RiskGuard(cfg, self.instrument, peak_equity=peak)
+            peak = min_liq = None
+        self.core = StrategyCore(cfg, self.instrument, maker_fee=self.maker_fee, taker_fee=self.taker_fee,
+                                 peak_equity=peak)
+        self.core.min_liq = min_liq
         if self.journal is not None:
             self.journal.start_run(cfg.symbol, self.network, self.started_ms, self.ledger.starting_balance,
                                    resumed=state is not None)
@@ -242,8 +242,11 @@ class LiveTrader:
                 last[ordered[i].side] = ordered[i].price
                 i += 1
             if last:
-                mid = (sum(last.values(), ZERO) / len(last))
-                self._feed_estimators(t, mid, bucket, t)
+                mid = float(sum(last.values(), ZERO) / len(last))
+                self.core.on_mid(mid)
+                for tr in self._fresh_trades(bucket):
+                    self.core.on_trade(tr.ts_ms, float(tr.price))
+                self.core.sample(t, mid, t)
                 used += len(bucket)
             if t >= end:
                 break
@@ -374,7 +377,6 @@ class LiveTrader:
     # -- one iteration --------------------------------------------------------------------------
     async def step(self) -> EngineSnapshot:
         """One read -> decide -> act cycle; returns (and publishes) the snapshot."""
-        cfg = self.config
         self._iteration += 1
         now = self.clock.now_ms()
         self._last_step_ms = now
@@ -391,42 +393,35 @@ class LiveTrader:
         self._failed_iterations = 0
         self._working = working
 
-        mid = book.mid
+        core = self.core
         tick = self.instrument.tick_size
-        if mid is None:
-            mid = ticker.mark
+        bb, ba = book.best_bid, book.best_ask
+        core.on_book(book.ts_ms or now, int((bb / tick).to_integral_value()) if bb else 0,
+                     int((ba / tick).to_integral_value()) if ba else 0)
         mark = ticker.mark
-        self._feed_estimators(book.ts_ms or now, mid, trades, now)
+        if bb is None or ba is None:
+            core.on_mid(float(mark))
+        for t in self._fresh_trades(trades):
+            core.on_trade(t.ts_ms, float(t.price))
 
         qty = pos.signed_qty if pos else ZERO
-        entry = pos.entry_price if pos else ZERO
-        liq = pos.liquidation_price if pos else None
         if qty != self.ledger.position.qty:
             self._reconcile_position(pos)
-        decision = self.guard.evaluate(RiskInputs(
-            now_ms=now, market_ts_ms=book.ts_ms if book.bids and book.asks else None, mark=mark,
-            position_qty=qty, entry_price=entry, liq_price=liq, wallet_balance=balance.wallet_balance,
-            equity=balance.equity, available=balance.available))
-        if decision.liq_distance_pct is not None:
-            self._min_liq = (decision.liq_distance_pct if self._min_liq is None
-                             else min(self._min_liq, decision.liq_distance_pct))
+        account = AccountView(position_qty=qty, entry_price=pos.entry_price if pos else ZERO,
+                              liq_price=pos.liquidation_price if pos else None,
+                              wallet_balance=balance.wallet_balance, equity=balance.equity,
+                              available=balance.available, mark=mark)
+        d = core.decide(now, account, working)
+        if d.kill_reason:
+            self.request_stop(d.kill_reason)
+        await self._execute(d.actions, now)
+        if d.reduce is not None:
+            await self._emergency_reduce(d.reduce[0], d.reduce[1], now)
+        mid = self._decision_mid = d.mid
 
-        quote, targets, notes = self._targets(mid, qty, entry, mark, book, decision, balance)
-        if decision.kill_reason:
-            self.request_stop(decision.kill_reason)
-            targets = {Side.BUY: None, Side.SELL: None}
-        actions = plan_actions(targets, working, tick=tick, requote_ticks=cfg.requote_ticks)
-        await self._execute(actions, now)
-        if decision.reduce_qty > 0 and decision.reduce_side is not None and not decision.stale:
-            await self._emergency_reduce(decision.reduce_side, min(decision.reduce_qty, abs(qty)), now)
-        self._decision_mid = mid
-
-        status = ("stopping" if self._stop_reason else "stale data" if decision.stale
-                  else "reducing" if decision.liq_level == "danger"
-                  else "warming up" if quote is None else "quoting")
-        snap = self._snapshot(now, status, book=book, mid=mid, mark=mark, quote=quote, pos=pos,
-                              balance=balance, decision=decision,
-                              notes=tuple(notes) + decision.notes)
+        status = "stopping" if self._stop_reason else d.status
+        snap = self._snapshot(now, status, book=book, mid=mid, mark=mark, quote=d.quote, pos=pos,
+                              balance=balance, decision=d.risk, notes=d.notes)
         return self._publish(snap)
 
     async def _position(self) -> PositionInfo | None:
@@ -445,59 +440,6 @@ class LiveTrader:
         log.warning("position %s differs from booked fills %s: adopting the exchange's",
                     exch, self.ledger.position.qty)
 
-    def _feed_estimators(self, ts_ms: int, mid: Decimal, trades: list[Any], now: int) -> None:
-        if not hasattr(self, "_vol"):
-            from bybit_mm.quoting.estimators import VolatilityEstimator
-
-            cfg = self.config
-            self._vol = VolatilityEstimator(cfg.vol_window_s, min_updates=cfg.vol_updates_needed,
-                                            stale_after_s=max(cfg.stale_after_s * 4, 10.0))
-            self._intensity: Any = None
-            self._pending_trades: list[tuple[int, float]] = []
-        mid_f = float(mid)
-        self._vol.update(ts_ms, mid_f)
-        # Trade distances are measured from a reference mid renewed once per ``interval_s`` (on
-        # REST: the previous decision's mid). On a stream decisions come faster, but the reference
-        # must not follow every tick, or every trade would print at distance ~0 and A, k (whose
-        # depth grid is scaled to one interval's move) could not be fitted.
-        if self._ref_mid is None:
-            self._ref_mid = self._decision_mid
-        ref = float(self._ref_mid) if self._ref_mid is not None else mid_f
-        if now - self._ref_mid_ms >= int(self.config.interval_s * 1000):
-            self._ref_mid, self._ref_mid_ms = mid, now
-        fresh = []
-        for t in trades:
-            if t.trade_id in self._seen_trade_set or t.ts_ms < self._last_trade_ts - 60_000:
-                continue
-            if len(self._seen_trades) == self._seen_trades.maxlen:
-                self._seen_trade_set.discard(self._seen_trades[0])
-            self._seen_trades.append(t.trade_id)
-            self._seen_trade_set.add(t.trade_id)
-            fresh.append(t)
-        if fresh:
-            self._last_trade_ts = max(self._last_trade_ts, max(t.ts_ms for t in fresh))
-        sigma = self._vol.sigma(ts_ms)
-        if self._intensity is None and sigma is not None:
-            from bybit_mm.quoting.estimators import IntensityEstimator
-
-            # Depth levels scaled to how far the price travels in one iteration, at least a tick.
-            tick = float(self.instrument.tick_size)
-            step = max(tick, round(sigma * math.sqrt(self.config.interval_s) / 4 / tick) * tick)
-            self._intensity = IntensityEstimator(step, window_s=self.config.intensity_window_s,
-                                                 min_trades=self.config.min_trades)
-            for ts, dist in self._pending_trades:
-                self._intensity.on_trade(ts, ref + dist, ref)
-            self._pending_trades.clear()
-        for t in fresh:
-            # Distance from the mid our quotes were centred on when the trade printed.
-            if self._intensity is not None:
-                self._intensity.on_trade(t.ts_ms, float(t.price), ref)
-            else:
-                self._pending_trades.append((t.ts_ms, abs(float(t.price) - ref)))
-                del self._pending_trades[:-5000]
-        if self._intensity is not None:
-            self._intensity.observe(ts_ms)
-
     async def _book_fills(self, mid: Decimal | None) -> None:
         """Book new executions read through REST (everything since the last such read)."""
         execs = await self.client.executions(self.config.symbol, since_ms=self._exec_since, limit=1000)
@@ -509,77 +451,27 @@ class LiveTrader:
         """Book executions (each once, by exec id): fills and forced closes into the position,
         funding into funding. Streamed ones do not move ``_exec_since``: the next REST read still
         covers anything the stream missed before them."""
-        for ex in execs:
-            # Spread capture is measured for our own quotes' fills only; a forced close is inventory.
-            if self.ledger.apply(ex, mid if ex.exec_type == "trade" else None):
-                if ex.exec_type == "liquidation":
-                    self.counters["liquidations"] += 1
-                if ex.exec_type in ("liquidation", "adl", "settle"):
-                    log.warning("%s: %s %s %s @ %s by the exchange", ex.exec_type, self.config.symbol,
-                                ex.side.value, ex.qty, ex.price)
-                if self.journal is not None:
-                    if ex.is_funding:
-                        self.journal.record_funding(ex.symbol, ex.ts_ms, ex.fee, ex.exec_id)
-                    else:
-                        self.journal.record_fill(ex, mid)
+        book_executions(self.ledger, execs, mid, counters=self.counters, journal=self.journal)
 
     # -- decisions ----------------------------------------------------------------------------
     def order_qty(self, mid: Decimal) -> Decimal:
-        """The quote size: ``order_notional / mid`` on the step, at least the exchange minimums."""
-        inst = self.instrument
-        qty = round_qty(self.config.order_notional / mid, inst.qty_step)
-        if qty * mid < inst.min_notional:
-            steps = (inst.min_notional / mid / inst.qty_step).to_integral_value(rounding=ROUND_CEILING)
-            qty = steps * inst.qty_step
-        return max(qty, inst.min_qty)
+        """The quote size (see :meth:`StrategyCore.order_qty`)."""
+        return self.core.order_qty(mid)
 
-    def _targets(self, mid: Decimal, qty: Decimal, entry: Decimal, mark: Decimal, book: Any,
-                 decision: RiskDecision, balance: Balance) -> tuple[Any, dict[Side, Target | None], list[str]]:
-        from bybit_mm.quoting.models import model_for, quote_in_bps
-        from bybit_mm.quoting.orders import shape_orders
-
-        cfg = self.config
-        none: dict[Side, Target | None] = {Side.BUY: None, Side.SELL: None}
-        sigma = self._vol.sigma()
-        fit = self._intensity.fit() if self._intensity is not None else None
-        self._model_state = (sigma, fit)
-        if sigma is None or fit is None:
-            return None, none, ["estimators warming up"]
-        oq = self.order_qty(mid)
-        q = float(qty / oq)
-        model = model_for(cfg.model)
-        # In basis points of the mid, so the profile's gamma means the same on every symbol.
-        quote = quote_in_bps(model, float(mid), q, sigma, cfg.gamma, fit.k, fit.A, cfg.horizon_s)
-        shaped = shape_orders(quote, tick=self.instrument.tick_size, order_qty=oq,
-                              qty_step=self.instrument.qty_step, position=qty,
-                              max_position=decision.max_position, best_bid=book.best_bid,
-                              best_ask=book.best_ask, maker_fee=float(self.maker_fee),
-                              min_qty=self.instrument.min_qty)
-        notes = list(shaped.notes)
-        targets: dict[Side, Target | None] = {}
-        for side, price, size in ((Side.BUY, shaped.bid_price, shaped.bid_qty),
-                                  (Side.SELL, shaped.ask_price, shaped.ask_qty)):
-            if price is None or size is None or not decision.allow[side]:
-                targets[side] = None
+    def _fresh_trades(self, trades: list[Any]) -> list[Any]:
+        """The prints of ``trades`` not seen before (a REST read returns the last N every time)."""
+        fresh = []
+        for t in trades:
+            if t.trade_id in self._seen_trade_set or t.ts_ms < self._last_trade_ts - 60_000:
                 continue
-            if size * price < self.instrument.min_notional:
-                targets[side] = None
-                notes.append(f"{side.value.lower()}: below the minimum order value")
-                continue
-            ok, why = self.guard.order_is_safe(side, price, size, position_qty=qty, entry_price=entry,
-                                               mark=mark, available=balance.available + self._working_margin(side),
-                                               fee_rate=self.taker_fee)
-            if not ok:
-                targets[side] = None
-                notes.append(f"{side.value.lower()}: {why}")
-                continue
-            targets[side] = Target(side, price, size)
-        return quote, targets, notes
-
-    def _working_margin(self, side: Side) -> Decimal:
-        # Our own working order on that side will be amended, so its margin is available to it.
-        return sum(((o.price or ZERO) * o.remaining_qty / self.config.leverage
-                    for o in self._working if o.side is side), ZERO)
+            if len(self._seen_trades) == self._seen_trades.maxlen:
+                self._seen_trade_set.discard(self._seen_trades[0])
+            self._seen_trades.append(t.trade_id)
+            self._seen_trade_set.add(t.trade_id)
+            fresh.append(t)
+        if fresh:
+            self._last_trade_ts = max(self._last_trade_ts, max(t.ts_ms for t in fresh))
+        return fresh
 
     # -- actions ------------------------------------------------------------------------------
     async def _timed(self, coro: Any) -> Any:
@@ -677,7 +569,7 @@ class LiveTrader:
             return
         except ExchangeUnavailable as e:
             self.counters["errors"] += 1
-            self.guard.stage = 0  # not done: try again next iteration
+            self.core.guard.stage = 0  # not done: try again next iteration
             log.warning("emergency reduce failed: %s", e.one_line())
             return
         self.counters["reduces"] += 1
@@ -693,8 +585,8 @@ class LiveTrader:
             if self.journal is not None:
                 self.journal.record_snapshot(snap.ts_ms, snap.to_dict())
                 self.journal.set_state(**{
-                    f"{self.config.symbol}.peak_equity": str(self.guard.peak_equity),
-                    f"{self.config.symbol}.min_liq_distance_pct": None if self._min_liq is None else str(self._min_liq),
+                    f"{self.config.symbol}.peak_equity": str(self.core.guard.peak_equity),
+                    f"{self.config.symbol}.min_liq_distance_pct": None if self.core.min_liq is None else str(self.core.min_liq),
                     f"{self.config.symbol}.counters": self.counters,
                     f"{self.config.symbol}.last_ts_ms": snap.ts_ms,
                 })
@@ -717,7 +609,7 @@ class LiveTrader:
         tick = self.instrument.tick_size
         bid = next((o for o in self._working_after() if o.side is Side.BUY), None)
         ask = next((o for o in self._working_after() if o.side is Side.SELL), None)
-        sigma, fit = getattr(self, "_model_state", (None, None))
+        sigma, fit = self.core.sigma, self.core.fit
         L = self.ledger
         trigger = (decision.entry_liq_distance_pct * (1 - Decimal(str(self.config.liquidation_threshold)))
                    if decision.entry_liq_distance_pct is not None else None)
@@ -751,7 +643,7 @@ class LiveTrader:
             orders_amended=self.counters["amended"], orders_cancelled=self.counters["cancelled"],
             orders_rejected=self.counters["rejected"], emergency_reduces=self.counters["reduces"],
             errors=self.counters["errors"], latency_p50_ms=p50, latency_p99_ms=p99,
-            max_abs_position=L.max_abs_position, min_liq_distance_pct=self._min_liq,
+            max_abs_position=L.max_abs_position, min_liq_distance_pct=self.core.min_liq,
             liquidations=self.counters["liquidations"], notes=notes, stop_reason=self._stop_reason,
         )
 
@@ -800,24 +692,13 @@ class LiveTrader:
         L = self.ledger
         mark = mark or L.position.entry_price or Decimal(1)
         latencies = list(self._latencies)
-        summary = RunSummary(
-            symbol=cfg.symbol, network=self.network, stop_reason=reason, fills=L.fills,
-            buy_fills=L.buy_fills, sell_fills=L.sell_fills, maker_fills=L.maker_fills, volume=L.volume,
-            notional=L.notional, starting_balance=L.starting_balance,
-            equity=balance.equity if balance else L.equity(mark),
-            wallet_balance=balance.wallet_balance if balance else L.equity(mark) - L.unrealized(mark),
-            realized_pnl=L.realized_pnl, unrealized_pnl=L.unrealized(mark), fees=L.fees, funding=L.funding,
-            spread_pnl=L.spread_capture, inventory_pnl=L.inventory_pnl(mark),
-            total_pnl=L.realized_pnl + L.unrealized(mark) - L.fees - L.funding,
-            position_qty=pos.signed_qty if pos else L.position.qty,
-            max_abs_position=L.max_abs_position, min_liq_distance_pct=self._min_liq,
-            liquidations=self.counters["liquidations"], emergency_reduces=self.counters["reduces"],
-            orders_placed=self.counters["placed"], orders_amended=self.counters["amended"],
-            orders_cancelled=self.counters["cancelled"], orders_rejected=self.counters["rejected"],
-            errors=self.counters["errors"], cancelled_on_exit=cancelled, flattened=flattened,
-            simulated_seconds=(now - self.started_ms) / 1000, started_ms=self.started_ms, ended_ms=now,
-            latency_p50_ms=_percentile(latencies, 50), latency_p99_ms=_percentile(latencies, 99),
-        )
+        summary = summarize(
+            L, self.counters, symbol=cfg.symbol, network=self.network, stop_reason=reason, mark=mark,
+            equity=balance.equity if balance else None,
+            wallet_balance=balance.wallet_balance if balance else None,
+            position_qty=pos.signed_qty if pos else L.position.qty, min_liq_distance_pct=self.core.min_liq,
+            cancelled_on_exit=cancelled, flattened=flattened, started_ms=self.started_ms, ended_ms=now,
+            latency_p50_ms=_percentile(latencies, 50), latency_p99_ms=_percentile(latencies, 99))
         if self.latest is not None:
             self.latest = replace(self.latest, status="stopped", stop_reason=reason,
                                   orders_cancelled=self.counters["cancelled"], fills=L.fills,

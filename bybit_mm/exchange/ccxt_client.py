@@ -320,7 +320,9 @@ class BybitFuturesClient:
             key=lambda t: t.limit_value)
         max_lev = _dec0(lev.get("maxLeverage")) or Decimal(1)
         if not tiers:
-            tiers = [RiskTier(Decimal("1e12"), Decimal("0.005"), Decimal(0), max_lev)]
+            # Never invent a tier: margins and liquidation prices would be priced on a guess.
+            raise ExchangeUnavailable(f"{self.network} returned no risk-limit tiers for {symbol}",
+                                      hint="retry later; margins cannot be computed without them")
         inst = Instrument(
             symbol=symbol, base=row.get("baseCoin", symbol[:-4]), quote=row.get("quoteCoin", "USDT"),
             tick_size=_dec0(pf.get("tickSize")), qty_step=_dec0(lf.get("qtyStep")),

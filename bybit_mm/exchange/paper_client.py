@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from bybit_mm.exchange.stream import MarketStream
     from bybit_mm.sim.exchange import SimExchange
     from bybit_mm.sim.models import Event, PositionView, SimOrder
+    from bybit_mm.sim.models import Execution as SimExecution
 
 _STATUS: dict[str, OrderStatus] = {
     "New": "new", "PartiallyFilled": "partially_filled", "Filled": "filled", "Cancelled": "cancelled",
@@ -173,15 +174,25 @@ def order_info(o: SimOrder) -> OrderInfo:
                      updated_ms=o.updated_ms)
 
 
-def position_info(p: PositionView, tick: Decimal) -> PositionInfo:
-    """The port's view of a sim position (the liquidation price on ``tick``'s grid, as Bybit shows it)."""
-    liq = None if p.liq_price is None or not p.size else round_liquidation_price(p.liq_price, tick, p.side)
+def position_info(p: PositionView, tick: Decimal | None = None) -> PositionInfo:
+    """The port's view of a sim position; with ``tick``, the liquidation price on its grid as Bybit
+    shows it (without, the sim's exact price)."""
+    liq = p.liq_price
+    if liq is not None and p.size and tick is not None:
+        liq = round_liquidation_price(liq, tick, p.side)
     return PositionInfo(symbol=p.symbol, side="long" if p.side == "Buy" else "short" if p.side == "Sell" else "flat",
                         size=p.size, entry_price=p.entry_price, mark_price=p.mark_price,
                         liquidation_price=liq, bankruptcy_price=p.bust_price, leverage=p.leverage,
                         margin_mode="isolated" if p.margin_mode == "isolated" else "cross",
                         position_margin=p.position_im, maintenance_margin=p.position_mm,
                         unrealized_pnl=p.unrealised_pnl, realized_pnl=p.cum_realised_pnl, updated_ms=p.updated_ms)
+
+
+def execution_info(e: SimExecution) -> Execution:
+    """The port's view of a sim execution."""
+    return Execution(exec_id=e.exec_id, order_id=e.order_id, client_order_id=e.order_link_id, symbol=e.symbol,
+                     side=e.side, price=e.price, qty=e.qty, fee=e.fee, is_maker=e.is_maker, ts_ms=e.ts_ms,
+                     exec_type=exec_type_from_bybit(e.exec_type))
 
 
 class DryRunFuturesClient:
@@ -581,10 +592,7 @@ class DryRunFuturesClient:
         self.advance()
         rows = self.exchange.executions(self._symbol(symbol) if symbol else None, limit=1_000_000,
                                         start_ms=since_ms)
-        out = [Execution(exec_id=e.exec_id, order_id=e.order_id, client_order_id=e.order_link_id,
-                         symbol=e.symbol, side=e.side, price=e.price, qty=e.qty, fee=e.fee,
-                         is_maker=e.is_maker, ts_ms=e.ts_ms, exec_type=exec_type_from_bybit(e.exec_type))
-               for e in reversed(rows) if since_ms is None or e.ts_ms >= since_ms]
+        out = [execution_info(e) for e in reversed(rows) if since_ms is None or e.ts_ms >= since_ms]
         out.sort(key=lambda x: x.ts_ms)
         return out[-limit:]
 

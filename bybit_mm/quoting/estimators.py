@@ -129,7 +129,7 @@ class IntensityEstimator:
     """
 
     __slots__ = ("window_ms", "level_step", "n_levels", "min_trades", "min_levels", "min_level_trades",
-                 "min_span_ms", "_items", "_hist", "_first_ts", "_last_ts", "_cache")
+                 "min_span_ms", "_items", "_hist", "_first_ts", "_last_ts", "_cache", "_version")
 
     def __init__(self, level_step: float, *, window_s: float = 600.0, n_levels: int = 20,
                  min_trades: int = 50, min_levels: int = 3, min_level_trades: int = 5,
@@ -147,7 +147,8 @@ class IntensityEstimator:
         self._hist = [0] * n_levels  # trades whose deepest reached level is exactly i
         self._first_ts: float | None = None
         self._last_ts: float | None = None
-        self._cache: tuple[float, IntensityFit | None] | None = None
+        self._cache: tuple[tuple[int, float, bool], IntensityFit | None] | None = None
+        self._version = 0  # bumped whenever the histogram changes
 
     def observe(self, ts_ms: float) -> None:
         """Note that the market was watched up to ``ts_ms`` (a quiet market lowers the rates)."""
@@ -165,7 +166,7 @@ class IntensityEstimator:
             bucket = self.n_levels - 1
         self._items.append((ts_ms, bucket))
         self._hist[bucket] += 1
-        self._cache = None
+        self._version += 1
 
     def _evict(self, now_ms: float) -> None:
         items = self._items
@@ -173,7 +174,7 @@ class IntensityEstimator:
         hist = self._hist
         while items and items[0][0] <= cutoff:
             hist[items.popleft()[1]] -= 1
-            self._cache = None
+            self._version += 1
 
     @property
     def trades(self) -> int:
@@ -203,10 +204,14 @@ class IntensityEstimator:
             return None
         now = self._last_ts if now_ms is None else max(now_ms, self._last_ts)
         self._evict(now)
-        if self._cache is not None and self._cache[0] == now:
+        # The fit depends on time only through the observed span (capped at the window) and the
+        # warm-up test: with a full window and no new trade it is the same fit.
+        watched = now - self._first_ts
+        key = (self._version, min(self.window_ms, watched), watched >= self.min_span_ms)
+        if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         result = self._fit(now)
-        self._cache = (now, result)
+        self._cache = (key, result)
         return result
 
     def _fit(self, now: float) -> IntensityFit | None:

@@ -36,10 +36,8 @@ the fed mark drives liquidation and uPnL, and funding settles at the fed funding
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
-import uuid
 from collections import deque
 from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
@@ -48,16 +46,17 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from bybit_mm.domain.clock import Clock
 from bybit_mm.domain.fees import tier as fee_tier_named
 from bybit_mm.domain.instruments import Instrument, get_instrument
-from bybit_mm.domain.liquidation import is_liquidated, settle_liquidation
+from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
-from bybit_mm.domain.rounding import OrderTooSmall, check_order
+from bybit_mm.domain.position import FillEffect, Position
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.external import ExternalMarket, sorted_new
 from bybit_mm.sim.journal import Journal
+from bybit_mm.sim.latency import ConstantLatency
 from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
 from bybit_mm.sim.market import MarketParams, SyntheticMarket
-from bybit_mm.sim.matching import OrderRecord, make_queue_model
+from bybit_mm.sim.matching import OrderRecord, make_queue_model, match_print, new_id, validate_size
 from bybit_mm.sim.models import (
     BookEvent,
     BookSnapshot,
@@ -115,6 +114,7 @@ class SimExchange:
         self.clock = clock
         self.seed = seed
         self.latency_ms = float(latency_ms)
+        self.latency = ConstantLatency(entry=self.latency_ms)
         self.market_band = Decimal(market_band)
         self.trade_events = trade_events
         self.book_events = book_events
@@ -222,28 +222,14 @@ class SimExchange:
             book = self._asks[symbol]
             if not book or book[0].tick > price_tick:
                 return
-        remaining = qty_steps
         step = market.qty_step
-        late = getattr(market, "external", False)
-        for o in list(book):
-            if late and o.active_ms > trade.ts_ms:
-                continue
-            if o.side is Side.BUY:
-                if o.tick < price_tick:
-                    break
-                through = price_tick < o.tick
-            else:
-                if o.tick > price_tick:
-                    break
-                through = price_tick > o.tick
-            n = self.queue.fillable(o, through, remaining)
-            if n <= 0:
-                continue
+
+        def fill(o: OrderRecord, n: int) -> int:
             n = min(n, int(o.leaves / step))
-            filled = self._fill(o, n * step, o.price, True, trade.ts_ms)
-            remaining -= int(filled / step)
-            if remaining <= 0:
-                break
+            return int(self._fill(o, n * step, o.price, True, trade.ts_ms) / step)
+
+        match_print(book, price_tick, qty_steps, trade.ts_ms, self.queue, fill,
+                    late=getattr(market, "external", False))
 
     def on_book(self, market: SyntheticMarket, ts_ms: int) -> None:
         """A book step: activate due orders, move queues, check liquidation."""
@@ -353,8 +339,7 @@ class SimExchange:
 
     def _new_id(self) -> str:
         self._id_seq += 1
-        digest = hashlib.blake2b(f"{self._id_salt}-{self._id_seq}".encode(), digest_size=16).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
+        return new_id(self._id_salt, self._id_seq)
 
     def _market(self, symbol: str) -> SyntheticMarket:
         m = self._markets.get(symbol)
@@ -535,37 +520,31 @@ class SimExchange:
 
     def _liquidate_isolated(self, symbol: str, ts_ms: int, mark: Decimal) -> None:
         self._cancel_symbol(symbol, ts_ms, "EC_Others")
-        liq, bust, margin = self.ledger.isolated_liq(symbol)  # type: ignore[misc]
-        pos = self.ledger.positions[symbol]
-        flat, loss = settle_liquidation(pos, bust, margin)
-        self.ledger.settle_loss(symbol, flat, loss, ts_ms)
-        ex = self._record_bust(symbol, pos.qty, bust, -loss, ts_ms, mark, loss)
-        self.journal.on_liquidation(ex, pos, loss, self.ledger.balance, self.ledger.leverage[symbol])
+        before, bust, effect = self.ledger.liquidate_isolated(symbol, ts_ms)
+        self._record_bust(symbol, before, bust, effect, ts_ms, mark)
 
     def _liquidate_cross(self, ts_ms: int) -> None:
         marks = self._marks()
-        for symbol, pos in list(self.ledger.positions.items()):
-            if not pos.qty or self.ledger.margin_mode[symbol] != "cross":
-                continue
-            self._cancel_symbol(symbol, ts_ms, "EC_Others")
-            close = Side.SELL if pos.qty > 0 else Side.BUY
-            effect = self.ledger.fill(symbol, close, pos.size, marks[symbol], ZERO, ts_ms)
-            ex = self._record_bust(symbol, pos.qty, marks[symbol], effect.realized_pnl, ts_ms, marks[symbol],
-                                   -effect.realized_pnl)
-            self.journal.on_fill(ex, effect, pos, self.ledger.positions[symbol], self.ledger.balance,
-                                 self.ledger.leverage[symbol], pos.size, marks[symbol], "Market")
+        for symbol, pos in self.ledger.positions.items():
+            if pos.qty and self.ledger.margin_mode[symbol] == "cross":
+                self._cancel_symbol(symbol, ts_ms, "EC_Others")
+        for symbol, before, bust, effect in self.ledger.liquidate_cross(marks, ts_ms):
+            self._record_bust(symbol, before, bust, effect, ts_ms, marks[symbol])
 
-    def _record_bust(self, symbol: str, qty: Decimal, price: Decimal, pnl: Decimal, ts_ms: int,
-                     mark: Decimal, loss: Decimal) -> Execution:
+    def _record_bust(self, symbol: str, before: Position, price: Decimal, effect: FillEffect, ts_ms: int,
+                     mark: Decimal) -> None:
+        """A BustTrade execution (taker, fee to close charged), its journal entries and the liquidation event."""
+        qty = before.qty
         close = Side.SELL if qty > 0 else Side.BUY
-        ex = Execution(self._new_id(), self._new_id(), "", symbol, close, price, abs(qty), ZERO, ZERO,
-                       False, ts_ms, "BustTrade", abs(qty), pnl, mark)
+        ex = Execution(self._new_id(), self._new_id(), "", symbol, close, price, abs(qty), effect.fee,
+                       self.ledger.taker_rate, False, ts_ms, "BustTrade", abs(qty), effect.realized_pnl, mark)
         self._executions.append(ex)
+        self.journal.on_fill(ex, effect, before, self.ledger.positions[symbol], self.ledger.balance,
+                             self.ledger.leverage[symbol], abs(qty), price, "Market")
         self._events.append(FillEvent(ex))
         self._events.append(LiquidationEvent(symbol, ts_ms, "Buy" if qty > 0 else "Sell", abs(qty), mark,
-                                             price, loss))
+                                             price, -effect.cash_flow))
         self._events.append(PositionUpdate(self._view(symbol, mark, self._marks())))
-        return ex
 
     # --- public market data ---------------------------------------------------------------------
 
@@ -799,15 +778,7 @@ class SimExchange:
 
     def _validate(self, inst: Instrument, m: SyntheticMarket, side: Side, qty: Decimal,
                   price: Decimal) -> None:
-        try:
-            check_order(inst, qty, price)
-        except OrderTooSmall as e:
-            code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
-                e.reason, E.PARAMS_ERROR)
-            # Bybit's own words for quantities outside the lot-size filter.
-            message = {"max_qty": "The number of contracts exceeds maximum limit allowed: too large",
-                       "min_qty": "The number of contracts exceeds minimum limit allowed"}.get(e.reason, e.message)
-            raise SimError(code, message) from None
+        validate_size(inst, qty, price)
 
     def _band_tick(self, m: SyntheticMarket, side: Side) -> int:
         mark = m.mark_price()
@@ -820,31 +791,10 @@ class SimExchange:
         """Risk-limit (110090) and margin (110007) checks for a new or amended order."""
         if reduce_only:
             return
-        inst = self._instruments[symbol]
-        lev = self.ledger.leverage[symbol]
-        pos = self.ledger.positions[symbol]
-        live = [o for o in self._live(symbol) if o is not exclude and not o.reduce_only]
-        same = qty + sum((o.leaves for o in live if o.side is side), ZERO)
-        projected = pos.qty + same * side.sign
-        if (projected > 0) == (side is Side.BUY) and projected != 0:
-            tiers = [t for t in inst.risk_tiers if t.max_leverage >= lev]
-            cap = tiers[-1].limit_value if tiers else ZERO
-            value = abs(projected) * price
-            if value > cap:
-                # docs v5/error 110090, with the leverage that would allow this position value.
-                allowed = inst.max_leverage_for(value)
-                raise SimError(E.RISK_LIMIT_EXCEEDED,
-                               f"Order placement failed as your position may exceed the max limit. Please adjust "
-                               f"your leverage to {allowed.normalize():f} or below to increase the max. position limit")
-        orders_im = ZERO
-        for s in self._instruments:
-            rows = [(o.side, o.leaves, o.price) for o in self._live(s) if o is not exclude and not o.reduce_only]
-            if s == symbol:
-                rows.append((side, qty, price))
-            if rows:
-                orders_im += self.ledger.order_cost(s, rows)
-        if orders_im > self.ledger.free_margin(self._marks()):
-            raise SimError(E.INSUFFICIENT_AVAILABLE, "ab not enough for new order")
+        live = {s: [(o.side, o.leaves, o.price) for o in self._live(s) if o is not exclude and not o.reduce_only]
+                for s in self._instruments}
+        m = self._markets[symbol]
+        self.ledger.check_order(symbol, side, qty, price, live, self._marks(), m.bid_tick * m.tick)
 
     def _find(self, symbol: str, order_id: str, order_link_id: str) -> OrderRecord:
         if not order_id and not order_link_id:
@@ -910,7 +860,7 @@ class SimExchange:
         o = OrderRecord(order_id=self._new_id(), order_link_id=order_link_id, symbol=symbol, side=side,
                         order_type=order_type, price=price, tick=tick, qty=qty, time_in_force=time_in_force,
                         reduce_only=reduce_only, created_ms=now,
-                        active_ms=now + int(-(-self.latency_ms // 1)), seq=self._seq)
+                        active_ms=now + self.latency.entry_ms(), seq=self._seq)
         self._orders[o.order_id] = o
         if order_link_id:
             self._by_link[order_link_id] = o.order_id

@@ -180,13 +180,6 @@ class Journal:
         self.log.append(LedgerEntry(ex.exec_id, ex.symbol, ex.side, ex.ts_ms, "SETTLEMENT", ex.qty, pos.qty, ex.price,
                                     -paid, ZERO, ex.fee_rate, ZERO, balance, ex.exec_id, ex.order_id, ""))
 
-    def on_liquidation(self, ex: Execution, before: Position, loss: Decimal, balance: Decimal,
-                       leverage: Decimal) -> None:
-        """An isolated liquidation: ``before`` closed at the bankruptcy price, ``loss`` gone."""
-        effect = FillEffect(-loss, ZERO, ZERO, before.size)
-        self.on_fill(ex, effect, before, Position.flat(before.symbol), balance, leverage, before.size, ex.price,
-                     "Market")
-
     def newest_closed(self) -> list[ClosedPnl]:
         """Closed-PnL records, newest first."""
         return list(reversed(self.closed))

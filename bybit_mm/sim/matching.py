@@ -16,20 +16,53 @@ best price first, but never more than its own quantity in total. Two models, cho
     fraction of the queue ahead cancels (``cancel_rate_per_s`` on average), and if the synthetic
     touch moves behind our price nobody is left ahead of us.
 
-Both models are small objects with the same two methods, so another one (e.g. a log-probability
-queue as in hftbacktest) can be added without touching the exchange.
+On replayed market data (the backtest, :mod:`bybit_mm.sim.replay`) the displayed size at our
+level is known after every book update: ``on_depth`` moves us up when it shrinks below the
+queue ahead (hftbacktest's risk-averse rule: ``ahead = min(ahead, displayed)``), and the random
+cancellations of ``on_step`` are not used.
+
+The models are small objects with the same few methods, so another one (e.g. a log-probability
+queue as in hftbacktest) can be added without touching the exchange. :func:`match_print` is the
+one place where a print is matched against our resting orders, for the simulated exchange and
+the backtest alike (integer ticks and lot steps).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
+import uuid
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Protocol
 
+from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.rounding import OrderTooSmall, check_order
+from bybit_mm.sim import errors as E
+from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.models import SimOrder
 
 ZERO = Decimal(0)
+
+
+def new_id(salt: str, seq: int) -> str:
+    """An order or execution id: a UUID hashed from (salt, sequence), so runs are reproducible."""
+    digest = hashlib.blake2b(f"{salt}-{seq}".encode(), digest_size=16).digest()
+    return str(uuid.UUID(bytes=digest, version=4))
+
+
+def validate_size(inst: Instrument, qty: Decimal, price: Decimal) -> None:
+    """The instrument's size and value rules for an order, as Bybit's retCodes (SimError)."""
+    try:
+        check_order(inst, qty, price)
+    except OrderTooSmall as e:
+        code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
+            e.reason, E.PARAMS_ERROR)
+        # Bybit's own words for quantities outside the lot-size filter.
+        message = {"max_qty": "The number of contracts exceeds maximum limit allowed: too large",
+                   "min_qty": "The number of contracts exceeds minimum limit allowed"}.get(e.reason, e.message)
+        raise SimError(code, message) from None
 
 
 class OrderRecord:
@@ -96,6 +129,9 @@ class QueueModel(Protocol):
     def on_step(self, order: OrderRecord, displayed_steps: int, step_ms: int) -> None:
         """A book step passed; ``displayed_steps`` is the size now shown at the order's level."""
 
+    def on_depth(self, order: OrderRecord, displayed_steps: int) -> None:
+        """Replayed data: the size displayed at the order's level is now ``displayed_steps``."""
+
     def fillable(self, order: OrderRecord, through: bool, print_steps: int) -> int:
         """Of a print of ``print_steps`` at (``through=False``) or through our price, how many
         steps may fill this order (the caller caps by the order's leaves)."""
@@ -110,6 +146,9 @@ class TradeThroughModel:
         order.queue_ahead = 0.0
 
     def on_step(self, order: OrderRecord, displayed_steps: int, step_ms: int) -> None:
+        return None
+
+    def on_depth(self, order: OrderRecord, displayed_steps: int) -> None:
         return None
 
     def fillable(self, order: OrderRecord, through: bool, print_steps: int) -> int:
@@ -137,6 +176,10 @@ class QueuePositionModel:
         # Uniform draw with mean cancel_rate·dt: cancellations ahead of us move us up.
         order.queue_ahead *= 1.0 - 2.0 * self.cancel_rate_per_s * step_ms / 1000.0 * self._rng.random()
 
+    def on_depth(self, order: OrderRecord, displayed_steps: int) -> None:
+        if displayed_steps < order.queue_ahead:
+            order.queue_ahead = float(displayed_steps)
+
     def fillable(self, order: OrderRecord, through: bool, print_steps: int) -> int:
         if through:
             order.queue_ahead = 0.0
@@ -147,6 +190,36 @@ class QueuePositionModel:
             return 0
         order.queue_ahead = 0.0
         return print_steps - int(ahead + 0.999999)
+
+
+def match_print(resting: Sequence[OrderRecord], price_tick: int, qty_steps: int, ts_ms: int,
+                queue: QueueModel, fill: Callable[[OrderRecord, int], int], *, late: bool = False) -> None:
+    """Match one print against our resting orders on the side it can reach.
+
+    ``resting``: our live orders on that side (bids for a sell print, asks for a buy print), best
+    price first. Each order the print reaches (at or through its price) is offered what the queue
+    model allows of what is left of the print; ``fill(order, steps)`` books it at the order's own
+    price and returns the steps it filled. ``late``: prints older than an order's activation never
+    fill it (a replayed or external feed can deliver them).
+    """
+    remaining = qty_steps
+    for o in list(resting):
+        if late and o.active_ms > ts_ms:
+            continue
+        if o.side is Side.BUY:
+            if o.tick < price_tick:
+                break
+            through = price_tick < o.tick
+        else:
+            if o.tick > price_tick:
+                break
+            through = price_tick > o.tick
+        n = queue.fillable(o, through, remaining)
+        if n <= 0:
+            continue
+        remaining -= fill(o, n)
+        if remaining <= 0:
+            break
 
 
 QUEUE_MODELS = ("trade_through", "queue")

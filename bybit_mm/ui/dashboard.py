@@ -8,7 +8,7 @@ label/value pairs in four columns, about 70 characters wide, so it reads in an 8
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -186,8 +186,26 @@ def summary_table(m: RunSummary) -> RenderableType:
         ("emergency reduces", str(m.emergency_reduces)),
         ("orders new / amended / cancelled", f"{m.orders_placed} / {m.orders_amended} / {m.orders_cancelled}"),
         ("cancelled on exit", "unknown (check orders)" if m.cancelled_on_exit < 0 else str(m.cancelled_on_exit)),
-        ("simulated time" if m.network == "paper" else "run time", _clock(m.simulated_seconds)),
+        ("simulated time" if m.network in ("paper", "backtest") else "run time", _clock(m.simulated_seconds)),
     ]
     for label, value in rows:
         t.add_row(label, value)
+    return t
+
+
+def backtest_table(result: Any, *, events_per_s: float) -> RenderableType:
+    """A backtest's summary: the paper summary's rows, then what was replayed and how fast."""
+    from datetime import datetime, timezone
+
+    def when(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+    t = summary_table(result.summary)
+    assert isinstance(t, Table)
+    t.add_row("events (decisions)", f"{result.events:,} ({result.decisions:,})")
+    t.add_row("events/s", f"{events_per_s:,.0f}")
+    t.add_row("data span (UTC)", f"{when(result.data_start_ms)} → {when(result.data_end_ms)}")
+    t.add_row("mark price", "from the data's mark prices" if result.mark_source == "mark rows" else "the mid (no mark prices in the data)")
+    t.add_row("funding", f"{result.fundings} settlement(s) from the data's funding rates"
+              if result.funding_source == "funding rows" else "none (no funding rates in the data)")
     return t

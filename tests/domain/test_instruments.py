@@ -8,7 +8,7 @@ import pytest
 
 from bybit_mm.domain import instruments
 from bybit_mm.domain.instruments import DEFAULT_INSTRUMENTS, Instrument, RiskTier, get_instrument
-from bybit_mm.errors import EXIT_USAGE, UsageError
+from bybit_mm.errors import EXIT_USAGE, RiskLimitError, UsageError
 
 BTC = get_instrument("BTCUSDT")
 
@@ -32,10 +32,20 @@ def test_unknown_symbol_is_a_usage_error() -> None:
 
 @pytest.mark.parametrize("value, limit", [
     (D(1), D(2_000_000)), (D(2_000_000), D(2_000_000)), (D("2000000.01"), D(2_600_000)),
-    (D(2_600_000), D(2_600_000)), (D(10**9), D(2_600_000)),  # beyond the last: the last tier
+    (D(2_600_000), D(2_600_000)),
 ])
 def test_tier_for(value: D, limit: D) -> None:
     assert BTC.tier_for(value).limit_value == limit
+
+
+@pytest.mark.parametrize("value", [D("2600000.01"), D(5_000_000), D(10**9)])
+def test_beyond_the_known_tiers_is_an_error_not_the_last_tier(value: D) -> None:
+    """Issue 13: a 5 M position at 50x used to reuse the last tier silently (LP 98,536)."""
+    with pytest.raises(RiskLimitError) as info:
+        BTC.tier_for(value)
+    assert "beyond the known risk-limit tiers (up to 2,600,000 USDT)" in info.value.one_line()
+    with pytest.raises(RiskLimitError):
+        BTC.max_leverage_for(value)
 
 
 def test_max_leverage_for_value() -> None:

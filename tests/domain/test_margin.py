@@ -7,8 +7,9 @@ from decimal import Decimal as D
 import pytest
 
 from bybit_mm.domain.instruments import get_instrument
-from bybit_mm.domain.margin import (bankruptcy_price, cross_liquidation_price,
-                                    cross_margin_liquidated, initial_margin, isolated_liquidation,
+from bybit_mm.domain.margin import (bankruptcy_price, cross_bankruptcy_price, cross_close_fee_rate,
+                                    cross_liquidation_price, cross_margin_liquidated, fee_to_close,
+                                    initial_margin, isolated_liquidation,
                                     liquidation_distance, liquidation_price, maintenance_margin,
                                     max_position_qty, order_cost_per_unit)
 from bybit_mm.domain.orders import PositionSide
@@ -46,25 +47,37 @@ def test_maintenance_margin_picks_the_instruments_tier() -> None:
     assert maintenance_margin(D(2_300_000), BTC) == D(2_300_000) * D("0.0056") - 1200
 
 
+TAKER = D("0.00055")
+
+
 def test_isolated_liquidation_uses_the_tier() -> None:
-    info = isolated_liquidation(BTC, "long", D(10000), D(1), D(50))
+    info = isolated_liquidation(BTC, "long", D(10000), D(1), D(50), taker_rate=TAKER)
     assert (info.liquidation_price, info.bankruptcy_price) == (9850, 9800)
     assert (info.initial_margin, info.maintenance_margin, info.mmr) == (200, 50, D("0.005"))
-    assert info.to_dict()["liquidation_price"] == 9850
-    big = isolated_liquidation(BTC, "short", D(100000), D(23), D(50))  # 2.3M USDT: tier 2
+    assert (info.fee_to_close, info.position_margin) == (D("5.39"), D("205.39"))
+    assert info.reported_maintenance_margin == D("55.39")
+    assert info.to_dict()["liquidation_price"] == 9850 and info.to_dict()["position_margin"] == D("205.39")
+    big = isolated_liquidation(BTC, "short", D(100000), D(23), D(50), taker_rate=TAKER)  # 2.3M USDT: tier 2
     assert big.mmr == D("0.0056") and big.mm_deduction == 1200
     assert big.liquidation_price == D(100000) + (big.initial_margin - big.maintenance_margin) / 23
 
 
 def test_isolated_liquidation_refuses_leverage_above_the_tier() -> None:
     with pytest.raises(RiskLimitError):
-        isolated_liquidation(BTC, "long", D(100000), D(23), D(95))  # tier 2 allows 90x
+        isolated_liquidation(BTC, "long", D(100000), D(23), D(95), taker_rate=TAKER)  # tier 2 allows 90x
+
+
+def test_isolated_liquidation_refuses_a_position_beyond_the_known_tiers() -> None:
+    """Issue 13: 5 M USDT at 50x used to reuse the last tier and report LP 98,536."""
+    with pytest.raises(RiskLimitError, match="beyond the known risk-limit tiers"):
+        isolated_liquidation(BTC, "long", D(100000), D(50), D(50), taker_rate=TAKER)
 
 
 def test_leverage_change_reprices_margin_and_liquidation() -> None:
-    at50 = isolated_liquidation(BTC, "long", D(10000), D(1), D(50))
-    at25 = isolated_liquidation(BTC, "long", D(10000), D(1), D(25))
+    at50 = isolated_liquidation(BTC, "long", D(10000), D(1), D(50), taker_rate=TAKER)
+    at25 = isolated_liquidation(BTC, "long", D(10000), D(1), D(25), taker_rate=TAKER)
     assert at25.initial_margin == 2 * at50.initial_margin == 400
+    assert at25.fee_to_close == D(9600) * TAKER < at50.fee_to_close  # at the lower bankruptcy price
     assert at25.maintenance_margin == at50.maintenance_margin
     assert (at25.liquidation_price, at25.bankruptcy_price) == (9650, 9600)
 
@@ -91,6 +104,29 @@ def test_cross_liquidation_price_is_where_equity_meets_mm(side: str) -> None:
     # More free balance moves the cross liquidation price away from entry.
     further = cross_liquidation_price(side, entry, qty, balance * 2, mmr)
     assert abs(further - entry) > abs(p - entry)
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_cross_liquidation_price_with_the_fee_to_close_in_mm(side: str) -> None:
+    """Cross MM as Bybit reports it holds the fee to close at the bankruptcy price of the mark."""
+    entry, qty, balance, mmr, lev = D(10000), D(2), D(1000), D("0.005"), D(50)
+    c = cross_close_fee_rate(side, lev, TAKER)
+    assert c == (D(1) - D("0.02") if side == "long" else D("1.02")) * TAKER
+    p = cross_liquidation_price(side, entry, qty, balance, mmr, D(0), c)
+    sign = 1 if side == "long" else -1
+    equity = balance + sign * qty * (p - entry)
+    fee = fee_to_close(qty, bankruptcy_price(side, p, lev), TAKER)
+    assert abs(equity - (qty * p * mmr + fee)) < D("1e-18")
+    # The fee makes the MM larger: liquidated a little closer to entry than without it.
+    assert abs(p - entry) < abs(cross_liquidation_price(side, entry, qty, balance, mmr) - entry)
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_cross_bankruptcy_price_leaves_nothing_after_the_fee_to_close(side: str) -> None:
+    entry, qty, balance = D(10000), D(2), D(1000)
+    p = cross_bankruptcy_price(side, entry, qty, balance, TAKER)
+    sign = 1 if side == "long" else -1
+    assert abs(balance + sign * qty * (p - entry) - qty * p * TAKER) < D("1e-18")
 
 
 def test_max_position_qty_pays_margin_and_both_fees() -> None:

@@ -88,7 +88,10 @@ def test_total_pnl_counts_fees_funding_and_upnl() -> None:
 def test_roi_scales_with_leverage_pnl_does_not() -> None:
     pos = Position("BTCUSDT", D(1), D(10000))
     assert unrealized_pnl(pos, D(10100)) == 100
-    assert roi(pos, D(10100), D(1)) == D("0.01")
-    assert roi(pos, D(10100), D(50)) == D("0.5")
-    assert roi(pos, D(10100), D(50), extra_margin=D(200)) == D("0.25")
-    assert roi(FLAT, D(1), D(50)) == 0
+    # Without the fee to close ROI is exactly proportional to leverage.
+    assert roi(pos, D(10100), D(1), taker_rate=D(0)) == D("0.01")
+    assert roi(pos, D(10100), D(50), taker_rate=D(0)) == D("0.5")
+    assert roi(pos, D(10100), D(50), taker_rate=D(0), extra_margin=D(200)) == D("0.25")
+    # Bybit's position margin holds the fee to close at the bankruptcy price: 200 + 9,800 x 0.055%.
+    assert roi(pos, D(10100), D(50), taker_rate=D("0.00055")) == 100 / D("205.39")
+    assert roi(FLAT, D(1), D(50), taker_rate=D("0.00055")) == 0

@@ -7,7 +7,9 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bybit_mm.domain.margin import bankruptcy_price, initial_margin, liquidation_price
+from bybit_mm.domain.liquidation import settle_liquidation
+from bybit_mm.domain.margin import (bankruptcy_price, fee_to_close, initial_margin, liquidation_price,
+                                    position_margin)
 from bybit_mm.domain.orders import PositionSide, Side
 from bybit_mm.domain.position import (Position, apply_fill, apply_funding, roi, unrealized_pnl)
 
@@ -53,6 +55,25 @@ def test_liquidation_lies_between_entry_and_bankruptcy_on_the_losing_side(case) 
 
 
 @SETTINGS
+@given(isolated_positions(), st.decimals(min_value=D(0), max_value=D("0.001"), places=5))
+def test_isolated_liquidation_costs_the_position_margin_and_no_more(case, taker) -> None:  # type: ignore[no-untyped-def]
+    """Taken over at the bankruptcy price: the trading loss is the IM, the fee is the fee to close,
+    and the wallet loses exactly the position margin (issue 13)."""
+    side, entry, qty, lev, _, _ = case
+    pos = Position("X", qty * side.sign, entry)
+    bust = bankruptcy_price(side, entry, lev)
+    margin = position_margin(side, entry, qty, lev, taker)
+    im = initial_margin(qty * entry, lev)
+    flat, fx = settle_liquidation(pos, bust, margin, taker)
+    tolerance = D("1e-20") * (1 + margin)  # Decimal's 28 significant digits
+    assert flat.is_flat and fx.closed_qty == qty
+    assert fx.fee == fee_to_close(qty, bust, taker) and margin >= im
+    assert abs(-fx.cash_flow - margin) <= tolerance
+    assert abs(fx.realized_pnl - unrealized_pnl(pos, bust)) <= tolerance
+    assert abs(fx.realized_pnl + im) <= tolerance
+
+
+@SETTINGS
 @given(isolated_positions(), st.integers(min_value=1, max_value=200))
 def test_higher_leverage_never_moves_liquidation_further_from_entry(case, step: int) -> None:  # type: ignore[no-untyped-def]
     side, entry, qty, lev, mmr, ded = case
@@ -73,7 +94,7 @@ def test_pnl_does_not_depend_on_leverage(side, entry, exit_, qty, lev_a, lev_b, 
         pos, fx = apply_fill(Position.flat("X"), side.open_side, qty, entry, rate)
         wallet -= fx.fee
         reserved += initial_margin(qty * entry, leverage)  # leverage only sets the margin held
-        ret = roi(pos, exit_, leverage)
+        ret = roi(pos, exit_, leverage, taker_rate=D(0))  # the fee to close would break proportionality
         pos, fx = apply_fill(pos, side.close_side, qty, exit_, rate)
         wallet += fx.realized_pnl - fx.fee
         reserved -= initial_margin(qty * entry, leverage)  # released on close

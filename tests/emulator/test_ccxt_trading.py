@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import ccxt
 import pytest
@@ -132,6 +132,10 @@ def test_open_orders_paginate_with_cursors(emu) -> None:
     assert sorted(o["orderId"] for o in first["list"] + second["list"]) == sorted(ids)
 
 
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.00000001"), ROUND_HALF_UP)
+
+
 def _wait_for_fill(emu, order_id: str, *, step_ms: int = 1_000, max_steps: int = 3_600) -> None:
     for _ in range(max_steps):
         emu.run_until(emu.clock.now_ms() + step_ms)
@@ -168,7 +172,7 @@ def test_a_resting_bid_fills_and_ccxt_reads_the_domain_math(emu) -> None:
     inst = get_instrument("BTCUSDT")
     maker = Decimal("0.0002")
     expected_fee = qty * price * maker
-    liq = isolated_liquidation(inst, "long", price, qty, leverage)
+    liq = isolated_liquidation(inst, "long", price, qty, leverage, taker_rate=Decimal("0.00055"))
 
     assert _d(fee["maker"]) == maker and _d(fee["taker"]) == Decimal("0.00055")
     assert trades  # possibly several partial fills, each at the order's own price
@@ -189,14 +193,18 @@ def test_a_resting_bid_fills_and_ccxt_reads_the_domain_math(emu) -> None:
     # On the tick grid, a long's rounded up (toward the mark); bustPrice is deprecated: always "".
     assert _d(info["liqPrice"]) == round_price(liq.liquidation_price, inst.tick_size, "Sell")
     assert info["bustPrice"] == ""
-    assert _d(info["positionIM"]) == initial_margin(qty * price, leverage) == liq.initial_margin
-    assert _d(info["positionMM"]) == liq.maintenance_margin
+    # Bybit's positionIM and positionMM both carry the fee to close at the bankruptcy price;
+    # USDT amounts come to 8 decimals.
+    assert liq.initial_margin == initial_margin(qty * price, leverage)
+    assert _d(info["positionIM"]) == _money(liq.position_margin)
+    assert liq.position_margin == liq.initial_margin + liq.fee_to_close
+    assert _d(info["positionMM"]) == _money(liq.reported_maintenance_margin)
     mark = _d(info["markPrice"])
     assert _d(info["unrealisedPnl"]) == qty * (mark - price)
 
     usdt = balance["USDT"]
     assert _d(usdt["total"]) == Decimal(10000) - expected_fee
-    assert _d(usdt["used"]) == liq.initial_margin
+    assert _d(usdt["used"]) == _money(liq.position_margin)
     coin = balance["info"]["result"]["list"][0]["coin"][0]
     assert _d(coin["equity"]) == Decimal(10000) - expected_fee + qty * (mark - price)
     assert _d(coin["cumRealisedPnl"]) == -expected_fee

@@ -90,12 +90,17 @@ def test_replay_observes_every_interval_over_the_last_window_only() -> None:
     from bybit_mm.domain.orders import Side
     from bybit_mm.exchange.port import PublicTrade
 
-    trader = LiveTrader(object(), WallClock(1.0), _config(vol_window_s=60.0, intensity_window_s=60.0))  # type: ignore[arg-type]
-    trader.instrument = type("I", (), {"tick_size": Decimal("0.1")})()  # type: ignore[assignment]
+    from bybit_mm.domain.instruments import get_instrument
+    from bybit_mm.engine.core import StrategyCore
+
+    config = _config(vol_window_s=60.0, intensity_window_s=60.0)
+    trader = LiveTrader(object(), WallClock(1.0), config)  # type: ignore[arg-type]
+    trader.core = StrategyCore(config, get_instrument("BTCUSDT"), maker_fee=Decimal("0.0002"),
+                               taker_fee=Decimal("0.00055"))
     now = 1_000_000
     trades = [PublicTrade(str(i), SYMBOL, now - 120_000 + i * 1000, Decimal(100) + (i % 3), Decimal(1),
                           Side.BUY if i % 2 else Side.SELL) for i in range(121)]
     used, span = trader.replay_trades(list(reversed(trades)), now)
     assert span == 60.0
     assert used == 61  # the trades inside the last window (older ones only seed the mid)
-    assert trader._vol.updates == 240  # one observation per interval (0.25 s) over 60 s
+    assert trader.core.vol.updates == 240  # one observation per interval (0.25 s) over 60 s

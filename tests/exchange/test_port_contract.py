@@ -136,16 +136,21 @@ def test_market_order_opens_position_with_domain_liquidation_price_and_flatten_c
                             client_order_id="mkt-1")
         opened = await c.positions(BTC)
         inst = await c.instrument(BTC)
+        fees = await c.fee_rates(BTC)
         closing = await c.close_position(BTC)
-        return opened, inst, closing, await c.positions(), await c.executions(BTC), await c.close_position(BTC)
+        return (opened, inst, fees, closing, await c.positions(), await c.executions(BTC),
+                await c.close_position(BTC))
 
-    opened, inst, closing, after, fills, again = adapter.run(go)
+    opened, inst, fees, closing, after, fills, again = adapter.run(go)
     (pos,) = opened
     assert pos.side == "long" and pos.size == Decimal("0.02") and pos.leverage == 50
     assert pos.margin_mode == "isolated"
-    expected = isolated_liquidation(inst, Side.BUY, pos.entry_price, pos.size, Decimal(50))
+    expected = isolated_liquidation(inst, Side.BUY, pos.entry_price, pos.size, Decimal(50), taker_rate=fees.taker)
     # As Bybit shows it: on the tick grid, a long's rounded up (toward the mark).
     assert pos.liquidation_price == round_liquidation_price(expected.liquidation_price, inst.tick_size, Side.BUY)
+    # Bybit's position margin: IM + fee to close at the bankruptcy price (ROI divides by it)
+    assert abs(pos.position_margin - expected.position_margin) <= Decimal("1e-8")
+    assert pos.roi_pct == pos.unrealized_pnl / pos.position_margin * 100
     assert pos.liq_distance_pct is not None and 0 < pos.liq_distance_pct < 2
     assert closing is not None and closing.reduce_only and closing.side is Side.SELL
     assert after == [] and again is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from bybit_mm.domain.margin import cross_liquidation_price
+from bybit_mm.domain.margin import cross_bankruptcy_price, cross_close_fee_rate, cross_liquidation_price
 from bybit_mm.sim.market import MarketParams, SymbolParams
 
 
@@ -16,9 +16,13 @@ def test_cross_position_reports_the_domain_liquidation_price(make_ex) -> None:
     pos = ex.positions("BTCUSDT")[0]
     tier = ex.instrument("BTCUSDT").tier_for(pos.position_value)
     backing = ex.wallet().wallet_balance  # no other position backs or burdens it
+    taker = D("0.00055")
+    # MM holds the fee to close at the bankruptcy price of the mark, as Bybit's positionMM does
     assert pos.liq_price == cross_liquidation_price("long", pos.entry_price, pos.size, backing, tier.mmr,
-                                                    tier.mm_deduction)
-    assert pos.bust_price == pos.entry_price - backing / pos.size
+                                                    tier.mm_deduction, cross_close_fee_rate("long", D(50), taker))
+    # bankrupt where the backing is gone once the fee to close is paid
+    assert pos.bust_price == cross_bankruptcy_price("long", pos.entry_price, pos.size, backing, taker)
+    assert pos.bust_price == (pos.entry_price * pos.size - backing) / (pos.size * (1 - taker))
     # A cross long of ~9,500 USDT on a ~1,000 USDT wallet is liquidated ~9.5% below entry, well
     # beyond the isolated 50x price (~1.5% below): the whole wallet stands behind it.
     assert pos.bust_price < pos.liq_price < pos.entry_price * D("0.92")

@@ -118,14 +118,14 @@ def test_fed_mark_drives_upnl_and_isolated_liquidation(ext: SimExchange) -> None
     ext.clock.advance(1000)
     ext.feed_market(BTC, ts_ms=DAY0 + 1000, mark=entry + 100)
     assert ext.positions(BTC)[0].unrealised_pnl == D("0.1") * 100
-    info = isolated_liquidation(ext.instrument(BTC), Side.BUY, entry, D("0.1"), D(50))
+    info = isolated_liquidation(ext.instrument(BTC), Side.BUY, entry, D("0.1"), D(50), taker_rate=D("0.00055"))
     before = ext.wallet().wallet_balance
     ext.clock.advance(1000)
     ext.feed_market(BTC, ts_ms=DAY0 + 2000, mark=info.liquidation_price)
     liq = [e for e in ext.advance() if isinstance(e, LiquidationEvent)]
     assert len(liq) == 1 and liq[0].bust_price == info.bankruptcy_price
     assert ext.positions(BTC)[0].size == 0
-    assert before - ext.wallet().wallet_balance == info.initial_margin
+    assert before - ext.wallet().wallet_balance == info.position_margin  # IM + fee to close
 
 
 def test_funding_settles_once_at_the_fed_time_with_the_rate_before(ext: SimExchange) -> None:

@@ -40,7 +40,8 @@ def _invariant(ex) -> None:
     assert _close(w.equity, w.wallet_balance + upnl) and _close(w.unrealised_pnl, upnl)
     # the execution history tells the same story
     execs = ex.executions(limit=10**9)
-    trade_fees = sum((e.fee for e in execs if e.exec_type == "Trade"), D(0))
+    # trades and liquidations (a BustTrade charges the fee to close) both pay fees
+    trade_fees = sum((e.fee for e in execs if e.exec_type in ("Trade", "BustTrade")), D(0))
     paid_funding = sum((e.fee for e in execs if e.exec_type == "Funding"), D(0))
     pnl = sum((e.realised_pnl for e in execs), D(0))
     assert _close(trade_fees, fees) and _close(paid_funding, funding) and _close(pnl, realised)
@@ -57,9 +58,12 @@ def test_fill_matches_the_domain_math_exactly(make_ex) -> None:
     fees = cost * D("0.00055")
     assert o.avg_price == entry
     pos = ex.positions("BTCUSDT")[0]
-    info = isolated_liquidation(ex.instrument("BTCUSDT"), "long", entry, D("0.1"), D("50"))
+    info = isolated_liquidation(ex.instrument("BTCUSDT"), "long", entry, D("0.1"), D("50"),
+                                taker_rate=D("0.00055"))
     assert pos.entry_price == entry and pos.liq_price == info.liquidation_price
-    assert pos.bust_price == info.bankruptcy_price and pos.position_im == info.initial_margin
+    # Bybit's positionIM / positionMM: IM / MM plus the fee to close at the bankruptcy price
+    assert pos.bust_price == info.bankruptcy_price and pos.position_im == info.position_margin
+    assert pos.position_mm == info.reported_maintenance_margin
     assert ex.wallet().wallet_balance == D("10000") - fees
     _invariant(ex)
 
@@ -104,7 +108,9 @@ def test_isolated_liquidation_by_mark_at_the_bankruptcy_price(make_ex, until_liq
     assert all(m > pos.liq_price for m in marks_seen[:-1])  # not before the mark reached the LP
     bust = ex.executions(limit=1)[0]
     assert bust.exec_type == "BustTrade" and bust.price == pos.bust_price and bust.qty == D("0.2")
-    # the wallet loses exactly the position margin, nothing more
+    assert bust.fee == D("0.2") * pos.bust_price * D("0.00055")  # the fee to close, charged
+    # the wallet loses exactly the position margin (IM + fee to close), nothing more
+    assert liq.loss == pos.position_im
     assert ex.wallet().wallet_balance == wallet_before - pos.position_im
     assert ex.positions("BTCUSDT")[0].size == 0
     assert ex.get_order(order_id=resting.order_id).status == "Cancelled"

@@ -1,0 +1,351 @@
+"""The backtest driver: the strategy core over replayed market data, in one tight loop.
+
+:class:`Backtest` is to :class:`~bybit_mm.sim.replay.ReplayExchange` what
+:class:`~bybit_mm.engine.trader.LiveTrader` is to an exchange client: it feeds the same
+:class:`~bybit_mm.engine.core.StrategyCore` the touch and the prints, asks it to decide every
+``interval_s`` of replayed time (and, like the engine on a stream, after market updates at most
+every ``requote_s``), and sends its order actions
+the way the async driver does (PostOnly limit orders, amend first, cancel/replace when an amend
+is refused, the order-rate budget, the liquidation guard's reduce-only market orders). Fills,
+funding and liquidations are booked into the engine's ledger and journaled like a paper run.
+
+Time is the rows' ``local_ts`` (Bybit's history files: the exchange time). Nothing here reads
+a clock: the same rows and settings give the same result, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from bybit_mm.domain.orders import Side
+from bybit_mm.domain.rounding import round_qty
+from bybit_mm.engine.config import EngineConfig
+from bybit_mm.engine.core import AccountView, StrategyCore
+from bybit_mm.engine.ledger import Ledger, book_executions
+from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget
+from bybit_mm.engine.snapshot import RunSummary, summarize
+from bybit_mm.errors import OrderRejected
+from bybit_mm.exchange.errors import error_for_ret_code
+from bybit_mm.exchange.paper_client import execution_info, order_info
+from bybit_mm.exchange.port import OrderInfo
+from bybit_mm.sim.errors import SimError
+from bybit_mm.sim.latency import ConstantLatency
+from bybit_mm.sim.replay import Request
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bybit_mm.config.schema import Profile
+    from bybit_mm.domain.instruments import Instrument
+    from bybit_mm.engine.journal import Journal
+    from bybit_mm.sim.models import Execution as SimExecution
+
+ZERO = Decimal(0)
+ID_PREFIX = "mm"
+NETWORK = "backtest"
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """The simulated account and exchange of a backtest (the profile's ``paper`` section)."""
+
+    starting_balance: Decimal = Decimal(10000)
+    fee_tier: str = "VIP0"
+    queue_model: str = "trade_through"
+    latency: ConstantLatency = field(default_factory=ConstantLatency)
+    seed: int = 1
+    #: Also decide after a complete book update or print, at most every ``requote_s`` (as the
+    #: engine does on a stream; 0: after every update). None: every ``interval_s`` only (as on REST).
+    requote_s: float | None = None
+
+    @classmethod
+    def from_profile(cls, profile: Profile, *, requote_s: float | None = None) -> BacktestSettings:
+        """``paper.starting_balance``, ``fee_tier``, ``queue_model``, ``seed`` and the latencies
+        ``paper.latency_ms`` (order entry), ``paper.response_latency_ms``, ``paper.feed_latency_ms``."""
+        p = profile.paper
+        return cls(starting_balance=Decimal(str(p.starting_balance)), fee_tier=p.fee_tier,
+                   queue_model=p.queue_model, seed=p.seed, requote_s=requote_s,
+                   latency=ConstantLatency(entry=p.latency_ms, response=p.response_latency_ms,
+                                           feed=p.feed_latency_ms))
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """A finished backtest: the paper run's summary plus what was replayed."""
+
+    summary: RunSummary
+    events: int
+    decisions: int
+    data_start_ms: int
+    data_end_ms: int
+    #: ``mark rows`` (MARK rows in the data) or ``mid`` (the mid of the replayed touch).
+    mark_source: str
+    #: ``funding rows`` (settled at the times FUNDING rows announce) or ``none``.
+    funding_source: str
+    fundings: int
+    settings: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly view (``type: backtest``): the summary's keys, then the replay's.
+        No wall-clock figure is in it, so equal inputs give byte-identical JSON."""
+        out = self.summary.to_dict()
+        out["type"] = "backtest"
+        out.update(events=self.events, decisions=self.decisions, data_start_ms=self.data_start_ms,
+                   data_end_ms=self.data_end_ms, data_span_s=(self.data_end_ms - self.data_start_ms) / 1000,
+                   mark_source=self.mark_source, funding_source=self.funding_source, fundings=self.fundings,
+                   settings=self.settings)
+        return out
+
+
+class _Stop(Exception):
+    """The strategy stopped the run (kill switch)."""
+
+
+class Backtest:
+    """One backtest run of the strategy core over ``events`` (see the module docstring)."""
+
+    def __init__(self, events: np.ndarray, config: EngineConfig, instrument: Instrument,
+                 settings: BacktestSettings, *, journal: Journal | None = None) -> None:
+        import random
+
+        from bybit_mm.domain.fees import tier
+        from bybit_mm.sim.matching import make_queue_model
+        from bybit_mm.sim.replay import ReplayExchange
+
+        if config.symbol != instrument.symbol:
+            raise ValueError(f"config symbol {config.symbol} != instrument {instrument.symbol}")
+        self.events = events
+        self.config = config
+        self.instrument = instrument
+        self.settings = settings
+        self.journal = journal
+        fees = tier(settings.fee_tier)
+        self.exchange = ReplayExchange(
+            instrument, balance=settings.starting_balance, maker_fee=fees.maker, taker_fee=fees.taker,
+            leverage=config.leverage, margin_mode=config.margin_mode,
+            queue=make_queue_model(settings.queue_model, random.Random(f"queue-{settings.seed}")),
+            latency=settings.latency, seed=settings.seed)
+        self.core = StrategyCore(config, instrument, maker_fee=fees.maker, taker_fee=fees.taker)
+        self.ledger = Ledger(config.symbol, settings.starting_balance)
+        self.budget = RateBudget(config.order_rate_per_s)
+        self.counters = {"placed": 0, "amended": 0, "cancelled": 0, "rejected": 0, "errors": 0,
+                         "reduces": 0, "liquidations": 0}
+        self.decisions = 0
+        self.stop_reason: str | None = None
+        self.started_ms = int(events["local_ts"][0]) // 1_000_000 if len(events) else 0
+        self.ids = OrderIds(self.started_ms, prefix=ID_PREFIX)
+        self._working: list[OrderInfo] = []
+        #: Bumped by every order request and execution: cached views older than it are redone.
+        self._version = 0
+        self._working_version = -1
+        self._account: AccountView | None = None
+        self._account_key: tuple[Any, ...] | None = None
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self, progress: Any = None) -> BacktestResult:
+        """Replay every row; ``progress(rows done)`` now and then. Returns the result."""
+        ev = self.events
+        n = len(ev)
+        cfg = self.config
+        if self.journal is not None:
+            run_id = self.journal.start_run(cfg.symbol, NETWORK, self.started_ms, self.settings.starting_balance,
+                                            resumed=False)
+            # Every backtest of the same data starts at the same time: the run id keeps its order
+            # and execution ids (the journal's keys) apart from earlier runs'.
+            self.ids = OrderIds(self.started_ms, prefix=f"{ID_PREFIX}{run_id}")
+            self.exchange.id_salt = f"replay-{self.settings.seed}-run{run_id}"
+        first, last = (int(ev["local_ts"][0]) // 1_000_000, int(ev["local_ts"][-1]) // 1_000_000) if n else (0, 0)
+        interval = max(1, int(cfg.interval_s * 1000))
+        rq = self.settings.requote_s
+        try:
+            self.exchange.run(ev, self, interval_ms=interval, requote_ms=None if rq is None else int(rq * 1000),
+                              progress=progress)
+            reason = "end of data"
+        except _Stop:
+            reason = self.stop_reason or "stopped"
+        end_ms = self.exchange.now_ms if reason != "end of data" else (last if n else self.started_ms)
+        self.exchange.now_ms = max(self.exchange.now_ms, end_ms)
+        return self._finish(reason, n, first, last, end_ms)
+
+    def _finish(self, reason: str, n: int, first_ms: int, last_ms: int, end_ms: int) -> BacktestResult:
+        ex = self.exchange
+        cfg = self.config
+        cancelled = len(ex.cancel_all())
+        self.counters["cancelled"] += cancelled
+        flattened = False
+        if cfg.flatten_on_exit and ex.ledger.positions[cfg.symbol].qty:
+            pos = ex.ledger.positions[cfg.symbol]
+            self._reduce(Side.SELL if pos.qty > 0 else Side.BUY, pos.size, end_ms)
+            flattened = True
+        have_mark = ex.mark is not None
+        mark = ex.mark_decimal() if have_mark else (self.ledger.position.entry_price or Decimal(1))
+        wallet = ex.wallet() if have_mark else None
+        rtt = float(self.settings.latency.entry_ms() + self.settings.latency.response_ms())
+        summary = summarize(
+            self.ledger, self.counters, symbol=cfg.symbol, network=NETWORK, stop_reason=reason, mark=mark,
+            equity=wallet.equity if wallet else None, wallet_balance=wallet.wallet_balance if wallet else None,
+            position_qty=ex.ledger.positions[cfg.symbol].qty, min_liq_distance_pct=self.core.min_liq,
+            cancelled_on_exit=cancelled, flattened=flattened, started_ms=self.started_ms, ended_ms=end_ms,
+            latency_p50_ms=rtt, latency_p99_ms=rtt)
+        s = self.settings
+        result = BacktestResult(
+            summary=summary, events=n, decisions=self.decisions, data_start_ms=first_ms, data_end_ms=last_ms,
+            mark_source="mark rows" if ex.mark_rows else "mid",
+            funding_source="funding rows" if ex.funding_rows else "none", fundings=ex.fundings,
+            settings={"interval_s": cfg.interval_s, "requote_s": s.requote_s,
+                      "queue_model": s.queue_model, "fee_tier": s.fee_tier,
+                      "order_latency_ms": s.latency.entry, "response_latency_ms": s.latency.response,
+                      "feed_latency_ms": s.latency.feed, "leverage": cfg.leverage,
+                      "margin_mode": cfg.margin_mode, "model": cfg.model})
+        if self.journal is not None:
+            self.journal.set_state(**{f"{cfg.symbol}.counters": self.counters, f"{cfg.symbol}.last_ts_ms": end_ms})
+            self.journal.end_run(end_ms, reason, result.to_dict())
+        return result
+
+    # -- what the replay calls ----------------------------------------------------------------
+    def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
+        """The touch reaches the strategy."""
+        self.core.on_book(ts_ms, bid_tick, ask_tick)
+
+    def on_trade(self, ts_ms: int, price: float) -> None:
+        """A print reaches the strategy."""
+        self.core.on_trade(ts_ms, price)
+
+    def on_execution(self, ex: SimExecution) -> None:
+        """Book a fill, funding or liquidation as the async driver does (spread capture against
+        the mid of the last decision)."""
+        self._version += 1
+        book_executions(self.ledger, (execution_info(ex),), self.core.decision_mid, counters=self.counters,
+                        journal=self.journal)
+
+    def decide(self, now_ms: int) -> list[Request]:
+        """One decision: the core's actions as requests (within the order-rate budget)."""
+        ex = self.exchange
+        if ex.mark is None:
+            return []  # no market yet
+        self.decisions += 1
+        core = self.core
+        # The replayed book is current at every decision (as the paper account's sim stamps it): a
+        # quiet stretch of history is a quiet market, not a stale feed.
+        core.on_book(now_ms, core.bid_tick, core.ask_tick)
+        d = core.decide(now_ms, self._account_view(), self._working_orders())
+        requests: list[Request] = []
+        for a in d.actions:
+            if self.budget.try_take({"place": "create", "amend": "amend", "cancel": "cancel"}[a.kind], now_ms):
+                requests.append(self._request(a, now_ms))
+        if d.reduce is not None:
+            side, qty = d.reduce
+            requests.append(lambda t: self._reduce(side, qty, t))
+        if d.kill_reason:
+            self.stop_reason = d.kill_reason
+            for req in requests:  # the kill decision's cancels go out, then the run stops
+                req(now_ms)
+            raise _Stop(d.kill_reason)
+        return requests
+
+    # -- account and orders as the core sees them --------------------------------------------
+    def _account_view(self) -> AccountView:
+        ex = self.exchange
+        mark = ex.mark_decimal()
+        key = (mark, self._version)
+        if self._account is not None and key == self._account_key:
+            return self._account
+        sym = self.config.symbol
+        pos = ex.ledger.positions[sym]
+        w = ex.wallet()
+        liq = ex.ledger.position_view(sym, mark, {sym: mark}).liq_price if pos.qty else None
+        self._account = AccountView(position_qty=pos.qty, entry_price=pos.entry_price if pos.qty else ZERO,
+                                    liq_price=liq, wallet_balance=w.wallet_balance, equity=w.equity,
+                                    available=w.available_balance, mark=mark)
+        self._account_key = key
+        return self._account
+
+    def _working_orders(self) -> list[OrderInfo]:
+        if self._working_version != self._version:
+            # As the paper client lists them: newest first, then stably by creation time.
+            views = [order_info(o) for o in reversed(self.exchange.open_orders())]
+            views.sort(key=lambda o: o.created_ms)
+            self._working = views
+            self._working_version = self._version
+        return self._working
+
+    # -- requests -----------------------------------------------------------------------------
+    def _request(self, a: Action, decided_ms: int) -> Request:
+        if a.kind == "cancel":
+            assert a.order is not None
+            order = a.order
+            return lambda t: self._cancel(order)
+        if a.kind == "amend":
+            return lambda t: self._amend(a, t, decided_ms)
+        return lambda t: self._place(a.side, a.price, a.qty, t)
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        """An exchange call; its rejection as the project's error (as the paper client raises it)."""
+        self._version += 1
+        try:
+            return fn(*args)
+        except SimError as e:
+            raise error_for_ret_code(e.ret_code, e.message) from e
+
+    def _place(self, side: Side, price: Decimal | None, qty: Decimal | None, now_ms: int) -> None:
+        assert price is not None and qty is not None
+        cid = self.ids.next("b" if side is Side.BUY else "a")
+        try:
+            o = order_info(self._call(self.exchange.place_post_only, side, price, qty, cid))
+        except OrderRejected:
+            self.counters["rejected"] += 1
+            return
+        self.counters["placed"] += 1
+        if o.status in ("cancelled", "rejected"):
+            self.counters["rejected"] += 1
+        if self.journal is not None:
+            self.journal.record_order(o, now_ms)
+
+    def _amend(self, a: Action, now_ms: int, decided_ms: int) -> None:
+        assert a.order is not None
+        try:
+            o = order_info(self._call(self.exchange.amend, a.order.order_id, a.price, a.qty))
+        except OrderRejected:
+            # Amend impossible (the order filled or vanished meanwhile): cancel and replace.
+            self._cancel(a.order)
+            remaining = (a.qty or ZERO) - a.order.filled_qty
+            if remaining > 0 and self.budget.try_take("create", decided_ms):
+                self._place(a.side, a.price, remaining, now_ms)
+            return
+        self.counters["amended"] += 1
+        if self.journal is not None:
+            self.journal.record_order(o, now_ms)
+
+    def _cancel(self, order: OrderInfo) -> None:
+        try:
+            o = order_info(self._call(self.exchange.cancel, order.order_id))
+        except OrderRejected:
+            return  # already gone (filled or cancelled)
+        self.counters["cancelled"] += 1
+        if self.journal is not None:
+            self.journal.record_order(o, self.exchange.now_ms)
+
+    def _reduce(self, side: Side, qty: Decimal, now_ms: int) -> None:
+        qty = round_qty(qty, self.instrument.qty_step)
+        if qty <= 0:
+            return
+        try:
+            o = order_info(self._call(self.exchange.market_reduce, side, qty, self.ids.next("r")))
+        except OrderRejected:
+            self.counters["rejected"] += 1
+            return
+        self.counters["reduces"] += 1
+        if self.journal is not None:
+            self.journal.record_order(o, now_ms)
+
+
+def run_backtest(events: np.ndarray, config: EngineConfig, instrument: Instrument, settings: BacktestSettings,
+                 *, journal: Journal | None = None, progress: Any = None) -> BacktestResult:
+    """Build a :class:`Backtest` and run it (the journal, if any, written in one transaction)."""
+    bt = Backtest(events, config, instrument, settings, journal=journal)
+    if journal is None:
+        return bt.run(progress)
+    with journal.transaction():
+        return bt.run(progress)

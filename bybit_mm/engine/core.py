@@ -1,0 +1,248 @@
+"""The strategy core: every market-making decision, synchronous and free of I/O.
+
+Drivers feed it events and act on what it answers; it never reads a clock, a socket or a file:
+
+- :meth:`StrategyCore.on_book` -- the touch changed (integer ticks, exchange time);
+- :meth:`StrategyCore.on_trade` -- a public print (float price): the arrival-intensity estimator
+  takes it at once, measured from the reference mid (renewed once per ``interval_s``);
+- :meth:`StrategyCore.decide` -- a decision is due (the driver's timer or trigger): the mid is
+  sampled into the volatility estimator, the risk guard judges the account, the model quotes,
+  the quotes are shaped to the instrument and reconciled with the working orders into the
+  fewest order actions (amend first).
+
+The hot path (book and trade events) is integer ticks and floats; Decimals appear only in
+:meth:`decide`, where prices and sizes leave for an exchange. The async driver
+(:class:`~bybit_mm.engine.trader.LiveTrader`, for ``live`` and ``paper``) and the backtest driver
+(:mod:`bybit_mm.engine.backtest`) run this one object, so both trade one strategy.
+
+Estimator sampling: sigma is the quadratic variation of the mid *as sampled at decisions*
+(as the engine always did: on REST one sample per ``interval_s``), so a decision cadence is part
+of the strategy; trades reach the intensity estimator one by one as they arrive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from bybit_mm.domain.instruments import Instrument
+from bybit_mm.domain.orders import Side
+from bybit_mm.domain.rounding import round_qty
+from bybit_mm.engine.config import EngineConfig
+from bybit_mm.engine.reconcile import Action, Target, plan_actions
+from bybit_mm.engine.risk import RiskDecision, RiskGuard, RiskInputs
+from bybit_mm.exchange.port import OrderInfo
+from bybit_mm.quoting.estimators import IntensityEstimator, IntensityFit, VolatilityEstimator
+from bybit_mm.quoting.models import Quote, model_for, quote_in_bps
+from bybit_mm.quoting.orders import shape_orders
+
+ZERO = Decimal(0)
+_NO_TARGETS: dict[Side, Target | None] = {Side.BUY: None, Side.SELL: None}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """What the core must know of the account at a decision (Decimals, as an exchange reports)."""
+
+    position_qty: Decimal
+    entry_price: Decimal
+    liq_price: Decimal | None
+    wallet_balance: Decimal
+    equity: Decimal
+    available: Decimal
+    mark: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The core's answer: order actions to send, an emergency reduction, or a stop."""
+
+    actions: list[Action]
+    mid: Decimal
+    quote: Quote | None
+    risk: RiskDecision
+    notes: tuple[str, ...]
+    #: A reduce-only market order the liquidation guard asks for (side, qty), or None.
+    reduce: tuple[Side, Decimal] | None
+    kill_reason: str | None
+    status: str
+
+
+class StrategyCore:
+    """One symbol's market-making decisions (see the module docstring)."""
+
+    def __init__(self, config: EngineConfig, instrument: Instrument, *, maker_fee: Decimal,
+                 taker_fee: Decimal, peak_equity: Decimal | None = None) -> None:
+        self.config = config
+        self.instrument = instrument
+        self.maker_fee = maker_fee
+        self.taker_fee = taker_fee
+        self.guard = RiskGuard(config, instrument, peak_equity=peak_equity)
+        self.model = model_for(config.model)
+        self.tick = instrument.tick_size
+        self.tick_f = float(instrument.tick_size)
+        self._interval_ms = int(config.interval_s * 1000)
+        # market (ticks; 0 = that side is empty)
+        self.bid_tick = 0
+        self.ask_tick = 0
+        self.book_ts_ms = 0
+        # estimators
+        self.vol = VolatilityEstimator(config.vol_window_s, min_updates=config.vol_updates_needed,
+                                       stale_after_s=max(config.stale_after_s * 4, 10.0))
+        self.intensity: IntensityEstimator | None = None
+        self._pending_trades: list[tuple[int, float]] = []
+        self._mid_f: float | None = None
+        self._ref: float | None = None
+        self._ref_ms = 0
+        self.decision_mid: Decimal | None = None
+        self.sigma: float | None = None
+        self.fit: IntensityFit | None = None
+        self.min_liq: Decimal | None = None
+
+    # -- events -------------------------------------------------------------------------------
+    def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
+        """The touch at exchange time ``ts_ms``: best bid and ask in ticks (0: that side is empty)."""
+        self.bid_tick = bid_tick
+        self.ask_tick = ask_tick
+        self.book_ts_ms = ts_ms
+        if bid_tick > 0 and ask_tick > 0:
+            self._mid_f = (bid_tick + ask_tick) * 0.5 * self.tick_f
+
+    def on_mid(self, mid: float) -> None:
+        """A mid known without a book (a warm-up from prints, a mark fallback)."""
+        self._mid_f = mid
+
+    def on_trade(self, ts_ms: int, price: float) -> None:
+        """A public print at ``price``: recorded at its distance from the reference mid."""
+        ref = self._ref if self._ref is not None else self._mid_f
+        if ref is None:
+            return
+        if self.intensity is not None:
+            self.intensity.on_trade(ts_ms, price, ref)
+        else:
+            pending = self._pending_trades
+            pending.append((ts_ms, abs(price - ref)))
+            if len(pending) > 5000:
+                del pending[:-5000]
+
+    def sample(self, ts_ms: int, mid: float, now_ms: int) -> None:
+        """Sample the mid into the estimators (every decision; the warm-up once per interval).
+
+        Trade distances are measured from a reference mid renewed once per ``interval_s``: the
+        reference must not follow every tick, or every trade would print at distance ~0 and A, k
+        (whose depth grid is scaled to one interval's move) could not be fitted.
+        """
+        self.vol.update(ts_ms, mid)
+        if self._ref is None:
+            self._ref = self._mid_f if self._mid_f is not None else mid
+        if now_ms - self._ref_ms >= self._interval_ms:
+            self._ref, self._ref_ms = mid, now_ms
+        if self.intensity is None:
+            sigma = self.vol.sigma(ts_ms)
+            if sigma is None:
+                return
+            # Depth levels scaled to how far the price travels in one iteration, at least a tick.
+            tick = self.tick_f
+            step = max(tick, round(sigma * math.sqrt(self.config.interval_s) / 4 / tick) * tick)
+            self.intensity = IntensityEstimator(step, window_s=self.config.intensity_window_s,
+                                                min_trades=self.config.min_trades)
+            for ts, dist in self._pending_trades:
+                self.intensity.on_trade(ts, dist, 0.0)
+            self._pending_trades.clear()
+        self.intensity.observe(ts_ms)
+
+    # -- decisions ----------------------------------------------------------------------------
+    def mid(self, fallback: Decimal) -> Decimal:
+        """The touch's mid (exact: ticks times the tick), or ``fallback`` when a side is empty."""
+        if self.bid_tick > 0 and self.ask_tick > 0:
+            return (self.bid_tick + self.ask_tick) * self.tick / 2
+        return fallback
+
+    def decide(self, now_ms: int, account: AccountView, working: list[OrderInfo]) -> Decision:
+        """Sample the estimators, judge the risk, quote, and plan the actions for ``working``
+        (our open non-reduce-only orders) at engine time ``now_ms``."""
+        cfg = self.config
+        mid = self.mid(account.mark)
+        has_book = self.bid_tick > 0 and self.ask_tick > 0
+        self.sample(self.book_ts_ms or now_ms, float(mid), now_ms)
+        qty = account.position_qty
+        decision = self.guard.evaluate(RiskInputs(
+            now_ms=now_ms, market_ts_ms=self.book_ts_ms if has_book else None, mark=account.mark,
+            position_qty=qty, entry_price=account.entry_price, liq_price=account.liq_price,
+            wallet_balance=account.wallet_balance, equity=account.equity, available=account.available))
+        if decision.liq_distance_pct is not None:
+            self.min_liq = (decision.liq_distance_pct if self.min_liq is None
+                            else min(self.min_liq, decision.liq_distance_pct))
+        quote, targets, notes = self._targets(mid, account, decision, working)
+        kill = decision.kill_reason
+        if kill:
+            targets = _NO_TARGETS
+        actions = plan_actions(targets, working, tick=self.tick, requote_ticks=cfg.requote_ticks)
+        reduce = None
+        if decision.reduce_qty > 0 and decision.reduce_side is not None and not decision.stale:
+            reduce = (decision.reduce_side, min(decision.reduce_qty, abs(qty)))
+        self.decision_mid = mid
+        status = ("stopping" if kill else "stale data" if decision.stale
+                  else "reducing" if decision.liq_level == "danger"
+                  else "warming up" if quote is None else "quoting")
+        return Decision(actions, mid, quote, decision, tuple(notes) + decision.notes, reduce, kill, status)
+
+    def order_qty(self, mid: Decimal) -> Decimal:
+        """The quote size: ``order_notional / mid`` on the step, at least the exchange minimums."""
+        inst = self.instrument
+        qty = round_qty(self.config.order_notional / mid, inst.qty_step)
+        if qty * mid < inst.min_notional:
+            steps = (inst.min_notional / mid / inst.qty_step).to_integral_value(rounding=ROUND_CEILING)
+            qty = steps * inst.qty_step
+        return max(qty, inst.min_qty)
+
+    def _targets(self, mid: Decimal, account: AccountView, decision: RiskDecision,
+                 working: list[OrderInfo]) -> tuple[Quote | None, dict[Side, Target | None], list[str]]:
+        cfg = self.config
+        inst = self.instrument
+        sigma = self.vol.sigma()
+        fit = self.intensity.fit() if self.intensity is not None else None
+        self.sigma, self.fit = sigma, fit
+        if sigma is None or fit is None:
+            return None, _NO_TARGETS, ["estimators warming up"]
+        qty = account.position_qty
+        oq = self.order_qty(mid)
+        q = float(qty / oq)
+        # In basis points of the mid, so the profile's gamma means the same on every symbol.
+        quote = quote_in_bps(self.model, float(mid), q, sigma, cfg.gamma, fit.k, fit.A, cfg.horizon_s)
+        best_bid = self.bid_tick * self.tick if self.bid_tick > 0 else None
+        best_ask = self.ask_tick * self.tick if self.ask_tick > 0 else None
+        shaped = shape_orders(quote, tick=self.tick, order_qty=oq, qty_step=inst.qty_step, position=qty,
+                              max_position=decision.max_position, best_bid=best_bid, best_ask=best_ask,
+                              maker_fee=float(self.maker_fee), min_qty=inst.min_qty)
+        notes = list(shaped.notes)
+        targets: dict[Side, Target | None] = {}
+        for side, price, size in ((Side.BUY, shaped.bid_price, shaped.bid_qty),
+                                  (Side.SELL, shaped.ask_price, shaped.ask_qty)):
+            if price is None or size is None or not decision.allow[side]:
+                targets[side] = None
+                continue
+            if size * price < inst.min_notional:
+                targets[side] = None
+                notes.append(f"{side.value.lower()}: below the minimum order value")
+                continue
+            ok, why = self.guard.order_is_safe(side, price, size, position_qty=qty,
+                                               entry_price=account.entry_price, mark=account.mark,
+                                               available=account.available + working_margin(working, side, cfg.leverage),
+                                               fee_rate=self.taker_fee)
+            if not ok:
+                targets[side] = None
+                notes.append(f"{side.value.lower()}: {why}")
+                continue
+            targets[side] = Target(side, price, size)
+        return quote, targets, notes
+
+
+def working_margin(working: list[OrderInfo], side: Side, leverage: Decimal) -> Decimal:
+    """Margin our working orders on ``side`` hold: they will be amended, so it is available to them."""
+    total = ZERO
+    for o in working:
+        if o.side is side:
+            total += (o.price or ZERO) * o.remaining_qty / leverage
+    return total
