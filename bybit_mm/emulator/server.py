@@ -133,7 +133,10 @@ async def _handle(state: EmulatorState, route: Route, request: web.Request) -> w
     headers: dict[str, str] = {}
     try:
         if request.method == "POST":
-            raw = await request.text()
+            try:
+                raw = await request.text()
+            except UnicodeDecodeError:
+                raise ApiError(10001, "params error: request body is not valid UTF-8") from None
             data: dict[str, Any] = parse_body(raw)
         else:
             raw = request.rel_url.raw_query_string
