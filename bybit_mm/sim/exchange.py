@@ -567,9 +567,7 @@ class SimExchange:
         self._sync()
         m = self._market(symbol)
         high, low, prev, volume, turnover = m.stats_24h()
-        hour_ago = m.ts_ms - 3_600_000
-        candles = m.klines(1, hour_ago, None, 0)
-        prev_1h = candles[-1].open if candles else None
+        prev_1h = m.price_at(m.ts_ms - 3_600_000)
         return Ticker(symbol, m.ts_ms, m.last_price(), m.mark_price(), m.index_price(),
                       m.bid_tick * m.tick, m.level_size(Side.BUY, 0) * m.qty_step,
                       m.ask_tick * m.tick, m.level_size(Side.SELL, 0) * m.qty_step,

@@ -441,6 +441,16 @@ class SyntheticMarket:
                              m[6] * tick * step))
         return out
 
+    def price_at(self, ts_ms: int) -> Decimal | None:
+        """The open of the minute candle at ``ts_ms`` (the oldest kept when that is older); None
+        before any candle. Walks back from the newest candle."""
+        found = None
+        for c in reversed(self._candles):
+            found = c
+            if c[0] <= ts_ms:
+                break
+        return found[1] * self.tick if found is not None else None
+
     def stats_24h(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         """(high, low, price 24h ago, volume, turnover) over the last 24 hours of candles we have."""
         since = self.ts_ms - _DAY

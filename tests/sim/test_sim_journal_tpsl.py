@@ -115,3 +115,10 @@ def test_trading_stop_is_checked_as_bybit_checks_it(ex) -> None:
     ex.set_trading_stop("BTCUSDT", take_profit=D(0))  # 0 cancels one, keeps the other
     stop = ex.trading_stop("BTCUSDT")
     assert stop.take_profit is None and stop.stop_loss == last - 1000 * tick
+
+
+def test_prev_price_1h_is_the_open_of_the_minute_an_hour_ago(make_ex) -> None:
+    ex = make_ex(history_minutes=120)
+    now = ex.clock.now_ms()
+    (candle,) = ex.klines("BTCUSDT", 1, now - 3_600_000, now - 3_600_000, 1)
+    assert ex.ticker("BTCUSDT").prev_price_1h == candle.open
