@@ -5,8 +5,9 @@ order create / amend / cancel / cancel-all, their batch forms, set-leverage and 
 realtime orders, positions, executions, order history 50/s; fee-rate and coin info 5/s.
 Over the limit Bybit answers HTTP 200 with retCode 10006; every private response carries
 ``X-Bapi-Limit`` (the limit), ``X-Bapi-Limit-Status`` (remaining) and
-``X-Bapi-Limit-Reset-Timestamp`` (ms when the window resets). Over the IP limit (600 requests /
-5 s) Bybit answers HTTP 403.
+``X-Bapi-Limit-Reset-Timestamp`` (ms when the window resets once exceeded, else the current time);
+public responses carry the IP window's. Over the IP limit (600 requests / 5 s) Bybit answers
+HTTP 403.
 """
 
 from __future__ import annotations
@@ -90,11 +91,12 @@ class RateLimiter:
         w = table.get(key)
         if w is None or now >= w.start + span_ms:
             w = table[key] = _Window(now)
-        reset = w.start + span_ms
         if w.count >= limit and self.enabled:
-            return LimitStatus(False, limit, 0, reset)
+            return LimitStatus(False, limit, 0, w.start + span_ms)
         w.count += 1
-        return LimitStatus(True, limit, max(limit - w.count, 0), reset)
+        # docs v5/rate-limit: the reset timestamp is when the limit resets once exceeded,
+        # "otherwise, this is just the current timestamp".
+        return LimitStatus(True, limit, max(limit - w.count, 0), now)
 
     def check_endpoint(self, api_key: str, method: str, path: str) -> LimitStatus:
         """Count one private request; ``allowed`` is False when over the per-second limit."""

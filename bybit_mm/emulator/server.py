@@ -129,8 +129,9 @@ async def _fault_response(state: EmulatorState, fault: Fault) -> web.Response:
                         content_type="text/html")
 
 
-async def _handle(state: EmulatorState, route: Route, request: web.Request) -> web.Response:
-    headers: dict[str, str] = {}
+async def _handle(state: EmulatorState, route: Route, request: web.Request,
+                  headers: dict[str, str]) -> web.Response:
+    """Run one request; ``headers`` are the rate-limit headers so far (a private route's replace them)."""
     try:
         if request.method == "POST":
             try:
@@ -165,7 +166,8 @@ async def dispatch(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if state.config.latency_ms:
         await asyncio.sleep(state.config.latency_ms / 1000)
-    if not state.limiter.check_ip(request.remote or "").allowed:
+    ip = state.limiter.check_ip(request.remote or "")
+    if not ip.allowed:
         return web.Response(status=403, text="403 Forbidden: access too frequent")
     route = ROUTES.get(request.path)
     if route is None or route.method != request.method:
@@ -173,7 +175,9 @@ async def dispatch(request: web.Request) -> web.Response:
     fault = state.faults.decide(mutating=route.mutating)
     if fault is not None and not fault.applied:
         return await _fault_response(state, fault)
-    response = await _handle(state, route, request)
+    # docs v5/rate-limit: every response carries the X-Bapi-Limit* headers; a public endpoint has
+    # only the IP limit.
+    response = await _handle(state, route, request, ip.headers())
     if route.mutating and state.ws is not None:
         state.ws.wake()
     if fault is not None:

@@ -97,3 +97,12 @@ def test_malformed_input_gets_bybits_envelope_not_http_500(emu) -> None:
              "price": "1e400"}
     status, body = _signed_post(emu, "/v5/order/create", json.dumps(order).encode())
     assert status == 200 and body["retCode"] == 10001 and "price" in body["retMsg"]
+
+
+def test_public_responses_carry_the_ip_limit_headers(emu) -> None:
+    # docs v5/rate-limit: "Every request to the API returns" the X-Bapi-Limit* headers.
+    before = int(time.time() * 1000)
+    status, headers, _ = _get(f"{emu.url}/v5/market/tickers?category=linear&symbol=BTCUSDT")
+    assert status == 200 and headers["X-Bapi-Limit"] == "600"
+    assert 0 <= int(headers["X-Bapi-Limit-Status"]) < 600
+    assert before <= int(headers["X-Bapi-Limit-Reset-Timestamp"]) <= int(time.time() * 1000)

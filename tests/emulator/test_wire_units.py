@@ -60,6 +60,7 @@ def test_endpoint_limit_counts_down_and_resets_after_a_second() -> None:
     statuses = [limiter.check_endpoint("k", "POST", "/v5/order/create") for _ in range(11)]
     assert [s.allowed for s in statuses] == [True] * 10 + [False]
     assert [s.remaining for s in statuses[:3]] == [9, 8, 7]
+    assert statuses[0].reset_ms == NOW  # not exceeded: "just the current timestamp" (docs)
     assert statuses[-1].headers() == {"X-Bapi-Limit": "10", "X-Bapi-Limit-Status": "0",
                                       "X-Bapi-Limit-Reset-Timestamp": str(NOW + 1000)}
     assert limiter.check_endpoint("other", "POST", "/v5/order/create").allowed  # per key
