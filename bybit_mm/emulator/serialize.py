@@ -259,10 +259,10 @@ def order_json(o: SimOrder, cum_fee: Decimal, closed_pnl: Decimal, inst: Instrum
     }
 
 
-def funding_order_id(e: Execution, inst: Instrument) -> str:
+def funding_order_id(ts_ms: int, side: str, inst: Instrument) -> str:
     """The id Bybit gives a funding settlement: ``{settle time s}-{interval h}-{uid}-{idx}-{n}``
     (docs v5/account/transaction-log example, ``"orderId": "1672128000-8-592324-1-2"``)."""
-    return f"{e.ts_ms // 1000}-{inst.funding_interval_min // 60}-{UID}-0-{2 if e.side.value == 'Sell' else 1}"
+    return f"{ts_ms // 1000}-{inst.funding_interval_min // 60}-{UID}-0-{2 if side == 'Sell' else 1}"
 
 
 def execution_json(e: Execution, order: SimOrder | None, seq: int, inst: Instrument) -> dict[str, Any]:
@@ -274,7 +274,8 @@ def execution_json(e: Execution, order: SimOrder | None, seq: int, inst: Instrum
     """
     funding = e.exec_type == "Funding"
     if funding:
-        order_id, order_price, order_qty, leaves = funding_order_id(e, inst), num(e.price), num(e.qty), "0"
+        order_id, order_price, order_qty, leaves = (funding_order_id(e.ts_ms, e.side.value, inst), num(e.price),
+                                                    num(e.qty), "0")
         create_type, order_type, stop_type = "", "UNKNOWN", "UNKNOWN"
     else:
         order_id = e.order_id
@@ -492,10 +493,7 @@ def transaction_json(t: LedgerEntry, inst: Instrument) -> dict[str, Any]:
     """
     settlement = t.kind == "SETTLEMENT"
     fee_rate = -t.fee_rate if settlement and t.side.value == "Sell" else t.fee_rate
-    order_id = t.order_id
-    if settlement:
-        order_id = funding_order_id(Execution(t.trade_id, "", "", t.symbol, t.side, t.price, t.qty, Decimal(0),
-                                              t.fee_rate, False, t.ts_ms, "Funding", Decimal(0)), inst)
+    order_id = funding_order_id(t.ts_ms, t.side.value, inst) if settlement else t.order_id
     return {
         "id": f"{UID}_{t.symbol}_{t.entry_id}",
         "symbol": t.symbol,
