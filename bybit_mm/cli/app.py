@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "bybit_mm.cli.live",
     "bybit_mm.cli.record",
     "bybit_mm.cli.backtest",
+    "bybit_mm.cli.runs",
+    "bybit_mm.cli.report",
 )
 
 
@@ -82,7 +84,7 @@ app = typer.Typer(
     name="bybit-mm",
     cls=ErrorMappingGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

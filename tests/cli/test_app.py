@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -95,7 +96,7 @@ def test_help_does_not_import_ccxt_or_numpy() -> None:
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted(m for m in ('ccxt', 'numpy', 'aiohttp') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('ccxt', 'numpy', 'aiohttp', 'plotly', 'matplotlib') if m in sys.modules)\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     out = _run(code)
@@ -103,8 +104,9 @@ def test_help_does_not_import_ccxt_or_numpy() -> None:
     assert out.stderr.strip().endswith("HEAVY="), out.stderr
 
 
-@pytest.mark.parametrize("argv", [["fees", "--json"], ["profile", "list", "--json"], ["profile", "path"]])
-def test_offline_commands_do_not_import_ccxt(argv: list[str], tmp_path) -> None:
+@pytest.mark.parametrize("argv", [["fees", "--json"], ["profile", "list", "--json"], ["profile", "path"],
+                                  ["runs", "--json"], ["report", "--help"]])
+def test_offline_commands_do_not_import_ccxt_or_charts(argv: list[str], tmp_path) -> None:
     code = (
         "import os, sys\n"
         f"os.environ['BYBIT_MM_HOME'] = {str(tmp_path)!r}\n"
@@ -113,10 +115,11 @@ def test_offline_commands_do_not_import_ccxt(argv: list[str], tmp_path) -> None:
         f"    main({argv!r})\n"
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
-        "sys.stderr.write('CCXT=' + str('ccxt' in sys.modules))\n"
+        "heavy = sorted(m for m in ('ccxt', 'plotly', 'matplotlib') if m in sys.modules)\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     out = _run(code)
-    assert out.stderr.strip().endswith("CCXT=False"), out.stderr
+    assert out.stderr.strip().endswith("HEAVY="), out.stderr
 
 
 def test_python_dash_m_works() -> None:
@@ -151,3 +154,19 @@ def test_debug_traceback_masks_registered_secrets() -> None:
     assert result.exit_code == 1
     assert "api_secret" in result.stderr  # locals are shown with --debug ...
     assert "very-secret-value-123" not in result.stderr  # ... but the secret is masked
+
+
+def test_shell_completion_is_offered_and_completes_commands_and_options(cli) -> None:
+    result = cli("--help")
+    assert "--install-completion" in result.output and "--show-completion" in result.output
+    script = cli("--show-completion", "bash")
+    assert script.exit_code == 0 and "_BYBIT_MM_COMPLETE=complete_bash" in script.output
+    # What the installed script runs on <TAB>: the real entry point, in a fresh interpreter.
+    env = {"_BYBIT_MM_COMPLETE": "complete_bash", "COMP_WORDS": "bybit-mm pa", "COMP_CWORD": "1"}
+    out = subprocess.run([sys.executable, "-m", "bybit_mm"], capture_output=True, text=True,
+                         env={**os.environ, **env})
+    assert out.returncode == 0 and out.stdout.split() == ["paper"]
+    env = {"_BYBIT_MM_COMPLETE": "complete_bash", "COMP_WORDS": "bybit-mm paper --spe", "COMP_CWORD": "2"}
+    out = subprocess.run([sys.executable, "-m", "bybit_mm"], capture_output=True, text=True,
+                         env={**os.environ, **env})
+    assert out.stdout.split() == ["--speed"]
