@@ -38,12 +38,24 @@ class EmuWebSocket(WebSocket):
         super()._connect(self._emu_url)
 
 
-def make_ws(emu: EmulatorHandle, channel_type: str) -> EmuWebSocket:
-    """A pybit WebSocket on the emulator's public linear or private stream."""
-    if channel_type == "private":
-        return EmuWebSocket(emu.ws_private_url, "private", testnet=False, api_key=emu.api_key,
-                            api_secret=emu.api_secret, retries=3)
-    return EmuWebSocket(emu.ws_public_url, channel_type, testnet=False, retries=3)
+def make_ws(emu: EmulatorHandle, channel_type: str, *, auth_timeout: float = 15.0) -> EmuWebSocket:
+    """A pybit WebSocket on the emulator's public linear or private stream.
+
+    A private one is returned once authenticated: pybit signs ``expires`` only
+    ``private_auth_expire`` seconds ahead (1 by default, too tight on a loaded machine), and after a
+    failed auth it closes the socket and then waits forever in ``subscribe``, so the wait is here.
+    """
+    if channel_type != "private":
+        return EmuWebSocket(emu.ws_public_url, channel_type, testnet=False, retries=3)
+    ws = EmuWebSocket(emu.ws_private_url, "private", testnet=False, api_key=emu.api_key,
+                      api_secret=emu.api_secret, retries=3, private_auth_expire=30)
+    deadline = time.monotonic() + auth_timeout
+    while not ws.auth:
+        if time.monotonic() > deadline:
+            ws.exit()
+            raise AssertionError("pybit's private WebSocket did not authenticate")
+        time.sleep(0.05)
+    return ws
 
 
 class Inbox:
