@@ -11,6 +11,7 @@ them for the test.
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -86,3 +87,22 @@ class Inbox:
             if match(m):
                 return m
         raise AssertionError(f"no matching message within {timeout} s (got {len(self.seen)})")
+
+
+def within(seconds: float, fn: Callable[[], None]) -> None:
+    """Run ``fn`` (pybit calls that may block forever) in a thread; AssertionError past ``seconds``."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as e:  # re-raised in the caller's thread
+            errors.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise AssertionError(f"pybit did not return within {seconds} s")
+    if errors:
+        raise errors[0]
