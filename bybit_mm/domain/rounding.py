@@ -39,6 +39,12 @@ def round_price(price: Decimal, tick: Decimal, side: Side) -> Decimal:
     return _to_grid(price, tick, ROUND_FLOOR if Side.parse(side) is Side.BUY else ROUND_CEILING)
 
 
+def round_liquidation_price(price: Decimal, tick: Decimal, side: Side | str) -> Decimal:
+    """A position's liquidation price as the exchange shows it: on the tick grid, toward the mark
+    (a long's rounded up, a short's down), so the shown price is never beyond the real one."""
+    return _to_grid(price, tick, ROUND_CEILING if Side.parse(side) is Side.BUY else ROUND_FLOOR)
+
+
 def round_qty(qty: Decimal, step: Decimal) -> Decimal:
     """``qty`` rounded down to a multiple of ``step`` (never more than asked)."""
     return _to_grid(qty, step, ROUND_FLOOR)

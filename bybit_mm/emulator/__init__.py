@@ -8,8 +8,8 @@ Bybit's JSON. It holds no exchange logic of its own.
 - :mod:`.server` — :func:`build_app` (the aiohttp application) and :func:`serve`.
 - :mod:`.runner` — :func:`running_emulator`, an in-process server in a background thread for tests.
 
-Time: data timestamps and the envelope's ``time`` come from the sim clock; signature windows
-and rate limits use real (wall) time, as the client signs with its own wall clock.
+Time: data timestamps and the envelope's ``time`` come from the sim clock; signature windows,
+rate limits and ``/v5/market/time`` (the server time clients sign against) use real (wall) time.
 """
 
 from bybit_mm.emulator.config import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorConfig

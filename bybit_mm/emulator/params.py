@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -11,6 +12,8 @@ from typing import Any
 from bybit_mm.emulator.wire import ApiError, params_error
 
 _ORDER_LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+#: Integer digits / decimals a number parameter may have (beyond any instrument's range or grid).
+MAX_DIGITS = 18
 
 
 def parse_body(body: str) -> dict[str, Any]:
@@ -74,6 +77,8 @@ class Params:
             raise params_error(f"params error: {name} must be a number, got {value!r}") from None
         if not d.is_finite() or (positive and d <= 0):
             raise params_error(f"params error: {name} must be a positive number, got {value!r}")
+        if d and (d.adjusted() > MAX_DIGITS or d.as_tuple().exponent < -MAX_DIGITS):  # type: ignore[operator]
+            raise params_error(f"params error: {name} is out of range, got {value!r}")
         return d
 
     def integer(self, name: str, default: int | None = None, *, lo: int | None = None,
@@ -133,17 +138,28 @@ class Params:
         return value
 
     def cursor(self) -> int:
-        """Our ``cursor``: an offset into the (newest-first) result; 0 when missing."""
+        """The offset a ``cursor`` from :func:`page` stands for; 0 when missing."""
         value = self.get("cursor")
         if value is None:
             return 0
+        text = str(value)
         try:
-            n = int(str(value))
-        except ValueError:
+            decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            tag, _, offset = decoded.partition(":")
+            n = int(offset)
+        except (ValueError, UnicodeDecodeError):
             raise params_error(f"params error: invalid cursor {value!r}") from None
-        if n < 0:
+        if tag != _CURSOR_TAG or n < 0:
             raise params_error(f"params error: invalid cursor {value!r}")
         return n
+
+
+_CURSOR_TAG = "emu-page"
+
+
+def cursor_token(offset: int) -> str:
+    """An opaque ``nextPageCursor`` (Bybit's are opaque tokens; clients pass them back verbatim)."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_TAG}:{offset}".encode()).decode().rstrip("=")
 
 
 def page(items: list[Any], params: Params, *, default_limit: int, max_limit: int) -> tuple[list[Any], str]:
@@ -152,4 +168,4 @@ def page(items: list[Any], params: Params, *, default_limit: int, max_limit: int
     start = params.cursor()
     chunk = items[start:start + limit]
     more = start + limit < len(items)
-    return chunk, (str(start + limit) if more else "")
+    return chunk, (cursor_token(start + limit) if more else "")

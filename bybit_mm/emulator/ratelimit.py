@@ -1,11 +1,13 @@
 """Bybit's rate limits: per API key and endpoint per second, and per IP per 5 seconds.
 
-Per-endpoint limits (category linear, Bybit V5 "Rate Limit" page): order create / amend / cancel /
-cancel-all and set-leverage 10/s; realtime orders, positions, executions, order history 50/s.
+Per-endpoint limits (category linear, UTA 2.0 Pro, docs v5/rate-limit "API Rate Limit Table"):
+order create / amend / cancel / cancel-all, their batch forms, set-leverage and trading-stop 10/s;
+realtime orders, positions, executions, order history 50/s; fee-rate and coin info 5/s.
 Over the limit Bybit answers HTTP 200 with retCode 10006; every private response carries
 ``X-Bapi-Limit`` (the limit), ``X-Bapi-Limit-Status`` (remaining) and
-``X-Bapi-Limit-Reset-Timestamp`` (ms when the window resets). Over the IP limit (600 requests /
-5 s) Bybit answers HTTP 403.
+``X-Bapi-Limit-Reset-Timestamp`` (ms when the window resets once exceeded, else the current time);
+public responses carry the IP window's. Over the IP limit (600 requests / 5 s) Bybit answers
+HTTP 403.
 """
 
 from __future__ import annotations
@@ -21,15 +23,25 @@ ENDPOINT_LIMITS: dict[str, int] = {
     "/v5/order/amend": 10,
     "/v5/order/cancel": 10,
     "/v5/order/cancel-all": 10,
+    "/v5/order/create-batch": 10,
+    "/v5/order/amend-batch": 10,
+    "/v5/order/cancel-batch": 10,
     "/v5/position/set-leverage": 10,
     "/v5/position/switch-isolated": 10,
+    "/v5/position/switch-mode": 10,
+    "/v5/position/trading-stop": 10,
     "/v5/account/set-margin-mode": 5,
     "/v5/order/realtime": 50,
     "/v5/order/history": 50,
     "/v5/position/list": 50,
+    "/v5/position/closed-pnl": 50,
     "/v5/execution/list": 50,
     "/v5/account/wallet-balance": 50,
-    "/v5/account/fee-rate": 10,
+    "/v5/account/transaction-log": 25,
+    "/v5/account/fee-rate": 5,
+    "/v5/account/info": 50,
+    "/v5/asset/coin/query-info": 5,
+    "/v5/user/query-api": 10,
 }
 DEFAULT_GET_LIMIT = 50
 DEFAULT_POST_LIMIT = 10
@@ -79,11 +91,12 @@ class RateLimiter:
         w = table.get(key)
         if w is None or now >= w.start + span_ms:
             w = table[key] = _Window(now)
-        reset = w.start + span_ms
         if w.count >= limit and self.enabled:
-            return LimitStatus(False, limit, 0, reset)
+            return LimitStatus(False, limit, 0, w.start + span_ms)
         w.count += 1
-        return LimitStatus(True, limit, max(limit - w.count, 0), reset)
+        # docs v5/rate-limit: the reset timestamp is when the limit resets once exceeded,
+        # "otherwise, this is just the current timestamp".
+        return LimitStatus(True, limit, max(limit - w.count, 0), now)
 
     def check_endpoint(self, api_key: str, method: str, path: str) -> LimitStatus:
         """Count one private request; ``allowed`` is False when over the per-second limit."""

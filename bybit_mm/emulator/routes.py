@@ -22,11 +22,13 @@ class Route:
     private: bool
     #: True when the request changes account state (faults may hit before or after applying it).
     mutating: bool = False
+    #: True when the envelope's ``time`` is the wall clock rather than the simulated one.
+    wall_time: bool = False
 
 
 ROUTES: dict[str, Route] = {
     # public market data
-    "/v5/market/time": Route("GET", market.server_time, private=False),
+    "/v5/market/time": Route("GET", market.server_time, private=False, wall_time=True),
     "/v5/market/instruments-info": Route("GET", market.instruments_info, private=False),
     "/v5/market/tickers": Route("GET", market.tickers, private=False),
     "/v5/market/orderbook": Route("GET", market.orderbook, private=False),
@@ -34,12 +36,16 @@ ROUTES: dict[str, Route] = {
     "/v5/market/kline": Route("GET", market.kline, private=False),
     "/v5/market/risk-limit": Route("GET", market.risk_limit, private=False),
     "/v5/market/funding/history": Route("GET", market.funding_history, private=False),
+    "/v5/market/open-interest": Route("GET", market.open_interest, private=False),
     # orders and executions
     "/v5/order/create": Route("POST", trading.create, private=True, mutating=True),
     "/v5/order/amend": Route("POST", trading.amend, private=True, mutating=True),
     "/v5/order/cancel": Route("POST", trading.cancel, private=True, mutating=True),
     "/v5/order/cancel-all": Route("POST", trading.cancel_all, private=True, mutating=True),
     "/v5/order/disconnected-cancel-all": Route("POST", dcp.set_window, private=True, mutating=True),
+    "/v5/order/create-batch": Route("POST", trading.create_batch, private=True, mutating=True),
+    "/v5/order/amend-batch": Route("POST", trading.amend_batch, private=True, mutating=True),
+    "/v5/order/cancel-batch": Route("POST", trading.cancel_batch, private=True, mutating=True),
     "/v5/order/realtime": Route("GET", trading.realtime, private=True),
     "/v5/order/history": Route("GET", trading.history, private=True),
     "/v5/execution/list": Route("GET", trading.executions, private=True),
@@ -47,9 +53,14 @@ ROUTES: dict[str, Route] = {
     "/v5/position/list": Route("GET", account.positions, private=True),
     "/v5/position/set-leverage": Route("POST", account.set_leverage, private=True, mutating=True),
     "/v5/position/switch-isolated": Route("POST", account.switch_isolated, private=True, mutating=True),
+    "/v5/position/switch-mode": Route("POST", account.switch_mode, private=True, mutating=True),
+    "/v5/position/trading-stop": Route("POST", account.trading_stop, private=True, mutating=True),
+    "/v5/position/closed-pnl": Route("GET", account.closed_pnl, private=True),
     "/v5/account/set-margin-mode": Route("POST", account.set_margin_mode, private=True, mutating=True),
     "/v5/account/wallet-balance": Route("GET", account.wallet_balance, private=True),
     "/v5/account/fee-rate": Route("GET", account.fee_rate, private=True),
     "/v5/account/info": Route("GET", account.account_info, private=True),
+    "/v5/account/transaction-log": Route("GET", account.transaction_log, private=True),
+    "/v5/asset/coin/query-info": Route("GET", account.coin_info, private=True),
     "/v5/user/query-api": Route("GET", account.query_api, private=True),
 }

@@ -12,7 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from bybit_mm.domain.instruments import Instrument, RiskTier
-from bybit_mm.emulator.wire import num
+from bybit_mm.domain.rounding import round_liquidation_price
+from bybit_mm.emulator.wire import money, num
+from bybit_mm.sim.journal import ClosedPnl, LedgerEntry
 from bybit_mm.sim.models import (
     BookSnapshot,
     Execution,
@@ -27,6 +29,8 @@ from bybit_mm.sim.models import (
 #: Bybit's launch time of its first USDT perpetual (BTCUSDT), used for every emulated symbol.
 LAUNCH_TIME_MS = 1585526400000
 SETTLE_COIN = "USDT"
+#: The emulated account's user id.
+UID = 1
 
 
 def _scale(step: Decimal) -> int:
@@ -34,10 +38,12 @@ def _scale(step: Decimal) -> int:
     return max(-exponent, 0) if isinstance(exponent, int) else 0
 
 
-def instrument_json(inst: Instrument) -> dict[str, Any]:
-    """One entry of ``/v5/market/instruments-info``."""
+def instrument_json(inst: Instrument, symbol_id: int) -> dict[str, Any]:
+    """One entry of ``/v5/market/instruments-info`` (docs v5/market/instrument, Linear tab)."""
     return {
         "symbol": inst.symbol,
+        "symbolId": symbol_id,
+        "symbolType": "",
         "contractType": "LinearPerpetual",
         "status": "Trading",
         "baseCoin": inst.base,
@@ -62,6 +68,9 @@ def instrument_json(inst: Instrument) -> dict[str, Any]:
         "isPreListing": False,
         "preListingInfo": None,
         "displayName": "",
+        "forbidUplWithdrawal": False,
+        # The limit-order price band's ratios; the values of the docs' linear example.
+        "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
     }
 
 
@@ -97,15 +106,19 @@ def ticker_json(t: Ticker, inst: Instrument) -> dict[str, Any]:
         "price24hPcnt": num(pct),
         "highPrice24h": num(t.high_24h),
         "lowPrice24h": num(t.low_24h),
-        "prevPrice1h": "",
+        "prevPrice1h": num(t.prev_price_1h) if t.prev_price_1h is not None else num(t.prev_price_24h),
         "openInterest": num(t.open_interest),
         "openInterestValue": num((t.open_interest * t.mark).quantize(Decimal("0.01"))),
+        # One side's: open interest counts both sides of every contract.
+        "singleOpenInterest": num(t.open_interest / 2),
+        "singleOpenInterestValue": num((t.open_interest * t.mark / 2).quantize(Decimal("0.01"))),
         "turnover24h": num(t.turnover_24h),
         "volume24h": num(t.volume_24h),
         "fundingRate": num(t.funding_rate),
         "nextFundingTime": str(t.next_funding_ms),
         "predictedDeliveryPrice": "",
         "basisRate": "",
+        "basisRateYear": "",
         "deliveryFeeRate": "",
         "deliveryTime": "0",
         "ask1Size": num(t.ask_size),
@@ -115,6 +128,10 @@ def ticker_json(t: Ticker, inst: Instrument) -> dict[str, Any]:
         "basis": "",
         "fundingIntervalHour": str(inst.funding_interval_min // 60),
         "fundingCap": "0.005",
+        # Pre-market fields: listed contracts are in continuous trading (docs v5/market/tickers).
+        "preOpenPrice": "",
+        "preQty": "",
+        "curPreListingPhase": "",
     }
 
 
@@ -132,7 +149,7 @@ def orderbook_json(book: BookSnapshot) -> dict[str, Any]:
 
 
 def trade_json(t: Trade) -> dict[str, Any]:
-    """One entry of ``/v5/market/recent-trade``."""
+    """One entry of ``/v5/market/recent-trade`` (docs v5/market/recent-trade)."""
     return {
         "execId": t.trade_id,
         "symbol": t.symbol,
@@ -142,6 +159,7 @@ def trade_json(t: Trade) -> dict[str, Any]:
         "time": str(t.ts_ms),
         "isBlockTrade": False,
         "isRPITrade": False,
+        "seq": str(t.seq),
     }
 
 
@@ -151,47 +169,69 @@ def kline_row(k: Kline) -> list[str]:
             num(k.turnover)]
 
 
+#: Bybit's cancelType for the sim's reasons (docs v5/enum#canceltype); system cancels of IOC/FOK/
+#: PostOnly remainders are "UNKNOWN" on Bybit.
+_CANCEL_TYPES = {"EC_PerCancelRequest": "CancelByUser", "EC_NoError": "CancelByUser",
+                 "": "CancelByUser", "EC_CancelByReduceOnly": "CancelByReduceOnly",
+                 "EC_Others": "CancelAllBeforeLiq"}
+
+
 def _cancel_type(o: SimOrder) -> str:
     if o.status not in ("Cancelled", "PartiallyFilledCanceled", "Deactivated"):
         return "UNKNOWN"
-    if o.reject_reason == "EC_CancelByReduceOnly":
-        return "CancelByReduceOnly"
-    if o.reject_reason in ("EC_NoError", ""):
-        return "CancelByUser"
-    return "UNKNOWN"
+    return _CANCEL_TYPES.get(o.reject_reason, "UNKNOWN")
 
 
-def order_json(o: SimOrder, cum_fee: Decimal) -> dict[str, Any]:
-    """One order of ``/v5/order/realtime`` and ``/v5/order/history``."""
+def _reject_reason(o: SimOrder) -> str:
+    # A user's cancel is not a rejection: Bybit reports rejectReason EC_PerCancelRequest for it.
+    return o.reject_reason or "EC_NoError"
+
+
+def order_json(o: SimOrder, cum_fee: Decimal, closed_pnl: Decimal, inst: Instrument) -> dict[str, Any]:
+    """One order of ``/v5/order/realtime``, ``/v5/order/history`` and the ``order`` stream.
+
+    Fields: docs v5/order/open-order and v5/order/order-list. ``cumExecFee`` is deprecated for
+    linear (``cumFeeDetail`` replaces it) but still sent; ``feeCurrency`` is "" (Spot only, still
+    sent: websocket/private/order).
+    """
     avg = o.avg_price if o.avg_price is not None and o.filled_qty > 0 else None
     cum_value = o.filled_qty * avg if avg is not None else Decimal(0)
     leaves = o.leaves_qty
+    market = o.order_type == "Market"
     return {
         "orderId": o.order_id,
         "orderLinkId": o.order_link_id,
+        "parentOrderLinkId": "",
         "blockTradeId": "",
         "symbol": o.symbol,
-        "price": num(o.price) if o.order_type == "Limit" else num(o.price or Decimal(0)),
+        "price": num(o.price or Decimal(0)),
+        "brokerOrderPrice": "",
         "qty": num(o.qty),
         "side": o.side.value,
         "isLeverage": "",
         "positionIdx": 0,
         "orderStatus": o.status,
-        "createType": "CreateByUser",
+        "createType": o.create_type,
         "cancelType": _cancel_type(o),
-        "rejectReason": o.reject_reason or "EC_NoError",
-        "avgPrice": num(avg) if avg is not None else "",
+        "rejectReason": _reject_reason(o),
+        # avgPrice is not on the tick grid (a volume-weighted mean): money precision.
+        "avgPrice": money(avg) if avg is not None else "",
         "leavesQty": num(leaves),
-        "leavesValue": num(leaves * o.price) if o.price else "0",
+        "leavesValue": money(leaves * o.price) if o.price else "0",
         "cumExecQty": num(o.filled_qty),
-        "cumExecValue": num(cum_value),
-        "cumExecFee": num(cum_fee),
-        "cumFeeDetail": {SETTLE_COIN: num(cum_fee)} if o.filled_qty > 0 else {},
+        "cumExecValue": money(cum_value),
+        "cumExecFee": money(cum_fee),
+        "closedPnl": money(closed_pnl),
+        "feeCurrency": "",
+        "cumFeeDetail": {SETTLE_COIN: money(cum_fee)} if o.filled_qty > 0 else {},
         "timeInForce": o.time_in_force,
         "orderType": o.order_type,
-        "stopOrderType": "",
+        "stopOrderType": o.stop_order_type,
         "orderIv": "",
         "marketUnit": "",
+        # Bybit's market orders carry its default slippage protection type (docs v5/order/order-list).
+        "slippageToleranceType": "UNKNOWN",
+        "slippageTolerance": "0" if market else "",
         "triggerPrice": "",
         "takeProfit": "",
         "stopLoss": "",
@@ -206,47 +246,77 @@ def order_json(o: SimOrder, cum_fee: Decimal) -> dict[str, Any]:
         "lastPriceOnCreated": "",
         "basePrice": "",
         "reduceOnly": o.reduce_only,
-        "closeOnTrigger": False,
+        "closeOnTrigger": bool(o.stop_order_type),
         "placeType": "",
         "smpType": "None",
         "smpGroup": 0,
         "smpOrderId": "",
+        "extraFees": "",
+        "rpiTakerAccess": False,
+        "rpiMatchedQty": "0",
         "createdTime": str(o.created_ms),
         "updatedTime": str(o.updated_ms),
     }
 
 
-def execution_json(e: Execution, order: SimOrder | None, seq: int) -> dict[str, Any]:
-    """One entry of ``/v5/execution/list``; ``order`` supplies the order's price/qty/type."""
+def funding_order_id(ts_ms: int, side: str, inst: Instrument) -> str:
+    """The id Bybit gives a funding settlement: ``{settle time s}-{interval h}-{uid}-{idx}-{n}``
+    (docs v5/account/transaction-log example, ``"orderId": "1672128000-8-592324-1-2"``)."""
+    return f"{ts_ms // 1000}-{inst.funding_interval_min // 60}-{UID}-0-{2 if side == 'Sell' else 1}"
+
+
+def execution_json(e: Execution, order: SimOrder | None, seq: int, inst: Instrument) -> dict[str, Any]:
+    """One entry of ``/v5/execution/list`` (docs v5/order/execution); ``order`` is the filled order.
+
+    A funding settlement (docs: execType ``Funding``) has no order: Bybit sends the settlement id as
+    ``orderId``, the mark price as ``orderPrice``/``execPrice``, the position size as ``orderQty``,
+    ``leavesQty`` "0", ``createType`` "" and ``orderType``/``stopOrderType`` ``UNKNOWN``.
+    """
+    funding = e.exec_type == "Funding"
+    if funding:
+        order_id, order_price, order_qty, leaves = (funding_order_id(e.ts_ms, e.side.value, inst), num(e.price),
+                                                    num(e.qty), "0")
+        create_type, order_type, stop_type = "", "UNKNOWN", "UNKNOWN"
+    else:
+        order_id = e.order_id
+        order_price = num(order.price) if order is not None else num(e.price)
+        order_qty = num(order.qty) if order is not None else num(e.qty)
+        leaves = num(order.leaves_qty) if order is not None else "0"
+        create_type = order.create_type if order is not None else (
+            "CreateByLiq" if e.exec_type == "BustTrade" else "CreateByUser")
+        order_type = order.order_type if order is not None else "Market"
+        stop_type = order.stop_order_type if order is not None else ""
     return {
         "symbol": e.symbol,
-        "orderId": e.order_id,
+        "orderId": order_id,
         "orderLinkId": e.order_link_id,
         "side": e.side.value,
-        "orderPrice": num(order.price) if order is not None else "",
-        "orderQty": num(order.qty) if order is not None else "",
-        "leavesQty": num(order.leaves_qty) if order is not None else "",
-        "createType": "CreateByUser" if e.exec_type == "Trade" else "CreateByLiq",
-        "orderType": order.order_type if order is not None else "UNKNOWN",
-        "stopOrderType": "",
-        "execFee": num(e.fee),
+        "orderPrice": order_price,
+        "orderQty": order_qty,
+        "leavesQty": leaves,
+        "createType": create_type,
+        "orderType": order_type,
+        "stopOrderType": stop_type,
+        "execFee": money(e.fee),
+        "execFeeV2": "",
         "execId": e.exec_id,
         "execPrice": num(e.price),
         "execQty": num(e.qty),
         "execType": e.exec_type,
-        "execValue": num(e.price * e.qty),
+        "execValue": money(e.price * e.qty),
         "execTime": str(e.ts_ms),
         "feeCurrency": SETTLE_COIN,
         "isMaker": e.is_maker,
         "feeRate": num(e.fee_rate),
         "tradeIv": "",
         "markIv": "",
-        "markPrice": "",
+        "markPrice": num(e.mark_price) if e.mark_price is not None else "",
         "indexPrice": "",
         "underlyingPrice": "",
         "blockTradeId": "",
         "closedSize": num(e.closed_size),
-        "execPnl": num(e.realised_pnl),
+        # execPnl equals the transaction log's cashFlow for the fill (docs websocket/private/execution).
+        "execPnl": money(e.realised_pnl),
         "seq": seq,
         "extraFees": "",
     }
@@ -259,8 +329,28 @@ def _tier_id(inst: Instrument, value: Decimal) -> int:
     return len(inst.risk_tiers)
 
 
-def position_json(p: PositionView, inst: Instrument, seq: int) -> dict[str, Any]:
-    """One entry of ``/v5/position/list`` (one-way mode, positionIdx 0); flat → size "0"."""
+def _liq_price(p: PositionView, inst: Instrument) -> str:
+    # docs v5/position/position: "" when liqPrice <= minPrice or >= maxPrice (cross: an estimate).
+    # On the tick grid, rounded toward the mark: a long's up, a short's down.
+    if p.liq_price is None or not inst.min_price < p.liq_price < inst.max_price:
+        return ""
+    return num(round_liquidation_price(p.liq_price, inst.tick_size, p.side))
+
+
+def break_even_price(p: PositionView, taker_rate: Decimal) -> Decimal:
+    """docs v5/position/position: ``(entry × qty − realised) / (qty − |qty| × max(taker, 0.00055))``
+    with ``qty`` signed and ``realised`` the current position's realised PnL."""
+    qty = p.size if p.side == "Buy" else -p.size
+    return (p.entry_price * qty - p.cur_realised_pnl) / (qty - p.size * max(taker_rate, Decimal("0.00055")))
+
+
+def position_json(p: PositionView, inst: Instrument, seq: int, taker_rate: Decimal) -> dict[str, Any]:
+    """One entry of ``/v5/position/list`` and the ``position`` stream (one-way mode, positionIdx 0).
+
+    Fields: docs v5/position/position. ``positionValue`` is size × entry price; ``tradeMode`` is
+    deprecated and always 0 (the margin mode is account-wide: account/info); ``bustPrice`` is
+    deprecated and always "".
+    """
     flat = p.size == 0
     return {
         "positionIdx": 0,
@@ -269,30 +359,38 @@ def position_json(p: PositionView, inst: Instrument, seq: int) -> dict[str, Any]
         "symbol": p.symbol,
         "side": "" if flat else p.side,
         "size": num(p.size),
-        "avgPrice": "0" if flat else num(p.entry_price),
-        "positionValue": "0" if flat else num(p.position_value),
-        "tradeMode": 1 if p.margin_mode == "isolated" else 0,
+        "avgPrice": "0" if flat else money(p.entry_price),
+        "positionValue": "0" if flat else money(p.size * p.entry_price),
+        "tradeMode": 0,
         "autoAddMargin": 0,
         "positionStatus": "Normal",
         "leverage": num(p.leverage),
         "markPrice": num(p.mark_price),
-        "liqPrice": "" if flat or p.liq_price is None else num(p.liq_price),
-        "bustPrice": "" if flat or p.bust_price is None else num(p.bust_price),
-        "positionIM": "0" if flat else num(p.position_im),
-        "positionIMByMp": "0" if flat else num(p.position_im),
-        "positionMM": "0" if flat else num(p.position_mm),
-        "positionMMByMp": "0" if flat else num(p.position_mm),
-        "positionBalance": "0" if flat else num(p.position_im),
-        "takeProfit": "",
-        "stopLoss": "",
+        "liqPrice": "" if flat else _liq_price(p, inst),
+        "bustPrice": "",
+        "breakEvenPrice": "0" if flat else money(break_even_price(p, taker_rate)),
+        "positionIM": "0" if flat else money(p.position_im),
+        "positionIMByMp": "0" if flat else money(p.position_im),
+        "positionMM": "0" if flat else money(p.position_mm),
+        "positionMMByMp": "0" if flat else money(p.position_mm),
+        "positionBalance": "0" if flat else money(p.position_im),
+        "takeProfit": num(p.take_profit) if p.take_profit is not None else "",
+        "stopLoss": num(p.stop_loss) if p.stop_loss is not None else "",
         "trailingStop": "0",
+        "tpTriggerBy": p.tp_trigger_by if p.take_profit is not None else "",
+        "slTriggerBy": p.sl_trigger_by if p.stop_loss is not None else "",
         "sessionAvgPrice": "",
-        "unrealisedPnl": "0" if flat else num(p.unrealised_pnl),
-        "curRealisedPnl": "0" if flat else "",
-        "cumRealisedPnl": num(p.cum_realised_pnl),
+        "delta": "",
+        "gamma": "",
+        "vega": "",
+        "theta": "",
+        "unrealisedPnl": "0" if flat else money(p.unrealised_pnl),
+        "curRealisedPnl": "0" if flat else money(p.cur_realised_pnl),
+        "cumRealisedPnl": money(p.cum_realised_pnl),
         "adlRankIndicator": 0 if flat else 2,
         "createdTime": str(p.updated_ms),
         "updatedTime": str(p.updated_ms),
+        "openTime": p.open_ms,
         "seq": seq,
         "isReduceOnly": False,
         "mmrSysUpdatedTime": "",
@@ -306,45 +404,126 @@ def _ratio(a: Decimal, b: Decimal) -> str:
 
 
 def wallet_json(w: WalletView, coins: Iterable[str] | None = None) -> dict[str, Any]:
-    """``/v5/account/wallet-balance`` for accountType UNIFIED with the one USDT coin.
+    """``/v5/account/wallet-balance`` (and the ``wallet`` stream) for the UNIFIED account's USDT.
 
-    ``availableToWithdraw`` is "" as Bybit sends it for unified accounts since 2025; clients
+    Fields: docs v5/account/wallet-balance; amounts to 8 decimals, rates to 4. ``availableToWithdraw``
+    and ``availableToBorrow`` are deprecated and "" for unified accounts (since 9 Jan 2025); clients
     derive what is used from ``totalPositionIM + totalOrderIM + locked``.
     """
     position_im = w.total_initial_margin - w.total_order_im
     margin_balance = w.wallet_balance + w.unrealised_pnl
     coin = {
         "coin": SETTLE_COIN,
-        "equity": num(w.equity),
-        "usdValue": num(w.equity),
-        "walletBalance": num(w.wallet_balance),
+        "equity": money(w.equity),
+        "usdValue": money(w.equity),
+        "walletBalance": money(w.wallet_balance),
+        "free": "",
         "locked": "0",
         "spotHedgingQty": "0",
         "borrowAmount": "0",
         "availableToBorrow": "",
         "availableToWithdraw": "",
         "accruedInterest": "0",
-        "totalOrderIM": num(w.total_order_im),
-        "totalPositionIM": num(position_im),
-        "totalPositionMM": num(w.total_maintenance_margin),
-        "unrealisedPnl": num(w.unrealised_pnl),
-        "cumRealisedPnl": num(w.cum_realised_pnl),
+        "totalOrderIM": money(w.total_order_im),
+        "totalPositionIM": money(position_im),
+        "totalPositionMM": money(w.total_maintenance_margin),
+        "unrealisedPnl": money(w.unrealised_pnl),
+        "cumRealisedPnl": money(w.cum_realised_pnl),
         "bonus": "0",
         "collateralSwitch": True,
         "marginCollateral": True,
+        "spotBorrow": "0",
+        "colRes": "0",
     }
     wanted = {c.upper() for c in coins} if coins else None
+    im_rate = _ratio(w.total_initial_margin, margin_balance)
+    mm_rate = _ratio(w.total_maintenance_margin, margin_balance)
     return {"list": [{
         "accountType": "UNIFIED",
-        "accountIMRate": _ratio(w.total_initial_margin, margin_balance),
-        "accountMMRate": _ratio(w.total_maintenance_margin, margin_balance),
+        "accountIMRate": im_rate,
+        "accountMMRate": mm_rate,
+        "accountIMRateByMp": im_rate,
+        "accountMMRateByMp": mm_rate,
         "accountLTV": "0",
-        "totalEquity": num(w.equity),
-        "totalWalletBalance": num(w.wallet_balance),
-        "totalMarginBalance": num(margin_balance),
-        "totalAvailableBalance": num(w.available_balance),
-        "totalPerpUPL": num(w.unrealised_pnl),
-        "totalInitialMargin": num(w.total_initial_margin),
-        "totalMaintenanceMargin": num(w.total_maintenance_margin),
+        "totalEquity": money(w.equity),
+        "totalWalletBalance": money(w.wallet_balance),
+        "totalMarginBalance": money(margin_balance),
+        "totalAvailableBalance": money(w.available_balance),
+        "totalPerpUPL": money(w.unrealised_pnl),
+        "totalInitialMargin": money(w.total_initial_margin),
+        "totalMaintenanceMargin": money(w.total_maintenance_margin),
+        "totalInitialMarginByMp": money(w.total_initial_margin),
+        "totalMaintenanceMarginByMp": money(w.total_maintenance_margin),
         "coin": [coin] if wanted is None or SETTLE_COIN in wanted else [],
     }]}
+
+
+def closed_pnl_json(c: ClosedPnl) -> dict[str, Any]:
+    """One entry of ``/v5/position/closed-pnl`` (docs v5/position/close-pnl): one closing order."""
+    return {
+        "symbol": c.symbol,
+        "orderId": c.order_id,
+        "side": c.side.value,
+        "qty": num(c.order_qty),
+        "orderPrice": num(c.order_price),
+        "orderType": c.order_type,
+        "execType": c.exec_type,
+        "closedSize": num(c.closed_size),
+        "cumEntryValue": money(c.entry_value),
+        "avgEntryPrice": money(c.avg_entry_price),
+        "cumExitValue": money(c.exit_value),
+        "avgExitPrice": money(c.avg_exit_price),
+        "closedPnl": money(c.closed_pnl),
+        "fillCount": str(c.fill_count),
+        "leverage": num(c.leverage),
+        "openFee": money(c.open_fee),
+        "closeFee": money(c.close_fee),
+        "createdTime": str(c.created_ms),
+        "updatedTime": str(c.updated_ms),
+    }
+
+
+def transaction_json(t: LedgerEntry, inst: Instrument) -> dict[str, Any]:
+    """One entry of ``/v5/account/transaction-log`` (docs v5/account/transaction-log).
+
+    Signs as documented: ``funding`` positive when received (the opposite of the execution's
+    ``execFee``), ``fee`` positive when paid, ``change = cashFlow + funding − fee``; ``size`` is the
+    position after it, short negative. A funding entry's ``feeRate`` is the funding rate, signed by
+    side (Sell: minus the market rate), and its ``orderId`` the settlement id.
+    """
+    settlement = t.kind == "SETTLEMENT"
+    fee_rate = -t.fee_rate if settlement and t.side.value == "Sell" else t.fee_rate
+    order_id = funding_order_id(t.ts_ms, t.side.value, inst) if settlement else t.order_id
+    return {
+        "id": f"{UID}_{t.symbol}_{t.entry_id}",
+        "symbol": t.symbol,
+        "category": "linear",
+        "side": t.side.value,
+        "transactionTime": str(t.ts_ms),
+        "type": t.kind,
+        "transSubType": "",
+        "qty": num(t.qty),
+        "size": num(t.size),
+        "currency": SETTLE_COIN,
+        "tradePrice": num(t.price),
+        "funding": money(t.funding) if settlement else "",
+        "fee": money(t.fee),
+        "cashFlow": money(t.cash_flow),
+        "change": money(t.change),
+        "cashBalance": money(t.cash_balance),
+        "feeRate": num(fee_rate),
+        "bonusChange": "",
+        "tradeId": t.trade_id,
+        "orderId": order_id,
+        "orderLinkId": t.order_link_id,
+        "extraFees": "",
+    }
+
+
+def coin_info_json(coin: str) -> dict[str, Any]:
+    """One entry of ``/v5/asset/coin/query-info`` (docs v5/asset/coin-info).
+
+    The emulated account has no deposits or withdrawals, so a coin lists no chains (Bybit's shape
+    for a coin without any; ccxt then marks it neither depositable nor withdrawable).
+    """
+    return {"name": coin, "coin": coin, "remainAmount": "0", "chains": []}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bybit_mm.emulator.auth import Authenticator
+from bybit_mm.emulator.auth import Authenticator, wall_ms
 from bybit_mm.emulator.config import EmulatorConfig
 from bybit_mm.emulator.context import HandlerContext
 from bybit_mm.emulator.faults import Fault, FaultInjector
@@ -81,7 +81,6 @@ def build_exchange(config: EmulatorConfig, clock: Clock) -> SimExchange:
 
 def default_clock(config: EmulatorConfig) -> Clock:
     """A WallClock at ``config.speed`` (a frozen SimClock at the current time for speed 0)."""
-    from bybit_mm.emulator.auth import wall_ms
     from bybit_mm.sim.clock import SimClock, WallClock
 
     if config.speed == 0:
@@ -125,20 +124,25 @@ async def _fault_response(state: EmulatorState, fault: Fault) -> web.Response:
     if fault.kind == "system_error":
         return _error(state, 10016, SYSTEM_ERROR_MSG)
     if fault.kind == "rate_limit":
+        # The reset time is wall time, as the limiter's: a client waits for it on its own clock.
         return _error(state, 10006, RATE_LIMIT_MSG,
                       headers={"X-Bapi-Limit": "0", "X-Bapi-Limit-Status": "0",
-                               "X-Bapi-Limit-Reset-Timestamp": str(state.clock.now_ms() + 1000)})
+                               "X-Bapi-Limit-Reset-Timestamp": str(wall_ms() + 1000)})
     # timeout: hold the answer past the client's patience, then answer as a gateway would.
     await asyncio.sleep(state.config.fault_hold_ms / 1000)
     return web.Response(status=504, text="<html><body><h1>504 Gateway Time-out</h1></body></html>",
                         content_type="text/html")
 
 
-async def _handle(state: EmulatorState, route: Route, request: web.Request) -> web.Response:
-    headers: dict[str, str] = {}
+async def _handle(state: EmulatorState, route: Route, request: web.Request,
+                  headers: dict[str, str]) -> web.Response:
+    """Run one request; ``headers`` are the rate-limit headers so far (a private route's replace them)."""
     try:
         if request.method == "POST":
-            raw = await request.text()
+            try:
+                raw = await request.text()
+            except UnicodeDecodeError:
+                raise ApiError(10001, "params error: request body is not valid UTF-8") from None
             data: dict[str, Any] = parse_body(raw)
         else:
             raw = request.rel_url.raw_query_string
@@ -154,7 +158,7 @@ async def _handle(state: EmulatorState, route: Route, request: web.Request) -> w
         with state.lock:
             state.exchange.advance()
             result = route.handler(state.ctx, params)
-            now = state.clock.now_ms()
+            now = wall_ms() if route.wall_time else state.clock.now_ms()
         return _json(envelope(result, now), headers=headers)
     except ApiError as e:
         return _error(state, e.ret_code, e.message, status=e.http_status, headers=headers)
@@ -167,7 +171,8 @@ async def dispatch(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if state.config.latency_ms:
         await asyncio.sleep(state.config.latency_ms / 1000)
-    if not state.limiter.check_ip(request.remote or "").allowed:
+    ip = state.limiter.check_ip(request.remote or "")
+    if not ip.allowed:
         return web.Response(status=403, text="403 Forbidden: access too frequent")
     route = ROUTES.get(request.path)
     if route is None or route.method != request.method:
@@ -175,7 +180,9 @@ async def dispatch(request: web.Request) -> web.Response:
     fault = state.faults.decide(mutating=route.mutating)
     if fault is not None and not fault.applied:
         return await _fault_response(state, fault)
-    response = await _handle(state, route, request)
+    # docs v5/rate-limit: every response carries the X-Bapi-Limit* headers; a public endpoint has
+    # only the IP limit.
+    response = await _handle(state, route, request, ip.headers())
     if route.mutating and state.ws is not None:
         state.ws.wake()
     if fault is not None:

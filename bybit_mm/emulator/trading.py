@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 from bybit_mm.domain.orders import Side
 from bybit_mm.emulator import serialize as ser
+from bybit_mm.emulator import views
 from bybit_mm.emulator.context import HandlerContext
 from bybit_mm.emulator.params import Params, page
-from bybit_mm.emulator.wire import ApiError, params_error
+from bybit_mm.emulator.wire import ApiError, WithExtInfo, params_error
+from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.models import SimOrder
 
 ORDER_TYPES = ("Limit", "Market")
@@ -41,16 +43,8 @@ def _reject_unsupported(p: Params, *, allow_zero: bool = False) -> None:
                                "by the emulator")
 
 
-def cum_fee(ctx: HandlerContext, order: SimOrder) -> Decimal:
-    """Total fee charged on ``order``'s fills (the sim keeps fees per execution)."""
-    if order.filled_qty == 0:
-        return Decimal(0)
-    return sum((e.fee for e in ctx.exchange.order_executions(order.order_id) if e.exec_type == "Trade"),
-               Decimal(0))
-
-
 def _order(ctx: HandlerContext, o: SimOrder) -> dict[str, Any]:
-    return ser.order_json(o, cum_fee(ctx, o))
+    return views.order(ctx, o)
 
 
 def _ids(o: SimOrder) -> dict[str, str]:
@@ -60,6 +54,10 @@ def _ids(o: SimOrder) -> dict[str, str]:
 def create(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     """``POST /v5/order/create``: Limit/Market, GTC/IOC/FOK/PostOnly, reduceOnly, orderLinkId."""
     p.category()
+    return _ids(_place(ctx, p))
+
+
+def _place(ctx: HandlerContext, p: Params) -> SimOrder:
     inst = ctx.instrument(p.req("symbol"))
     side = _side(p)
     order_type = p.req("orderType")
@@ -78,10 +76,9 @@ def create(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     _reject_unsupported(p)
     if p.boolean("closeOnTrigger"):
         raise params_error("params error: closeOnTrigger is not supported by the emulator")
-    order = ctx.exchange.place_order(symbol=inst.symbol, side=side, order_type=order_type, qty=qty,
-                                     price=price, time_in_force=tif, reduce_only=p.boolean("reduceOnly"),
-                                     order_link_id=p.order_link_id())
-    return _ids(order)
+    return ctx.exchange.place_order(symbol=inst.symbol, side=side, order_type=order_type, qty=qty,
+                                    price=price, time_in_force=tif, reduce_only=p.boolean("reduceOnly"),
+                                    order_link_id=p.order_link_id())
 
 
 def _target(p: Params) -> tuple[str, str]:
@@ -95,6 +92,10 @@ def _target(p: Params) -> tuple[str, str]:
 def amend(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     """``POST /v5/order/amend``: new qty and/or price; unknown extra keys are ignored, as Bybit does."""
     p.category()
+    return _ids(_amend(ctx, p))
+
+
+def _amend(ctx: HandlerContext, p: Params) -> SimOrder:
     inst = ctx.instrument(p.req("symbol"))
     order_id, link_id = _target(p)
     _reject_unsupported(p, allow_zero=True)
@@ -102,18 +103,72 @@ def amend(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     price = p.decimal("price")
     if qty is None and price is None:
         raise params_error("params error: amend needs qty or price")
-    order = ctx.exchange.amend_order(symbol=inst.symbol, order_id=order_id, order_link_id=link_id,
-                                     qty=qty, price=price)
-    return _ids(order)
+    return ctx.exchange.amend_order(symbol=inst.symbol, order_id=order_id, order_link_id=link_id,
+                                    qty=qty, price=price)
 
 
 def cancel(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     """``POST /v5/order/cancel`` by orderId or orderLinkId."""
     p.category()
+    return _ids(_cancel(ctx, p))
+
+
+def _cancel(ctx: HandlerContext, p: Params) -> SimOrder:
     inst = ctx.instrument(p.req("symbol"))
     order_id, link_id = _target(p)
-    order = ctx.exchange.cancel_order(symbol=inst.symbol, order_id=order_id, order_link_id=link_id)
-    return _ids(order)
+    return ctx.exchange.cancel_order(symbol=inst.symbol, order_id=order_id, order_link_id=link_id)
+
+
+#: Orders per batch request for linear (docs v5/order/batch-place).
+BATCH_MAX = 20
+
+
+def _batch(ctx: HandlerContext, p: Params, one: Callable[[HandlerContext, Params], SimOrder],
+           with_time: bool) -> WithExtInfo:
+    """Run ``one`` for every item of ``request``; Bybit's per-item results (docs v5/order/batch-place):
+    ``result.list[i]`` the order's ids (empty when item ``i`` failed), ``retExtInfo.list[i]`` its
+    ``code``/``msg``. One item failing does not stop the others."""
+    p.category()
+    items = p.data.get("request")
+    if not isinstance(items, list) or not items:
+        raise params_error("params error: request must be a non-empty list of orders")
+    if len(items) > BATCH_MAX:
+        raise params_error(f"params error: a batch holds at most {BATCH_MAX} orders, got {len(items)}")
+    results: list[dict[str, Any]] = []
+    infos: list[dict[str, Any]] = []
+    for item in items:
+        symbol = str(item.get("symbol", "")) if isinstance(item, dict) else ""
+        row: dict[str, Any] = {"category": "linear", "symbol": symbol, "orderId": "", "orderLinkId": ""}
+        if with_time:
+            row["createAt"] = ""
+        try:
+            if not isinstance(item, dict):
+                raise params_error("params error: each request item must be an object")
+            order = one(ctx, Params({**item, "category": "linear"}, api_key=p.api_key))
+        except (ApiError, SimError) as e:
+            infos.append({"code": e.ret_code, "msg": e.message})
+        else:
+            row.update(orderId=order.order_id, orderLinkId=order.order_link_id)
+            if with_time:
+                row["createAt"] = str(order.created_ms)
+            infos.append({"code": 0, "msg": "OK"})
+        results.append(row)
+    return WithExtInfo({"list": results}, {"list": infos})
+
+
+def create_batch(ctx: HandlerContext, p: Params) -> WithExtInfo:
+    """``POST /v5/order/create-batch``: up to 20 orders, each as ``/v5/order/create`` takes it."""
+    return _batch(ctx, p, _place, with_time=True)
+
+
+def amend_batch(ctx: HandlerContext, p: Params) -> WithExtInfo:
+    """``POST /v5/order/amend-batch``: up to 20 amendments."""
+    return _batch(ctx, p, _amend, with_time=False)
+
+
+def cancel_batch(ctx: HandlerContext, p: Params) -> WithExtInfo:
+    """``POST /v5/order/cancel-batch``: up to 20 cancels."""
+    return _batch(ctx, p, _cancel, with_time=False)
 
 
 def _settle_filter(ctx: HandlerContext, p: Params) -> list[str] | None:
@@ -199,5 +254,5 @@ def executions(ctx: HandlerContext, p: Params) -> dict[str, Any]:
     out = []
     for e in chunk:
         order = ctx.exchange.get_order(order_id=e.order_id) if e.order_id else None
-        out.append(ser.execution_json(e, order, ctx.next_seq()))
+        out.append(views.execution(ctx, e, order))
     return {"category": "linear", "list": out, "nextPageCursor": cursor}

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from bybit_mm.emulator import serialize as ser
+from bybit_mm.emulator import views
 from bybit_mm.emulator import ws_wire as W
 from bybit_mm.emulator.auth import wall_ms
 from bybit_mm.emulator.dcp import DERIVATIVE_TOPICS
@@ -292,6 +293,7 @@ class WsHub:
     def _auth(self, conn: WsConnection, req_id: Any, args: Any) -> None:
         """``{"op":"auth","args":[key, expires_ms, hex HMAC(secret, "GET/realtime" + expires)]}``."""
         ok = False
+        message = W.AUTH_PARAMS_MSG
         if isinstance(args, list) and len(args) == 3:
             key, expires, signature = (str(a) for a in args)
             secret = self.state.config.credentials().get(key)
@@ -299,16 +301,18 @@ class WsHub:
                 fresh = int(expires) > wall_ms()
             except ValueError:
                 fresh = False
-            if secret is not None and fresh:
-                expected = W.ws_signature(secret, expires)
-                ok = hmac.compare_digest(signature.lower().encode(), expected.encode())
+            if fresh:
+                message = W.AUTH_FAILED_MSG
+                if secret is not None:
+                    expected = W.ws_signature(secret, expires)
+                    ok = hmac.compare_digest(signature.lower().encode(), expected.encode())
             if ok:
                 conn.api_key = key
         if ok:
             self._send(conn, W.op_ack("auth", conn.conn_id, req_id))
         else:
             self._send(conn, W.op_ack("auth", conn.conn_id, req_id, success=False,
-                                      ret_msg=W.AUTH_FAILED_MSG, request={"op": "auth", "args": args}))
+                                      ret_msg=message, request={"op": "auth", "args": args}))
 
     def _subscribe(self, conn: WsConnection, req_id: Any, topics: list[str]) -> None:
         symbols = set(self.state.exchange.symbols)
@@ -462,9 +466,9 @@ class WsHub:
                 continue
             if (loop_now - state.last_push) * 1000 < W.BOOK_PUSH_MS[topic.depth] - 1e-6:
                 continue
+            # Diffed even when the market's seq stands still: our own taker orders take from the
+            # book between market updates, and Bybit publishes that too.
             book = self.state.exchange.orderbook(topic.symbol, topic.depth)
-            if book.seq == state.seq:
-                continue
             bids, asks = W.book_levels(book)
             db, da = W.book_diff(state.bids, bids), W.book_diff(state.asks, asks)
             if not db and not da:
@@ -503,9 +507,7 @@ class WsHub:
         fee = self._fees.get(order.order_id)
         if fee is not None:
             return fee
-        from bybit_mm.emulator.trading import cum_fee
-
-        return cum_fee(self.state.ctx, order)
+        return views.cum_fee(self.state.ctx, order)
 
     def _private_pushes(self, private: list[WsConnection], events: list[Event], now: int
                         ) -> list[tuple[WsConnection, dict]]:
@@ -517,7 +519,7 @@ class WsHub:
         wallet_moved = False
         for i, ev in enumerate(events):
             if isinstance(ev, OrderUpdate):
-                orders.append(W.ws_order(ser.order_json(ev.order, self._cum_fee(ev.order))))
+                orders.append(W.ws_order(views.order(ctx, ev.order, self._cum_fee(ev.order))))
                 wallet_moved = True
             elif isinstance(ev, FillEvent):
                 e = ev.execution
@@ -525,12 +527,11 @@ class WsHub:
                               if isinstance(x, OrderUpdate) and x.order.order_id == e.order_id), None)
                 if order is None and e.order_id:
                     order = ex.get_order(order_id=e.order_id)
-                executions.append(W.ws_execution(ser.execution_json(e, order, ctx.next_seq())))
+                executions.append(W.ws_execution(views.execution(ctx, e, order)))
                 wallet_moved = True
             elif isinstance(ev, PositionUpdate):
                 p = ev.position
-                positions[p.symbol] = W.ws_position(ser.position_json(p, ex.instrument(p.symbol),
-                                                                      ctx.next_seq()))
+                positions[p.symbol] = W.ws_position(views.position(ctx, p))
                 wallet_moved = True
             elif isinstance(ev, (FundingEvent, LiquidationEvent)):
                 wallet_moved = True

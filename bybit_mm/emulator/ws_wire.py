@@ -35,11 +35,17 @@ PRIVATE_TOPICS = {"order": "order", "order.linear": "order", "execution": "execu
                   "dcp": "dcp", "dcp.future": "dcp"}
 
 AUTH_FAILED_MSG = "Request not authorized"
-#: The keys of a linear ``tickers`` snapshot (ccxt.pro's documented linear example).
+#: What Bybit answers an auth whose ``expires`` is past or whose args are malformed
+#: (seen in bybit-exchange/api-usage-examples issue 70).
+AUTH_PARAMS_MSG = "Params Error"
+#: The keys of a linear ``tickers`` snapshot (docs v5/websocket/public/ticker, Linear tab; the
+#: futures-only ``basisRateYear`` is not sent for perpetuals).
 TICKER_KEYS = ("symbol", "tickDirection", "price24hPcnt", "lastPrice", "prevPrice24h", "highPrice24h",
                "lowPrice24h", "prevPrice1h", "markPrice", "indexPrice", "openInterest",
-               "openInterestValue", "turnover24h", "volume24h", "nextFundingTime", "fundingRate",
-               "bid1Price", "bid1Size", "ask1Price", "ask1Size")
+               "openInterestValue", "singleOpenInterest", "singleOpenInterestValue", "turnover24h", "volume24h", "nextFundingTime", "fundingRate",
+               "bid1Price", "bid1Size", "ask1Price", "ask1Size", "deliveryTime", "basisRate",
+               "deliveryFeeRate", "predictedDeliveryPrice", "preOpenPrice", "preQty", "curPreListingPhase",
+               "fundingIntervalHour", "fundingCap")
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ def tick_direction(price: Decimal, prev: Decimal | None, prev_direction: str) ->
 def trade_item(t: Trade, direction: str) -> dict[str, Any]:
     """One entry of a ``publicTrade.SYMBOL`` push."""
     return {"T": t.ts_ms, "s": t.symbol, "S": t.side.value, "v": num(t.qty), "p": num(t.price),
-            "L": direction, "i": t.trade_id, "BT": False}
+            "L": direction, "i": t.trade_id, "BT": False, "RPI": False, "seq": t.seq}
 
 
 def trades_message(symbol: str, items: list[dict[str, Any]], ts_ms: int) -> dict[str, Any]:

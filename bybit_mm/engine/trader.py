@@ -732,6 +732,10 @@ class LiveTrader:
             mark = ticker.mark
             balance = await c.balance()
             pos = await self._position()
+            if pos is not None:
+                # The mark the exchange valued the position at when it reported the balance (the
+                # ticker above is a feed read: older by the feed latency).
+                mark = pos.mark_price
         except Exception as e:  # the summary is best effort: it falls back on our own ledger
             log.warning("final account read failed: %s", e.one_line() if isinstance(e, BybitMMError) else repr(e))
             pos = None

@@ -446,13 +446,13 @@ class BybitFuturesClient:
         params: dict[str, Any] = {"category": "linear", "limit": 200}
         params.update({"symbol": symbol.upper()} if symbol else {"settleCoin": "USDT"})
         rows = await self._pages("private_get_v5_position_list", params)
-        out = []
-        for p in rows:
-            size = _dec0(p.get("size"))
-            if size == 0:
-                continue
-            out.append(_position(p, size))
-        return out
+        open_rows = [(p, _dec0(p.get("size"))) for p in rows]
+        open_rows = [(p, size) for p, size in open_rows if size > 0]
+        if not open_rows:
+            return []
+        # Under the unified account the margin mode is account-wide (position tradeMode is always 0).
+        mode = await self.margin_mode(symbol or open_rows[0][0].get("symbol", ""))
+        return [_position(p, size, mode) for p, size in open_rows]
 
     async def _position_row(self, symbol: str) -> dict[str, Any] | None:
         rows = await self._pages("private_get_v5_position_list",
@@ -691,14 +691,17 @@ def _fmt(value: Decimal | float | int | str) -> str:
     return format(d.normalize(), "f") if d == d.to_integral_value() else format(d, "f")
 
 
-def _position(p: dict[str, Any], size: Decimal) -> PositionInfo:
+def _position(p: dict[str, Any], size: Decimal, margin_mode: MarginMode | None = None) -> PositionInfo:
     side = p.get("side", "")
+    # tradeMode 1 is isolated on a classic account; a unified account always sends 0 (docs
+    # v5/position/position), so its callers pass the account's mode from account/info.
     trade_mode = str(p.get("tradeMode", "0"))
+    mode = margin_mode or ("isolated" if trade_mode == "1" else "cross")
     return PositionInfo(
         symbol=p.get("symbol", ""), side="long" if side == "Buy" else "short" if side == "Sell" else "flat",
         size=size, entry_price=_dec0(p.get("avgPrice") or p.get("entryPrice")), mark_price=_dec0(p.get("markPrice")),
         liquidation_price=_dec(p.get("liqPrice"), None) or None, bankruptcy_price=_dec(p.get("bustPrice"), None) or None,
-        leverage=_dec0(p.get("leverage")), margin_mode="isolated" if trade_mode == "1" else "cross",
+        leverage=_dec0(p.get("leverage")), margin_mode=mode,
         position_margin=_dec0(p.get("positionIM") or p.get("positionMargin")),
         maintenance_margin=_dec0(p.get("positionMM")), unrealized_pnl=_dec0(p.get("unrealisedPnl")),
         realized_pnl=_dec0(p.get("cumRealisedPnl")), updated_ms=_int(p.get("updatedTime")))
@@ -737,19 +740,27 @@ def balance_from_account(acct: dict[str, Any]) -> Balance:
 
 
 def execution_from_row(r: dict[str, Any]) -> Execution:
-    """One execution from a REST execution-list row or an ``execution`` push item."""
-    return Execution(exec_id=str(r.get("execId", "")), order_id=str(r.get("orderId", "")),
+    """One execution from a REST execution-list row or an ``execution`` push item.
+
+    A funding settlement's ``orderId`` is Bybit's settlement id, not an order: it becomes "".
+    """
+    exec_type = exec_type_from_bybit(r.get("execType"))
+    order_id = "" if exec_type == "funding" else str(r.get("orderId", ""))
+    return Execution(exec_id=str(r.get("execId", "")), order_id=order_id,
                      client_order_id=r.get("orderLinkId", ""), symbol=r.get("symbol", ""),
                      side=Side.parse(r.get("side") or "Buy"), price=_dec0(r.get("execPrice")),
                      qty=_dec0(r.get("execQty")), fee=_dec0(r.get("execFee")),
                      is_maker=str(r.get("isMaker")).lower() == "true", ts_ms=_int(r.get("execTime")),
-                     exec_type=exec_type_from_bybit(r.get("execType")))
+                     exec_type=exec_type)
 
 
-def position_from_row(p: dict[str, Any]) -> PositionInfo | None:
-    """A position from a REST position-list row or a ``position`` push item (None when flat)."""
+def position_from_row(p: dict[str, Any], margin_mode: MarginMode | None = None) -> PositionInfo | None:
+    """A position from a REST position-list row or a ``position`` push item (None when flat).
+
+    ``margin_mode`` is the account's (unified accounts do not say it per position).
+    """
     size = _dec0(p.get("size"))
-    return _position(p, size) if size > 0 else None
+    return _position(p, size, margin_mode) if size > 0 else None
 
 
 def order_from_row(r: dict[str, Any]) -> OrderInfo:

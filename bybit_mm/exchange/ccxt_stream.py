@@ -311,7 +311,10 @@ class CcxtMarketStream:
         elif topic.startswith("position"):
             for r in rows:
                 if r.get("symbol") == self.symbol and r.get("category", "linear") == "linear":
-                    acct.set_position(position_from_row(r))
+                    # A unified account's push does not carry the margin mode (tradeMode is always
+                    # 0): keep the one REST last reported.
+                    known = acct.position.margin_mode if acct.position is not None else None
+                    acct.set_position(position_from_row(r, known))
                     self._emit(StreamEvent("position", self.symbol, ts))
         elif topic.startswith("wallet"):
             if rows:

@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.rounding import round_liquidation_price
 from bybit_mm.errors import BybitMMError, ConfigError, ExchangeUnavailable, UsageError
 from bybit_mm.exchange import errors as codes
 from bybit_mm.exchange.errors import error_for_ret_code
@@ -146,11 +147,15 @@ def order_info(o: SimOrder) -> OrderInfo:
                      updated_ms=o.updated_ms)
 
 
-def position_info(p: PositionView) -> PositionInfo:
-    """The port's view of a sim position."""
+def position_info(p: PositionView, tick: Decimal | None = None) -> PositionInfo:
+    """The port's view of a sim position; with ``tick``, the liquidation price on its grid as Bybit
+    shows it (without, the sim's exact price)."""
+    liq = p.liq_price
+    if liq is not None and p.size and tick is not None:
+        liq = round_liquidation_price(liq, tick, p.side)
     return PositionInfo(symbol=p.symbol, side="long" if p.side == "Buy" else "short" if p.side == "Sell" else "flat",
                         size=p.size, entry_price=p.entry_price, mark_price=p.mark_price,
-                        liquidation_price=p.liq_price, bankruptcy_price=p.bust_price, leverage=p.leverage,
+                        liquidation_price=liq, bankruptcy_price=p.bust_price, leverage=p.leverage,
                         margin_mode="isolated" if p.margin_mode == "isolated" else "cross",
                         position_margin=p.position_im, maintenance_margin=p.position_mm,
                         unrealized_pnl=p.unrealised_pnl, realized_pnl=p.cum_realised_pnl, updated_ms=p.updated_ms)
@@ -460,7 +465,7 @@ class DryRunFuturesClient:
         await self._pull()
         self.advance()
         views = self.exchange.positions(self._symbol(symbol) if symbol else None)
-        return [position_info(v) for v in views if v.size != 0]
+        return [position_info(v, self.exchange.instrument(v.symbol).tick_size) for v in views if v.size != 0]
 
     async def balance(self) -> Balance:
         """The simulated USDT wallet."""

@@ -46,6 +46,7 @@ from __future__ import annotations
 import random
 import re
 from collections import deque
+from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
@@ -54,11 +55,12 @@ from bybit_mm.domain.fees import tier as fee_tier_named
 from bybit_mm.domain.instruments import Instrument, get_instrument
 from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
-from bybit_mm.domain.position import FillEffect
+from bybit_mm.domain.position import FillEffect, Position
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.executions import ExecutionLog
 from bybit_mm.sim.external import ExternalMarket, sorted_new
+from bybit_mm.sim.journal import Journal
 from bybit_mm.sim.latency import ConstantLatency, LatencyModel
 from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
 from bybit_mm.sim.market import MarketParams, SyntheticMarket
@@ -79,6 +81,7 @@ from bybit_mm.sim.models import (
     Ticker,
     Trade,
     TradeEvent,
+    TradingStop,
     WalletView,
 )
 
@@ -86,6 +89,7 @@ ZERO = Decimal(0)
 MARKET_SOURCES = ("synthetic", "external")
 ORDER_TYPES = ("Limit", "Market")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "PostOnly")
+TRIGGER_BY = ("LastPrice", "MarkPrice", "IndexPrice")
 MAX_OPEN_ORDERS = 500
 _LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 _MAX_EVENTS = 200_000
@@ -146,6 +150,10 @@ class SimExchange:
                 ExternalMarket(inst, start_ms=now, start_price=(start_prices or {}).get(s)))  # type: ignore[misc]
             for s, inst in self._instruments.items()}
         self.ledger = Ledger(self._instruments, Decimal(balance), self._fees.taker)
+        #: Closed PnL and the transaction log (not saved with the account).
+        self.journal = Journal()
+        #: Take-profit / stop-loss per symbol (``set_trading_stop``).
+        self._tpsl: dict[str, TradingStop] = {}
         # Order and execution ids: a hash of (seed, start time, sequence). The sequence is saved
         # with the account, so a reloaded account never hands out an id it handed out before.
         self._id_salt = f"ids-{seed}-{now}"
@@ -261,6 +269,8 @@ class SimExchange:
                     self._liquidate_isolated(symbol, ts_ms, mark)
             elif self.ledger.margin_mode[symbol] == "cross" and self.ledger.cross_at_risk(self._marks()):
                 self._liquidate_cross(ts_ms)
+        if symbol in self._tpsl:
+            self._check_tpsl(symbol, market, ts_ms)
 
     def on_funding(self, market: SyntheticMarket, ts_ms: int, rate: Decimal, mark: Decimal) -> None:
         """Funding settles for a position open at this instant."""
@@ -271,8 +281,9 @@ class SimExchange:
         paid = self.ledger.fund(symbol, mark, rate, ts_ms)
         side = Side.BUY if pos.qty > 0 else Side.SELL
         ex = Execution(self._new_id(), "", "", symbol, side, mark, pos.size, paid, rate, False, ts_ms,
-                       "Funding", ZERO)
+                       "Funding", ZERO, ZERO, mark)
         self._executions.append(ex)
+        self.journal.on_funding(ex, self.ledger.positions[symbol], paid, self.ledger.balance)
         self._events.append(FundingEvent(symbol, ts_ms, rate, mark, paid))
 
     # --- external markets -----------------------------------------------------------------------
@@ -504,13 +515,17 @@ class SimExchange:
         if qty <= 0:
             return ZERO
         rate = self._fees.maker if maker else self._fees.taker
+        before = self.ledger.positions[o.symbol]
         effect = self.ledger.fill(o.symbol, o.side, qty, price, rate, ts_ms)
         o.filled += qty
         o.value += qty * price
         o.updated_ms = ts_ms
         ex = Execution(self._new_id(), o.order_id, o.order_link_id, o.symbol, o.side, price, qty,
-                       effect.fee, rate, maker, ts_ms, "Trade", effect.closed_qty, effect.realized_pnl)
+                       effect.fee, rate, maker, ts_ms, "Trade", effect.closed_qty, effect.realized_pnl,
+                       self._markets[o.symbol].mark_price())
         self._executions.append(ex)
+        self.journal.on_fill(ex, effect, before, self.ledger.positions[o.symbol], self.ledger.balance,
+                             self.ledger.leverage[o.symbol], o.qty, o.price, o.order_type)
         self._events.append(FillEvent(ex))
         if o.filled >= o.qty:
             o.status = "Filled"
@@ -519,8 +534,8 @@ class SimExchange:
         else:
             o.status = "PartiallyFilled"
         self._events.append(OrderUpdate(o.view()))
-        self._events.append(PositionUpdate(self.ledger.position_view(
-            o.symbol, self._markets[o.symbol].mark_price(), self._marks())))
+        self._events.append(PositionUpdate(self._view(o.symbol, self._markets[o.symbol].mark_price(),
+                                                      self._marks())))
         self._check_reduce_only(o.symbol, ts_ms)
         return qty
 
@@ -555,7 +570,7 @@ class SimExchange:
     def _liquidate_isolated(self, symbol: str, ts_ms: int, mark: Decimal) -> None:
         self._cancel_symbol(symbol, ts_ms, "EC_Others")
         before, bust, effect = self.ledger.liquidate_isolated(symbol, ts_ms)
-        self._record_bust(symbol, before.qty, bust, effect, ts_ms, mark)
+        self._record_bust(symbol, before, bust, effect, ts_ms, mark)
 
     def _liquidate_cross(self, ts_ms: int) -> None:
         marks = self._marks()
@@ -563,19 +578,22 @@ class SimExchange:
             if pos.qty and self.ledger.margin_mode[symbol] == "cross":
                 self._cancel_symbol(symbol, ts_ms, "EC_Others")
         for symbol, before, bust, effect in self.ledger.liquidate_cross(marks, ts_ms):
-            self._record_bust(symbol, before.qty, bust, effect, ts_ms, marks[symbol])
+            self._record_bust(symbol, before, bust, effect, ts_ms, marks[symbol])
 
-    def _record_bust(self, symbol: str, qty: Decimal, price: Decimal, effect: FillEffect, ts_ms: int,
+    def _record_bust(self, symbol: str, before: Position, price: Decimal, effect: FillEffect, ts_ms: int,
                      mark: Decimal) -> None:
-        """A BustTrade execution (taker, fee to close charged) and the liquidation event."""
+        """A BustTrade execution (taker, fee to close charged), its journal entries and the liquidation event."""
+        qty = before.qty
         close = Side.SELL if qty > 0 else Side.BUY
         ex = Execution(self._new_id(), self._new_id(), "", symbol, close, price, abs(qty), effect.fee,
-                       self.ledger.taker_rate, False, ts_ms, "BustTrade", abs(qty), effect.realized_pnl)
+                       self.ledger.taker_rate, False, ts_ms, "BustTrade", abs(qty), effect.realized_pnl, mark)
         self._executions.append(ex)
+        self.journal.on_fill(ex, effect, before, self.ledger.positions[symbol], self.ledger.balance,
+                             self.ledger.leverage[symbol], abs(qty), price, "Market")
         self._events.append(FillEvent(ex))
         self._events.append(LiquidationEvent(symbol, ts_ms, "Buy" if qty > 0 else "Sell", abs(qty), mark,
                                              price, -effect.cash_flow))
-        self._events.append(PositionUpdate(self.ledger.position_view(symbol, mark, self._marks())))
+        self._events.append(PositionUpdate(self._view(symbol, mark, self._marks())))
 
     # --- public market data ---------------------------------------------------------------------
 
@@ -598,11 +616,12 @@ class SimExchange:
         self._sync()
         m = self._market(symbol)
         high, low, prev, volume, turnover = m.stats_24h()
+        prev_1h = m.price_at(m.ts_ms - 3_600_000)
         return Ticker(symbol, m.ts_ms, m.last_price(), m.mark_price(), m.index_price(),
                       m.bid_tick * m.tick, m.level_size(Side.BUY, 0) * m.qty_step,
                       m.ask_tick * m.tick, m.level_size(Side.SELL, 0) * m.qty_step,
                       m.funding_rate_decimal(), m.next_funding_ms(), high, low, prev, volume, turnover,
-                      Decimal(str(round(m.params.open_interest))))
+                      Decimal(str(round(m.params.open_interest))), prev_1h)
 
     def orderbook(self, symbol: str, depth: int = 25) -> BookSnapshot:
         """The L2 book, ``depth`` levels a side (less what our taker orders took from it)."""
@@ -666,8 +685,118 @@ class SimExchange:
             raise SimError(E.LEVERAGE_NOT_MODIFIED, "leverage not modified")
         self.ledger.leverage[symbol] = lev
         self.ledger.refresh(symbol)
-        self._events.append(PositionUpdate(self.ledger.position_view(symbol, self._markets[symbol].mark_price(),
-                                                                     self._marks())))
+        self._events.append(PositionUpdate(self._view(symbol, self._markets[symbol].mark_price(), self._marks())))
+
+    # --- take-profit / stop-loss (Bybit's trading-stop, tpslMode Full) ----------------------------
+
+    def set_trading_stop(self, symbol: str, *, take_profit: Decimal | None = None,
+                         stop_loss: Decimal | None = None, tp_trigger_by: str | None = None,
+                         sl_trigger_by: str | None = None) -> TradingStop:
+        """Set (a price), keep (None) or cancel (0) the position's take-profit and stop-loss.
+
+        As Bybit checks them: the position must be open, and a long's take-profit must be above
+        (its stop-loss below) the trigger price now; a short's the other way round. When the
+        trigger price reaches one of them, a reduce-only market order closes the whole position
+        and both are removed; they are also removed when the position closes otherwise.
+        """
+        self._sync()
+        m = self._market(symbol)
+        pos = self.ledger.positions[symbol]
+        if pos.is_flat:
+            raise SimError(E.PARAMS_ERROR, "can not set tp/sl/ts for zero position")
+        cur = self._tpsl.get(symbol, TradingStop())
+        tp_by = tp_trigger_by or cur.tp_trigger_by
+        sl_by = sl_trigger_by or cur.sl_trigger_by
+        for by in (tp_by, sl_by):
+            if by not in TRIGGER_BY:
+                raise SimError(E.PARAMS_ERROR, f"params error: trigger by {by!r} invalid")
+        long = pos.qty > 0
+        tp, sl = cur.take_profit, cur.stop_loss
+        if take_profit is not None:
+            tp = None if take_profit == 0 else _dec(take_profit, "takeProfit")
+            if tp is not None:
+                base = self._trigger_price(m, tp_by)
+                if (long and tp <= base) or (not long and tp >= base):
+                    raise SimError(E.PARAMS_ERROR, f"TakeProfit:{tp} set for {'Buy' if long else 'Sell'} position "
+                                                   f"should be {'higher' if long else 'lower'} than base_price:{base}({tp_by})")
+        if stop_loss is not None:
+            sl = None if stop_loss == 0 else _dec(stop_loss, "stopLoss")
+            if sl is not None:
+                base = self._trigger_price(m, sl_by)
+                if (long and sl >= base) or (not long and sl <= base):
+                    raise SimError(E.PARAMS_ERROR, f"StopLoss:{sl} set for {'Buy' if long else 'Sell'} position "
+                                                   f"should be {'lower' if long else 'higher'} than base_price:{base}({sl_by})")
+        for price in (tp, sl):
+            if price is not None:
+                self._validate_price(symbol, price)
+        stop = TradingStop(tp, sl, tp_by, sl_by)
+        if tp is None and sl is None:
+            self._tpsl.pop(symbol, None)
+        else:
+            self._tpsl[symbol] = stop
+        self._events.append(PositionUpdate(self._view(symbol, m.mark_price(), self._marks())))
+        return stop
+
+    def trading_stop(self, symbol: str) -> TradingStop:
+        """The position's take-profit / stop-loss (empty when none)."""
+        return self._tpsl.get(symbol, TradingStop())
+
+    @staticmethod
+    def _trigger_price(m: SyntheticMarket, trigger_by: str) -> Decimal:
+        if trigger_by == "MarkPrice":
+            return m.mark_price()
+        if trigger_by == "IndexPrice":
+            return m.index_price()
+        return m.last_price()
+
+    def _validate_price(self, symbol: str, price: Decimal) -> None:
+        inst = self._instruments[symbol]
+        if price % inst.tick_size != 0 or not inst.min_price <= price <= inst.max_price:
+            raise SimError(E.PARAMS_ERROR, f"params error: price {price} is off the tick grid or out of range")
+
+    def _check_tpsl(self, symbol: str, m: SyntheticMarket, ts_ms: int) -> None:
+        pos = self.ledger.positions[symbol]
+        stop = self._tpsl[symbol]
+        if pos.is_flat:
+            del self._tpsl[symbol]
+            return
+        long = pos.qty > 0
+        if stop.take_profit is not None:
+            price = self._trigger_price(m, stop.tp_trigger_by)
+            if (long and price >= stop.take_profit) or (not long and price <= stop.take_profit):
+                self._close_on_trigger(symbol, "TakeProfit", ts_ms)
+                return
+        if stop.stop_loss is not None:
+            price = self._trigger_price(m, stop.sl_trigger_by)
+            if (long and price <= stop.stop_loss) or (not long and price >= stop.stop_loss):
+                self._close_on_trigger(symbol, "StopLoss", ts_ms)
+
+    def _close_on_trigger(self, symbol: str, kind: str, ts_ms: int) -> None:
+        """A triggered take-profit/stop-loss: a reduce-only market order for the whole position."""
+        del self._tpsl[symbol]
+        m = self._markets[symbol]
+        pos = self.ledger.positions[symbol]
+        side = Side.SELL if pos.qty > 0 else Side.BUY
+        tick = self._band_tick(m, side)
+        self._seq += 1
+        o = OrderRecord(order_id=self._new_id(), order_link_id="", symbol=symbol, side=side, order_type="Market",
+                        price=tick * m.tick, tick=tick, qty=pos.size, time_in_force="IOC", reduce_only=True,
+                        created_ms=ts_ms, active_ms=ts_ms, seq=self._seq)
+        o.create_type, o.stop_order_type = f"CreateBy{kind}", kind
+        self._orders[o.order_id] = o
+        self._events.append(OrderUpdate(o.view()))
+        self._activate(o, ts_ms)
+
+    def _view(self, symbol: str, mark: Decimal, marks: dict[str, Decimal]) -> PositionView:
+        """The ledger's position view with what the exchange keeps beside it (TP/SL, current PnL)."""
+        view = self.ledger.position_view(symbol, mark, marks)
+        if view.size == 0:
+            return view
+        cur, opened = self.journal.holding(symbol)
+        stop = self._tpsl.get(symbol, TradingStop())
+        return replace(view, cur_realised_pnl=cur, open_ms=opened, take_profit=stop.take_profit,
+                       stop_loss=stop.stop_loss, tp_trigger_by=stop.tp_trigger_by,
+                       sl_trigger_by=stop.sl_trigger_by)
 
     def leverage(self, symbol: str) -> Decimal:
         """The symbol's leverage."""
@@ -814,7 +943,12 @@ class SimExchange:
         """
         now = self._arrive()
         m = self._market(symbol)
-        o = self._find(symbol, order_id, order_link_id)
+        try:
+            o = self._find(symbol, order_id, order_link_id)
+        except SimError as e:
+            if e.ret_code != E.ORDER_NOT_EXISTS:
+                raise
+            raise SimError(E.ORDER_NOT_EXISTS, "order not exists or too late to replace") from None
         if not o.is_live:
             raise SimError(E.ORDER_NOT_EXISTS, "order not exists or too late to replace")
         if qty is None and price is None:
@@ -906,7 +1040,7 @@ class SimExchange:
         self._sync()
         symbols = [symbol] if symbol else list(self._instruments)
         marks = self._marks()
-        return [self.ledger.position_view(s, self._market(s).mark_price(), marks) for s in symbols]
+        return [self._view(s, self._market(s).mark_price(), marks) for s in symbols]
 
     def total_order_im(self) -> Decimal:
         """Margin held by live orders (see ``ledger``)."""
@@ -985,7 +1119,8 @@ class SimExchange:
                 e["exec_id"], e["order_id"], e["order_link_id"], e["symbol"], Side(e["side"]),
                 Decimal(e["price"]), Decimal(e["qty"]), Decimal(e["fee"]), Decimal(e["fee_rate"]),
                 bool(e["is_maker"]), int(e["ts_ms"]), e["exec_type"], Decimal(e["closed_size"]),
-                Decimal(e.get("realised_pnl", "0"))))
+                Decimal(e.get("realised_pnl", "0")),
+                None if e.get("mark_price") is None else Decimal(e["mark_price"])))
         now = self.clock.now_ms()
         for d in state.get("orders", []):
             if d["symbol"] not in self._markets:
@@ -1014,4 +1149,5 @@ def execution_state(e: Execution) -> dict:
             "symbol": e.symbol, "side": e.side.value, "price": str(e.price), "qty": str(e.qty),
             "fee": str(e.fee), "fee_rate": str(e.fee_rate), "is_maker": e.is_maker, "ts_ms": e.ts_ms,
             "exec_type": e.exec_type, "closed_size": str(e.closed_size),
-            "realised_pnl": str(e.realised_pnl)}
+            "realised_pnl": str(e.realised_pnl),
+            "mark_price": None if e.mark_price is None else str(e.mark_price)}

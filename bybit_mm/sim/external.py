@@ -204,6 +204,7 @@ class ExternalMarket:
     _roll_candle = SyntheticMarket._roll_candle
     minute_candles = SyntheticMarket.minute_candles
     klines = SyntheticMarket.klines
+    price_at = SyntheticMarket.price_at
     stats_24h = SyntheticMarket.stats_24h
 
     # --- views ------------------------------------------------------------------------------

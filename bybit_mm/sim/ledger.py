@@ -244,9 +244,13 @@ class Ledger:
             value = pos.entry_value + orders_value if adding else abs(projected) * max(
                 [worst] + [p for _, p in mine])
             if value > cap:
+                # docs v5/error 110090, naming the leverage that allows this position value (beyond
+                # the known tiers: the last tier's, the lowest there is).
+                allowed = inst.max_leverage_for(min(value, inst.max_position_value))
                 raise SimError(E.RISK_LIMIT_EXCEEDED,
-                               f"Order placement failed as your position may exceed the max limit. "
-                               f"Please adjust your leverage to lower the max. position value {cap}")
+                               f"Order placement failed as your position may exceed the max limit. Please adjust "
+                               f"your leverage to {allowed.normalize():f} or below to increase the max. position "
+                               "limit")
         free = self.free_margin(marks)
         if self._orders_im_bound(symbol, side, qty, price, live) < float(free):
             return

@@ -32,6 +32,7 @@ same tape whatever the call pattern.
 from __future__ import annotations
 
 import math
+import random
 import zlib
 from collections import deque
 from collections.abc import Mapping
@@ -53,6 +54,8 @@ _NOISE_PRICES = 256
 #: The side factor of the book's sizes: log AR(1) with this half-life and stationary sd.
 _SIDE_HALF_LIFE_S = 30.0
 _SIDE_SD = 0.3
+#: Funding settlements a new market has behind it (Bybit serves history from listing; 200 a page).
+PAST_FUNDINGS = 600
 
 
 @dataclass(frozen=True)
@@ -291,11 +294,30 @@ class SyntheticMarket:
         self.funding_history: deque[tuple[int, Decimal]] = deque(maxlen=1000)
         self._stats_key: tuple[int, int] | None = None  # the window stats_24h's cached sums are of
         self._stats_closed: tuple[int, int, int, int, int] | None = None
+        self._backfill_funding(seed)
         self._buf: dict[str, list] = {}
         self._dlog_next: np.ndarray | None = None
         self._pos = 0
         self._tpos = 0
         self.step_until(start_ms, None)
+
+    def _backfill_funding(self, seed: int, count: int = PAST_FUNDINGS) -> None:
+        """Settlements before the market's history starts, as a listed contract has them.
+
+        The same mean-reverting process as the live rate, per funding interval, from its own
+        seeded generator (the market's own path does not change).
+        """
+        p = self.params
+        rng = random.Random(f"funding-past-{seed}-{self.symbol}")
+        hours = self._funding_ms / 3_600_000
+        kappa = 1.0 - math.exp(-math.log(2) / p.funding_half_life_h * hours)
+        vol = p.funding_vol_per_day * math.sqrt(hours / 24)
+        last = self.ts_ms - self.ts_ms % self._funding_ms  # step_until settles only after ts_ms
+        rate = p.funding_mean
+        for k in range(count, 0, -1):
+            rate = min(p.funding_cap, max(-p.funding_cap, rate + kappa * (p.funding_mean - rate)
+                                          + vol * rng.gauss(0.0, 1.0)))
+            self.funding_history.append((last - (k - 1) * self._funding_ms, Decimal(f"{rate:.6f}")))
 
     # --- generation ---------------------------------------------------------------------------
 
@@ -497,7 +519,7 @@ class SyntheticMarket:
         self.trade_count += 1
         self.last_tick = tick
         trade = Trade(f"{self._trade_seq:08x}-0000-4000-8000-{self._trade_id_tail}", self.symbol, ts,
-                      tick * self.tick, q * self.qty_step, Side.BUY if buy else Side.SELL)
+                      tick * self.tick, q * self.qty_step, Side.BUY if buy else Side.SELL, self._trade_seq)
         self.trades.append(trade)
         c = self._candles[-1]
         if ts - c[0] >= _MINUTE:
@@ -642,6 +664,16 @@ class SyntheticMarket:
             out.append(Kline(start, m[1] * tick, m[2] * tick, m[3] * tick, m[4] * tick, m[5] * step,
                              m[6] * tick * step))
         return out
+
+    def price_at(self, ts_ms: int) -> Decimal | None:
+        """The open of the minute candle at ``ts_ms`` (the oldest kept when that is older); None
+        before any candle. Walks back from the newest candle."""
+        found = None
+        for c in reversed(self._candles):
+            found = c
+            if c[0] <= ts_ms:
+                break
+        return found[1] * self.tick if found is not None else None
 
     def stats_24h(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         """(high, low, price 24h ago, volume, turnover) over the last 24 hours of candles we have.

@@ -73,7 +73,10 @@ def validate_size(inst: Instrument, qty: Decimal, price: Decimal) -> None:
     except OrderTooSmall as e:
         code = {"min_notional": E.NOTIONAL_TOO_SMALL, "price_range": E.PRICE_OUT_OF_RANGE}.get(
             e.reason, E.PARAMS_ERROR)
-        raise SimError(code, e.message) from None
+        # Bybit's own words for quantities outside the lot-size filter.
+        message = {"max_qty": "The number of contracts exceeds maximum limit allowed: too large",
+                   "min_qty": "The number of contracts exceeds minimum limit allowed"}.get(e.reason, e.message)
+        raise SimError(code, message) from None
 
 
 class OrderRecord:
@@ -82,7 +85,7 @@ class OrderRecord:
     __slots__ = ("order_id", "order_link_id", "symbol", "side", "order_type", "price", "tick", "qty",
                  "filled", "value", "time_in_force", "reduce_only", "status", "reject_reason",
                  "created_ms", "updated_ms", "active_ms", "active", "queue_ahead", "queue_level",
-                 "queue_traded", "seq")
+                 "queue_traded", "seq", "create_type", "stop_order_type")
 
     def __init__(self, *, order_id: str, order_link_id: str, symbol: str, side: Side, order_type: str,
                  price: Decimal, tick: int, qty: Decimal, time_in_force: str, reduce_only: bool,
@@ -109,6 +112,8 @@ class OrderRecord:
         self.queue_level = 0  # the displayed size at the order's level when last seen (depth models)
         self.queue_traded = 0  # steps printed at the order's level since then (depth models)
         self.seq = seq
+        self.create_type = "CreateByUser"
+        self.stop_order_type = ""
 
     @property
     def leaves(self) -> Decimal:
@@ -125,7 +130,8 @@ class OrderRecord:
         avg = (self.value / self.filled) if self.filled else None
         return SimOrder(self.order_id, self.order_link_id, self.symbol, self.side, self.order_type,
                         self.price, self.qty, self.filled, avg, self.time_in_force, self.reduce_only,
-                        self.status, self.reject_reason, self.created_ms, self.updated_ms)
+                        self.status, self.reject_reason, self.created_ms, self.updated_ms,
+                        self.create_type, self.stop_order_type)
 
 
 class QueueModel(Protocol):

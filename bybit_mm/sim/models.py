@@ -34,6 +34,8 @@ class Trade:
     price: Decimal
     qty: Decimal
     side: Side
+    #: The market's trade sequence number (Bybit's cross sequence ``seq``; 0 when unknown).
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Ticker:
     volume_24h: Decimal
     turnover_24h: Decimal
     open_interest: Decimal
+    #: The price an hour ago (the open of that minute's candle; the oldest we have if younger).
+    prev_price_1h: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,11 @@ class SimOrder:
     reject_reason: str
     created_ms: int
     updated_ms: int
+    #: Bybit's ``createType``: ``CreateByUser``, or ``CreateByTakeProfit``/``CreateByStopLoss`` for an
+    #: order a position's take-profit/stop-loss placed when it triggered.
+    create_type: str = "CreateByUser"
+    #: Bybit's ``stopOrderType``: "" for plain orders, ``TakeProfit``/``StopLoss`` for triggered ones.
+    stop_order_type: str = ""
 
     @property
     def leaves_qty(self) -> Decimal:
@@ -138,6 +147,8 @@ class Execution:
     closed_size: Decimal
     #: Realised PnL of the closed part, before fees (0 for opening fills and funding).
     realised_pnl: Decimal = Decimal(0)
+    #: The symbol's mark price when it happened (None when unknown, e.g. a reloaded account).
+    mark_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +171,28 @@ class PositionView:
     cum_realised_pnl: Decimal
     risk_limit_value: Decimal
     updated_ms: int
+    #: The realised PnL of the position held now (fees and funding included; 0 when flat).
+    cur_realised_pnl: Decimal = Decimal(0)
+    #: When the position held now was opened (0 when flat).
+    open_ms: int = 0
+    #: The position's take-profit / stop-loss (None when not set) and the price each triggers on.
+    take_profit: Decimal | None = None
+    stop_loss: Decimal | None = None
+    tp_trigger_by: str = ""
+    sl_trigger_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStop:
+    """A position's take-profit and stop-loss (tpslMode Full: the whole position closes at market).
+
+    ``*_trigger_by`` is Bybit's ``LastPrice``, ``MarkPrice`` or ``IndexPrice``.
+    """
+
+    take_profit: Decimal | None = None
+    stop_loss: Decimal | None = None
+    tp_trigger_by: str = "LastPrice"
+    sl_trigger_by: str = "LastPrice"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import ccxt
 import pytest
@@ -10,6 +10,7 @@ from emu_client import run_with_client
 
 from bybit_mm.domain.instruments import get_instrument
 from bybit_mm.domain.margin import initial_margin, isolated_liquidation
+from bybit_mm.domain.rounding import round_price
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -49,15 +50,16 @@ def test_set_margin_mode_unified_and_repeat(emu) -> None:
         assert emu.exchange.margin_mode("ETHUSDT") == "cross"
 
 
-def test_flat_positions_come_back_with_size_zero(emu) -> None:
+def test_positions_by_settle_coin_are_open_ones_and_by_symbol_also_flat(emu) -> None:
+    # docs v5/position/position: by settleCoin only size > 0; by symbol "regardless of having position".
     async def scenario(ex):
         await ex.load_markets()
         return await ex.fetch_positions(), await ex.fetch_positions([ETH])
 
     every, eth = run_with_client(emu, scenario)
-    assert {p["symbol"] for p in every} == {BTC, ETH}
-    assert all(p["contracts"] == 0 and p["info"]["size"] == "0" and p["info"]["side"] == "" for p in every)
+    assert every == []
     assert [p["symbol"] for p in eth] == [ETH]
+    assert eth[0]["contracts"] == 0 and eth[0]["info"]["size"] == "0" and eth[0]["info"]["side"] == ""
 
 
 def test_post_only_rests_amends_cancels_and_crossing_is_cancelled(emu) -> None:
@@ -130,6 +132,10 @@ def test_open_orders_paginate_with_cursors(emu) -> None:
     assert sorted(o["orderId"] for o in first["list"] + second["list"]) == sorted(ids)
 
 
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.00000001"), ROUND_HALF_UP)
+
+
 def _wait_for_fill(emu, order_id: str, *, step_ms: int = 1_000, max_steps: int = 3_600) -> None:
     for _ in range(max_steps):
         emu.run_until(emu.clock.now_ms() + step_ms)
@@ -184,18 +190,21 @@ def test_a_resting_bid_fills_and_ccxt_reads_the_domain_math(emu) -> None:
     info = p["info"]
     assert p["side"] == "long" and _d(info["size"]) == qty and _d(info["avgPrice"]) == price
     assert _d(info["leverage"]) == leverage
-    assert _d(info["liqPrice"]) == liq.liquidation_price
-    assert _d(info["bustPrice"]) == liq.bankruptcy_price
-    # Bybit's positionIM and positionMM both carry the fee to close at the bankruptcy price
+    # On the tick grid, a long's rounded up (toward the mark); bustPrice is deprecated: always "".
+    assert _d(info["liqPrice"]) == round_price(liq.liquidation_price, inst.tick_size, "Sell")
+    assert info["bustPrice"] == ""
+    # Bybit's positionIM and positionMM both carry the fee to close at the bankruptcy price;
+    # USDT amounts come to 8 decimals.
     assert liq.initial_margin == initial_margin(qty * price, leverage)
-    assert _d(info["positionIM"]) == liq.position_margin == liq.initial_margin + liq.fee_to_close
-    assert _d(info["positionMM"]) == liq.reported_maintenance_margin
+    assert _d(info["positionIM"]) == _money(liq.position_margin)
+    assert liq.position_margin == liq.initial_margin + liq.fee_to_close
+    assert _d(info["positionMM"]) == _money(liq.reported_maintenance_margin)
     mark = _d(info["markPrice"])
     assert _d(info["unrealisedPnl"]) == qty * (mark - price)
 
     usdt = balance["USDT"]
     assert _d(usdt["total"]) == Decimal(10000) - expected_fee
-    assert _d(usdt["used"]) == liq.position_margin
+    assert _d(usdt["used"]) == _money(liq.position_margin)
     coin = balance["info"]["result"]["list"][0]["coin"][0]
     assert _d(coin["equity"]) == Decimal(10000) - expected_fee + qty * (mark - price)
     assert _d(coin["cumRealisedPnl"]) == -expected_fee
@@ -225,11 +234,14 @@ def test_market_order_takes_at_taker_fee_and_shows_in_closed_orders(emu) -> None
     for t in trades:
         assert _d(t["info"]["execFee"]) == _d(t["info"]["execQty"]) * _d(t["info"]["execPrice"]) * Decimal("0.00055")
     assert positions[0]["side"] == "short" and positions[0]["contracts"] == 0.02
-    # The SimClock starts at 2026-01-01T00:00Z, a funding time of 8-hourly symbols.
-    assert [f["timestamp"] for f in funding] == [1_767_225_600_000]
+    # The SimClock starts at 2026-01-01T00:00Z, a funding time of 8-hourly symbols; a fresh emulator
+    # has the history before it, as a listed contract does (one page of 200, oldest first).
+    times = [f["timestamp"] for f in funding]
+    assert times[-1] == 1_767_225_600_000 and len(times) == 200
+    assert all(b - a == 8 * 3_600_000 for a, b in zip(times, times[1:]))
 
 
-def test_account_type_probes_and_classic_switch_isolated(emu) -> None:
+def test_account_type_probes_and_classic_switch_isolated_is_refused(emu) -> None:
     async def probing(ex):  # ccxt's defaults: ask /v5/user/query-api and /v5/account/info first
         balance = await ex.fetch_balance()
         return balance, ex.options["enableUnifiedAccount"], ex.options["unifiedMarginStatus"]
@@ -238,13 +250,12 @@ def test_account_type_probes_and_classic_switch_isolated(emu) -> None:
         emu, probing, options={"enableUnifiedMargin": None, "enableUnifiedAccount": None})
     assert balance["USDT"]["total"] == 10000 and uta is True and status == 6
 
-    async def classic(ex):
+    async def classic(ex):  # a client wrongly assuming a classic account gets Bybit's UTA 2.0 refusal
         await ex.load_markets()
-        await ex.set_margin_mode("isolated", BTC, {"leverage": 20})
-        with pytest.raises(ccxt.MarginModeAlreadySet):
+        with pytest.raises(ccxt.PermissionDenied, match="100028"):
             await ex.set_margin_mode("isolated", BTC, {"leverage": 20})
 
     run_with_client(emu, classic, options={"enableUnifiedAccount": False})
     with emu.lock:
-        assert emu.exchange.margin_mode("BTCUSDT") == "isolated"
-        assert emu.exchange.leverage("BTCUSDT") == 20
+        assert emu.exchange.margin_mode("BTCUSDT") == "cross"
+        assert emu.exchange.leverage("BTCUSDT") == 10

@@ -74,3 +74,35 @@ def test_signature_covers_the_raw_query_as_sent(emu) -> None:
                "X-BAPI-SIGN": sign(emu.api_secret, ts, emu.api_key, "5000", "category=linear&symbol=BTCUSDT")}
     _, _, body = _get(f"{emu.url}/v5/account/fee-rate?{query}", headers)
     assert body["retCode"] == 10004
+
+
+def _signed_post(emu, path: str, body: bytes) -> tuple[int, Any]:
+    ts = str(int(time.time() * 1000))
+    headers = {"X-BAPI-API-KEY": emu.api_key, "X-BAPI-TIMESTAMP": ts, "X-BAPI-RECV-WINDOW": "5000",
+               "X-BAPI-SIGN": sign(emu.api_secret, ts, emu.api_key, "5000", body.decode("latin-1")),
+               "Content-Type": "application/json"}
+    req = urllib.request.Request(f"{emu.url}{path}", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_malformed_input_gets_bybits_envelope_not_http_500(emu) -> None:
+    """Found by fuzzing every route: a body that is not UTF-8 and a number beyond any range."""
+    status, body = _signed_post(emu, "/v5/order/create", b"\xff\xfe")
+    assert status == 200 and body["retCode"] == 10001
+    order = {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01",
+             "price": "1e400"}
+    status, body = _signed_post(emu, "/v5/order/create", json.dumps(order).encode())
+    assert status == 200 and body["retCode"] == 10001 and "price" in body["retMsg"]
+
+
+def test_public_responses_carry_the_ip_limit_headers(emu) -> None:
+    # docs v5/rate-limit: "Every request to the API returns" the X-Bapi-Limit* headers.
+    before = int(time.time() * 1000)
+    status, headers, _ = _get(f"{emu.url}/v5/market/tickers?category=linear&symbol=BTCUSDT")
+    assert status == 200 and headers["X-Bapi-Limit"] == "600"
+    assert 0 <= int(headers["X-Bapi-Limit-Status"]) < 600
+    assert before <= int(headers["X-Bapi-Limit-Reset-Timestamp"]) <= int(time.time() * 1000)

@@ -60,6 +60,7 @@ def test_endpoint_limit_counts_down_and_resets_after_a_second() -> None:
     statuses = [limiter.check_endpoint("k", "POST", "/v5/order/create") for _ in range(11)]
     assert [s.allowed for s in statuses] == [True] * 10 + [False]
     assert [s.remaining for s in statuses[:3]] == [9, 8, 7]
+    assert statuses[0].reset_ms == NOW  # not exceeded: "just the current timestamp" (docs)
     assert statuses[-1].headers() == {"X-Bapi-Limit": "10", "X-Bapi-Limit-Status": "0",
                                       "X-Bapi-Limit-Reset-Timestamp": str(NOW + 1000)}
     assert limiter.check_endpoint("other", "POST", "/v5/order/create").allowed  # per key
@@ -112,7 +113,9 @@ def test_params_types_and_errors() -> None:
     for call in (lambda: p.decimal("s"), lambda: p.integer("n", hi=4), lambda: p.req("missing"),
                  lambda: Params({"category": "spot"}).category(),
                  lambda: Params({"orderLinkId": "bad id!"}).order_link_id(),
-                 lambda: Params({"qty": "-1"}).decimal("qty")):
+                 lambda: Params({"qty": "-1"}).decimal("qty"),
+                 lambda: Params({"price": "1e400"}).decimal("price"),
+                 lambda: Params({"price": "1e-30"}).decimal("price")):
         with pytest.raises(ApiError) as e:
             call()
         assert e.value.ret_code == 10001
@@ -121,7 +124,10 @@ def test_params_types_and_errors() -> None:
 def test_page_walks_a_list_with_cursors() -> None:
     items = list(range(7))
     first, cursor = page(items, Params({"limit": "3"}), default_limit=20, max_limit=50)
-    assert first == [0, 1, 2] and cursor == "3"
+    assert first == [0, 1, 2] and cursor and not cursor.isdigit()  # opaque, as Bybit's
+    for bad in ("3", "garbage", "!!"):
+        with pytest.raises(ApiError):
+            page(items, Params({"cursor": bad}), default_limit=20, max_limit=50)
     second, cursor = page(items, Params({"limit": "3", "cursor": cursor}), default_limit=20, max_limit=50)
     third, end = page(items, Params({"limit": "3", "cursor": cursor}), default_limit=20, max_limit=50)
     assert second == [3, 4, 5] and third == [6] and end == ""

@@ -8,6 +8,7 @@ import pytest
 
 from bybit_mm.domain.margin import isolated_liquidation
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.rounding import round_liquidation_price
 from bybit_mm.errors import InsufficientMargin, OrderRejected, UsageError
 from bybit_mm.exchange.errors import OrderNotFound
 from bybit_mm.exchange.port import FuturesClient
@@ -145,7 +146,8 @@ def test_market_order_opens_position_with_domain_liquidation_price_and_flatten_c
     assert pos.side == "long" and pos.size == Decimal("0.02") and pos.leverage == 50
     assert pos.margin_mode == "isolated"
     expected = isolated_liquidation(inst, Side.BUY, pos.entry_price, pos.size, Decimal(50), taker_rate=fees.taker)
-    assert pos.liquidation_price == expected.liquidation_price
+    # As Bybit shows it: on the tick grid, a long's rounded up (toward the mark).
+    assert pos.liquidation_price == round_liquidation_price(expected.liquidation_price, inst.tick_size, Side.BUY)
     # Bybit's position margin: IM + fee to close at the bankruptcy price (ROI divides by it)
     assert abs(pos.position_margin - expected.position_margin) <= Decimal("1e-8")
     assert pos.roi_pct == pos.unrealized_pnl / pos.position_margin * 100
@@ -244,6 +246,7 @@ def test_funding_at_a_funding_time_is_a_funding_execution(near_funding) -> None:
     trade, funding = execs
     assert trade.client_order_id == "fund-1" and not trade.is_funding
     assert since == [funding] and funding.is_funding
+    # A settlement is no order (Bybit's execution carries a settlement id as orderId; the port drops it).
     assert funding.ts_ms == FUNDING_MS and funding.order_id == "" and funding.client_order_id == ""
     assert funding.side is Side.BUY and funding.qty == Decimal("0.05") and not funding.is_maker
     # The sim's own record (price = mark, fee = funding paid), and the wallet moved by exactly it.

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from bybit_mm.domain.instruments import get_instrument
 from bybit_mm.sim.clock import SimClock, WallClock
-from bybit_mm.sim.market import MarketParams, SyntheticMarket, SyntheticMarketParams
+from bybit_mm.sim.market import PAST_FUNDINGS, MarketParams, SyntheticMarket, SyntheticMarketParams
 
 DAY0 = 1_767_225_600_000
 BTC = get_instrument("BTCUSDT")
@@ -115,7 +115,11 @@ def test_funding_settles_on_the_interval_grid() -> None:
     m = SyntheticMarket(hourly, mp.for_symbol("BTCUSDT", hourly), seed=1, start_ms=DAY0, market_params=mp)
     m.step_until(DAY0 + 150 * 60_000, None)
     times = [t for t, _ in m.funding_history]
-    assert times == [DAY0 + 3_600_000, DAY0 + 7_200_000]
+    assert times[-2:] == [DAY0 + 3_600_000, DAY0 + 7_200_000]
+    # A fresh market has history from before it started, on the same grid, up to its start.
+    past = times[:-2]
+    assert len(past) == PAST_FUNDINGS and past[-1] == DAY0
+    assert all(b - a == 3_600_000 for a, b in zip(past, past[1:]))
     assert all(abs(r) <= Decimal("0.005") for _, r in m.funding_history)
     assert m.next_funding_ms() == DAY0 + 3 * 3_600_000
     assert _market(minutes=0).next_funding_ms() == DAY0 + 8 * 3_600_000  # 480 min: 00/08/16 UTC
