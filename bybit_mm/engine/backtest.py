@@ -59,6 +59,9 @@ class BacktestSettings:
     #: Also decide after a complete book update or print, at most every ``requote_s`` (as the
     #: engine does on a stream; 0: after every update). None: every ``interval_s`` only (as on REST).
     requote_s: float | None = None
+    #: The equity curve (:attr:`BacktestResult.equity`) is sampled at the first decision at least
+    #: this many seconds of market time after the previous sample.
+    equity_every_s: float = 10.0
 
     @classmethod
     def from_profile(cls, profile: Profile, *, requote_s: float | None = None) -> BacktestSettings:
@@ -86,6 +89,8 @@ class BacktestResult:
     funding_source: str
     fundings: int
     settings: dict[str, Any]
+    #: (time ms, equity) at decisions every ``equity_every_s`` and at the end; not in ``to_dict``.
+    equity: tuple[tuple[int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly view (``type: backtest``): the summary's keys, then the replay's.
@@ -142,6 +147,9 @@ class Backtest:
         self._working_version = -1
         self._account: AccountView | None = None
         self._account_key: tuple[Any, ...] | None = None
+        self._equity: list[tuple[int, float]] = []
+        self._equity_every_ms = max(1, int(settings.equity_every_s * 1000))
+        self._next_equity_ms = 0
 
     # -- the run ------------------------------------------------------------------------------
     def run(self, progress: Any = None) -> BacktestResult:
@@ -190,6 +198,8 @@ class Backtest:
             cancelled_on_exit=cancelled, flattened=flattened, started_ms=self.started_ms, ended_ms=end_ms,
             latency_p50_ms=rtt, latency_p99_ms=rtt)
         s = self.settings
+        if wallet is not None:
+            self._equity.append((end_ms, float(wallet.equity)))
         result = BacktestResult(
             summary=summary, events=n, decisions=self.decisions, data_start_ms=first_ms, data_end_ms=last_ms,
             mark_source="mark rows" if ex.mark_rows else "mid",
@@ -198,7 +208,8 @@ class Backtest:
                       "queue_model": s.queue_model, "fee_tier": s.fee_tier,
                       "order_latency_ms": s.latency.entry, "response_latency_ms": s.latency.response,
                       "feed_latency_ms": s.latency.feed, "leverage": cfg.leverage,
-                      "margin_mode": cfg.margin_mode, "model": cfg.model})
+                      "margin_mode": cfg.margin_mode, "model": cfg.model},
+            equity=tuple(self._equity))
         if self.journal is not None:
             self.journal.set_state(**{f"{cfg.symbol}.counters": self.counters, f"{cfg.symbol}.last_ts_ms": end_ms})
             self.journal.end_run(end_ms, reason, result.to_dict())
@@ -230,7 +241,11 @@ class Backtest:
         # The replayed book is current at every decision (as the paper account's sim stamps it): a
         # quiet stretch of history is a quiet market, not a stale feed.
         core.on_book(now_ms, core.bid_tick, core.ask_tick)
-        d = core.decide(now_ms, self._account_view(), self._working_orders())
+        account = self._account_view()
+        if now_ms >= self._next_equity_ms:
+            self._equity.append((now_ms, float(account.equity)))
+            self._next_equity_ms = now_ms + self._equity_every_ms
+        d = core.decide(now_ms, account, self._working_orders())
         requests: list[Request] = []
         for a in d.actions:
             if self.budget.try_take({"place": "create", "amend": "amend", "cancel": "cancel"}[a.kind], now_ms):
