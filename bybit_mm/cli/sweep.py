@@ -73,7 +73,7 @@ def _sweep(app: Any, data: list[Path], grid_specs: list[str], range_specs: list[
     base = app.profile
     grids = [g.parse_grid(s) for s in grid_specs]
     ranges = [g.parse_range(s) for s in range_specs]
-    if not grids and not ranges:
+    if not grids and not ranges and not draws:
         raise UsageError("nothing to sweep: give --grid KEY=V1,V2,... or --random N --range KEY=LO:HI")
     combos = g.combinations(grids, ranges, draws, seed)
     profiles = [g.apply(base, p) for p in combos]  # every combination valid before any task runs
