@@ -58,13 +58,57 @@ def _round(value: Decimal | None, places: int) -> Decimal | None:
 
 
 def fmt(value: Decimal | None, places: int | None = None) -> str:
-    """A Decimal for a table: fixed places, or trailing zeros stripped; "-" for None."""
-    if value is None:
-        return "-"
-    if places is not None:
-        return f"{value:,.{places}f}"
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
+    """A Decimal for a table: fixed places, or trailing zeros stripped (never ``-0``); "-" for None."""
+    from bybit_mm.ui.format import number
+
+    return number(value, places, group=places is not None, missing="-")
+
+
+def print_table(app: AppContext, title: str, columns: list[tuple[str, str, int]], rows: list[tuple[str, ...]]) -> None:
+    """Print a table that fits the terminal and never cuts a number.
+
+    ``columns``: (header, kind, rank). Numbers (kind ``num``) never wrap nor shrink; text wraps
+    between words; ids (``id``) fold onto further lines. When even that is too wide, the columns of
+    the highest rank go first (rank 0 stays), and the caption says how many are hidden.
+    """
+    from rich import box
+    from rich.table import Table
+
+    console = app.terminal.out
+    minimum: list[int] = []
+    for i, (header, kind, _) in enumerate(columns):
+        cells = [r[i] for r in rows] + [header]
+        longest_word = max(len(w) for c in cells for w in c.split() or [""])
+        minimum.append(max(len(c) for c in cells) if kind == "num" else
+                       min(longest_word, 8) if kind == "id" else longest_word)
+    keep = list(range(len(columns)))
+    # Each column costs its width, a space of padding each side and a (blank) rule between two;
+    # the edges cost one (blank) rule each side.
+    while sum(minimum[i] for i in keep) + 3 * (len(keep) - 1) + 2 > console.width:
+        droppable = [i for i in keep if columns[i][2] > 0]
+        if not droppable:
+            break
+        keep.remove(max(droppable, key=lambda i: (columns[i][2], i)))
+    table = Table(title=title, title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    for i in keep:
+        header, kind, _ = columns[i]
+        if kind == "num":
+            table.add_column(header, justify="right", no_wrap=True, min_width=minimum[i])
+        else:
+            table.add_column(header, overflow="fold", min_width=minimum[i])
+    for r in rows:
+        table.add_row(*(r[i] for i in keep))
+    if len(keep) < len(columns):
+        hidden = ", ".join(columns[i][0] for i in range(len(columns)) if i not in keep)
+        table.caption = f"hidden to fit {console.width} columns: {hidden} (see --json)"
+    console.print(table)
+
+
+def _places_of(*prices: Decimal | None) -> int | None:
+    """Decimals of the most precise of these exchange prices (they sit on the tick)."""
+    exps = [p.normalize().as_tuple().exponent for p in prices if p is not None and p != 0]
+    return max((-e for e in exps if isinstance(e, int)), default=None) if exps else None
 
 
 # --- argument parsing ------------------------------------------------------------------------
@@ -196,16 +240,16 @@ def positions(
     if as_json:
         app.terminal.json([position_dict(p) for p in rows])
         return
-    from rich.table import Table
-
-    table = Table(title="positions", title_justify="left")
-    for col in ("symbol", "side", "size", "entry", "mark", "liq price", "liq dist %", "margin", "uPnL", "ROI %"):
-        table.add_column(col, justify="left" if col in ("symbol", "side") else "right")
+    cells = []
     for p in rows:
-        table.add_row(p.symbol, f"{p.side} {_fmt_lev(p.leverage)} {p.margin_mode}", fmt(p.size), fmt(p.entry_price),
-                      fmt(p.mark_price), fmt(p.liquidation_price), fmt(p.liq_distance_pct, 2),
-                      fmt(p.position_margin, 2), fmt(p.unrealized_pnl, 2), fmt(p.roi_pct, 2))
-    app.terminal.out.print(table)
+        tick_places = _places_of(p.entry_price, p.mark_price)  # a computed liq price has more digits
+        cells.append((f"{p.symbol} {p.side} {_fmt_lev(p.leverage)} {p.margin_mode}", fmt(p.size),
+                      fmt(p.entry_price), fmt(p.mark_price), fmt(p.liquidation_price, tick_places),
+                      fmt(p.liq_distance_pct, 2), fmt(p.position_margin, 2), fmt(p.unrealized_pnl, 2),
+                      fmt(p.roi_pct, 2)))
+    print_table(app, "positions", [("symbol / side", "text", 0), ("size", "num", 0), ("entry", "num", 0),
+                                   ("mark", "num", 3), ("liq price", "num", 0), ("liq %", "num", 1),
+                                   ("margin", "num", 4), ("uPnL", "num", 2), ("ROI %", "num", 5)], cells)
     if not rows:
         app.terminal.message("no open positions")
 
@@ -244,15 +288,12 @@ def orders(
     if as_json:
         app.terminal.json([order_dict(o) for o in rows])
         return
-    from rich.table import Table
-
-    table = Table(title="open orders", title_justify="left")
-    for col in ("symbol", "side", "type", "price", "qty", "filled", "status", "tif", "client id", "order id"):
-        table.add_column(col, justify="right" if col in ("price", "qty", "filled") else "left")
-    for o in rows:
-        table.add_row(o.symbol, o.side.value, o.order_type + (" RO" if o.reduce_only else ""), fmt(o.price),
-                      fmt(o.qty), fmt(o.filled_qty), o.status, o.time_in_force, o.client_order_id, o.order_id)
-    app.terminal.out.print(table)
+    cells = [(o.symbol, o.side.value, fmt(o.price), fmt(o.qty), fmt(o.filled_qty), o.status,
+              f"{o.order_type} {o.time_in_force}" + (" RO" if o.reduce_only else ""), o.client_order_id or "-",
+              o.order_id) for o in rows]
+    print_table(app, "open orders", [("symbol", "text", 0), ("side", "text", 0), ("price", "num", 0),
+                                     ("qty", "num", 0), ("filled", "num", 2), ("status", "text", 1),
+                                     ("type", "text", 3), ("client id", "id", 0), ("order id", "id", 4)], cells)
     if not rows:
         app.terminal.message("no open orders")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -28,6 +28,21 @@ class SecretFilter(logging.Filter):
             record.msg = scrub(record.getMessage(), self.secrets)
             record.args = ()
         return True
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted: rich's live table redirects
+    it while it runs, and prints what arrives above the table instead of under its redraws."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        import sys
+
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 @dataclass
@@ -61,7 +76,7 @@ class AppContext:
     def setup_logging(self) -> None:
         """Log to stderr: warnings by default, info with -v, debug with -vv or --debug."""
         level = logging.DEBUG if (self.debug or self.verbose >= 2) else logging.INFO if self.verbose else logging.WARNING
-        handler = logging.StreamHandler()
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(self.secret_filter)
         root = logging.getLogger("bybit_mm")

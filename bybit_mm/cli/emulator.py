@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 import typer
 
 from bybit_mm.cli.parsing import parse_decimal
 from bybit_mm.errors import UsageError
 
+if TYPE_CHECKING:
+    import asyncio
+
 DEFAULT_KEY = "emulator-key"  # kept equal to bybit_mm.emulator.config.DEFAULT_API_KEY (lazy import)
 DEFAULT_SECRET = "emulator-secret"
+#: Seconds a stop (SIGINT/SIGTERM) may take to close connections before the process just exits:
+#: a sim running far faster than real time can keep the event loop busy for many seconds.
+STOP_GRACE_S = 2.0
 
 
 def _symbols(raw: str) -> tuple[str, ...]:
@@ -52,15 +59,19 @@ def emulator(
                                             "instead."),
     ws_delay_ms: float = typer.Option(0.0, "--ws-delay-ms", min=0.0,
                                       help="Added delay of every WebSocket message (ms)."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print one JSON line instead of `listening on URL`: url, host, port, "
+                                      "ws_public, ws_private, symbols, seed, speed, api_key, pid."),
 ) -> None:
     """Run a local Bybit V5 emulator (REST and WebSocket) over a synthetic market, for tests and dry runs.
 
-    Prints `listening on http://HOST:PORT` once ready and serves until SIGINT/SIGTERM. Point a
+    Prints `listening on http://HOST:PORT` (or, with --json, one JSON line) once ready and
+    serves until SIGINT/SIGTERM (exit 0 within a few seconds, even with a fast --speed). Point a
     profile at it with network = "emulator" and url = that address (see profiles/emulator.toml);
     clients authenticate with --api-key / --api-secret exactly as with Bybit (HMAC-SHA256).
     """
     import asyncio
-    import signal
+    import os
 
     from bybit_mm.emulator.config import EmulatorConfig
     from bybit_mm.emulator.server import build_state, serve
@@ -77,13 +88,22 @@ def emulator(
     state = build_state(config)
 
     def listening(url: str) -> None:
-        print(f"listening on {url}", flush=True)
+        if not as_json:
+            print(f"listening on {url}", flush=True)
+            return
+        from bybit_mm.emulator.runner import _ws_base
+        from bybit_mm.emulator.ws_wire import PRIVATE_PATH, PUBLIC_PATH
+        from bybit_mm.ui.console import to_json
+
+        bound = int(url.rsplit(":", 1)[1])
+        print(to_json({"url": url, "host": config.host, "port": bound,
+                       "ws_public": _ws_base(url) + PUBLIC_PATH, "ws_private": _ws_base(url) + PRIVATE_PATH,
+                       "symbols": list(config.symbols), "seed": config.seed, "speed": config.speed,
+                       "api_key": config.api_key, "pid": os.getpid()}, indent=None), flush=True)
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        _stop_on_signals(asyncio.get_running_loop(), stop)
         try:
             await serve(state, config.host, config.port, on_listening=listening, stop=stop)
         except OSError as e:
@@ -91,6 +111,38 @@ def emulator(
                              hint="pick another --port (0 picks a free one)") from None
 
     asyncio.run(main())
+
+
+def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM: a clean stop, and an exit (status 0) anyway after :data:`STOP_GRACE_S`.
+
+    Python-level handlers, not ``loop.add_signal_handler``: those run only when the event loop
+    gets a turn, which a sim catching up at a high ``--speed`` can deny it for many seconds. These
+    run in the main thread between two bytecodes, wherever it is. A second signal exits at once.
+    """
+    import os
+    import signal
+    import sys
+    import threading
+
+    asked: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if asked:
+            os._exit(0)
+        asked.append(signum)
+        loop.call_soon_threadsafe(stop.set)
+
+        def give_up() -> None:
+            sys.stdout.flush()
+            os._exit(0)  # the emulator keeps nothing on disk: there is nothing left to save
+
+        timer = threading.Timer(STOP_GRACE_S, give_up)
+        timer.daemon = True
+        timer.start()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
 
 
 def register(app: typer.Typer) -> None:

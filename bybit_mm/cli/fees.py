@@ -76,11 +76,13 @@ def fees(
     if notional is not None:
         table.add_column("maker fee", justify="right")
         table.add_column("taker fee", justify="right")
+    from bybit_mm.ui.format import number
+
     for r in rows:
-        cells = [r["label"], f"{r['maker_pct']:.4f}", f"{r['taker_pct']:.4f}",
-                 f"{r['breakeven_maker_maker_bps']:.2f}", f"{r['breakeven_maker_taker_bps']:.2f}"]
+        cells = [r["label"], number(r["maker_pct"], 4), number(r["taker_pct"], 4),
+                 number(r["breakeven_maker_maker_bps"], 2), number(r["breakeven_maker_taker_bps"], 2)]
         if notional is not None:
-            cells += [f"{r['maker_fee']:.4f}", f"{r['taker_fee']:.4f}"]
+            cells += [number(r["maker_fee"], 4), number(r["taker_fee"], 4)]
         table.add_row(*cells)
     term.out.print(table)
     term.message(f"source: {fee_data.FEE_SOURCE}, checked {fee_data.FEE_CHECKED}. {fee_data.FEE_NOTE} "

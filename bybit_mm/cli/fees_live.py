@@ -38,6 +38,8 @@ def run_fees_live(app: AppContext, symbol: str | None, as_json: bool) -> None:
     table = Table(title=f"account fee rates for {sym} ({doc['network']})", title_justify="left")
     for col in ("maker %", "taker %", "b/e m-m bps", "b/e m-t bps"):
         table.add_column(col, justify="right")
-    table.add_row(f"{doc['maker_pct']:.4f}", f"{doc['taker_pct']:.4f}",
-                  f"{doc['breakeven_maker_maker_bps']:.2f}", f"{doc['breakeven_maker_taker_bps']:.2f}")
+    from bybit_mm.ui.format import number
+
+    table.add_row(number(doc["maker_pct"], 4), number(doc["taker_pct"], 4),
+                  number(doc["breakeven_maker_maker_bps"], 2), number(doc["breakeven_maker_taker_bps"], 2))
     app.terminal.out.print(table)

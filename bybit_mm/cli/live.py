@@ -100,11 +100,12 @@ def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, 
             async with open_client(app) as client:
                 from bybit_mm.config.secrets import resolve_credentials
                 from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
+                from bybit_mm.exchange.logged import LoggedClient
 
                 # Market data, orders and fills over WebSocket; REST when the stream fails.
                 stream = CcxtMarketStream.from_profile(profile, symbol, resolve_credentials(profile), private=True)
                 try:
-                    yield LiveTrader(client, clock, config, journal=journal, resume=resume,
+                    yield LiveTrader(LoggedClient(client), clock, config, journal=journal, resume=resume,
                                      on_snapshot=on_snapshot, stream=stream)
                 finally:
                     await stream.close()

@@ -134,10 +134,10 @@ def render(doc: dict[str, Any]) -> Any:
     """A rich table of both models next to the touch."""
     from rich.table import Table
 
+    from bybit_mm.ui.format import number
+
     def f(value: Any, digits: int = 2) -> str:
-        if value is None:
-            return "-"
-        return f"{float(value):,.{digits}f}"
+        return number(value, digits, missing="-")
 
     title = (f"{doc['symbol']} quotes  (sigma {f(doc['sigma'], 4)}/sqrt(s), k {f(doc['k'], 4)}, "
              f"A {f(doc['A'], 3)}/s, gamma {doc['gamma']:g}, q {doc['q']:.3g})")
@@ -206,11 +206,7 @@ def run_live_quote(app: AppContext, symbol: str | None, watch: bool, as_json: bo
                 if market is not None:
                     await market.close()
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        if not watch:  # Ctrl-C is how a watch ends: exit 0
-            raise
+    asyncio.run(main())  # Ctrl-C ends a watch as it ends any command: exit 130 (README)
 
 
 def _streamable(app: AppContext) -> bool:

@@ -84,19 +84,20 @@ async def _run_with_signals(trader: LiveTrader) -> RunSummary:
                 pass
 
 
-def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummary:
+def run_trader(app: AppContext, make_trader: Any, *, as_json: bool, total_s: float | None = None) -> RunSummary:
     """Run the engine built by ``make_trader(on_snapshot)`` (an async context manager factory).
 
     ``make_trader(on_snapshot)`` yields a ready :class:`LiveTrader` and closes its client on
     exit. With ``as_json`` every periodic snapshot is a JSON line on stdout and the summary is
-    the last line; otherwise a rich live table refreshes a few times a second from the latest
-    snapshot and the summary table is printed at the end.
+    the last line; otherwise a rich live table, laid out for the terminal's size, refreshes a few
+    times a second from the latest snapshot (its last frame shows the final state, as the
+    summary table printed under it does). ``total_s``: the run's length in engine time; on a
+    terminal the table's bottom border then shows the progress and an ETA.
     """
     import asyncio
 
-    from bybit_mm.ui.dashboard import dashboard, summary_table
-
     term = app.terminal
+    running: list[LiveTrader] = []
 
     def emit(snap: Any) -> None:
         if as_json:
@@ -104,22 +105,72 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
 
     async def main() -> RunSummary:
         async with make_trader(emit) as trader:
+            running.append(trader)
             if as_json:
                 return await _run_with_signals(trader)
             from rich.live import Live
-            from rich.text import Text
 
-            def render() -> Any:
-                return dashboard(trader.latest) if trader.latest is not None else Text("starting…")
+            view = _LiveView(trader, total_s if term.out.is_terminal else None)
+            with Live(view, console=term.out, refresh_per_second=4, transient=False) as live:
+                try:
+                    return await _run_with_signals(trader)
+                finally:
+                    view.settle()
+                    live.refresh()
 
-            class _View:
-                def __rich__(self) -> Any:
-                    return render()
+    try:
+        summary = asyncio.run(main())
+    except BaseException:
+        # A fatal error (exchange gone, authentication) stops the run after its shutdown: the
+        # summary of what it did is printed all the same, then the error sets the exit code.
+        if running and running[0].summary is not None:
+            _print_summary(term, running[0].summary, as_json=as_json)
+        raise
+    _print_summary(term, summary, as_json=as_json)
+    return summary
 
-            with Live(_View(), console=term.out, refresh_per_second=4, transient=False):
-                return await _run_with_signals(trader)
 
-    summary = asyncio.run(main())
+class _LiveView:
+    """The live table of a running trader, laid out for the console it is drawn on."""
+
+    def __init__(self, trader: LiveTrader, total_s: float | None) -> None:
+        import time
+
+        self.trader = trader
+        self.total_s = total_s
+        self.final: Any = None
+        self._monotonic = time.monotonic
+        self._t0 = time.monotonic()
+
+    def settle(self) -> None:
+        """Show the run's final state (the summary's numbers) from now on."""
+        from bybit_mm.ui.dashboard import final_snapshot
+
+        if self.trader.summary is not None and self.trader.latest is not None:
+            self.final = final_snapshot(self.trader.latest, self.trader.summary)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        from bybit_mm.ui.dashboard import dashboard, progress_line
+
+        snap = self.final if self.final is not None else self.trader.latest
+        if snap is None:
+            yield Text("starting…")
+            return
+        progress = None
+        if self.total_s and self.final is None:
+            wall = self._monotonic() - self._t0
+            done = min(snap.elapsed_s, self.total_s)
+            eta = (self.total_s - done) * wall / done if done > 0 else None
+            progress = progress_line(done, self.total_s, eta)
+        yield dashboard(snap, width=options.max_width, height=options.height or console.height,
+                        progress=progress)
+
+
+def _print_summary(term: Any, summary: RunSummary, *, as_json: bool) -> None:
+    from bybit_mm.ui.dashboard import summary_table
+
     if as_json:
         term.json(summary.to_dict(), lines=True)
     else:
@@ -128,7 +179,6 @@ def run_trader(app: AppContext, make_trader: Any, *, as_json: bool) -> RunSummar
         term.out.print(summary_table(summary))
     if summary.cancelled_on_exit < 0:
         term.warn("some orders may still be working: check with `bybit-mm orders`")
-    return summary
 
 
 def register(app: typer.Typer) -> None:
@@ -224,13 +274,15 @@ def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None
     @asynccontextmanager
     async def make_trader(on_snapshot: Any) -> Any:
         try:
+            from bybit_mm.exchange.logged import LoggedClient
+
             live_market = stream and profile.paper.market == "live"
             async with open_client(app, clock=clock, streaming=live_market) as client:
                 # On a streamed live market the engine is woken by the stream's events, as `live` is.
                 market_stream = client.market_stream(symbol) if live_market else None
-                yield LiveTrader(client, clock, config, journal=journal, resume=resume,
+                yield LiveTrader(LoggedClient(client), clock, config, journal=journal, resume=resume,
                                  on_snapshot=on_snapshot, stream=market_stream)
         finally:
             journal.close()
 
-    return run_trader(app, make_trader, as_json=as_json)
+    return run_trader(app, make_trader, as_json=as_json, total_s=seconds)

@@ -111,8 +111,10 @@ def quote(
     rows = [("mid", mid), ("inventory q", q), ("reservation price", out["reservation_price"]),
             ("bid", out["bid"]), ("ask", out["ask"]), ("spread", out["spread"]),
             ("half-spread", out["half_spread"]), ("skew (r - mid)", out["skew"])]
+    from bybit_mm.ui.format import number, significant
+
     for label, value in rows:
-        table.add_row(label, f"{value:.6g}" if abs(value) < 1e6 else f"{value:.2f}")
+        table.add_row(label, significant(value, 6) if abs(value) < 1e6 else number(value, 2, group=False))
     if out["tick"] is not None:
         table.add_row(f"bid on tick {out['tick']}", str(out["bid_on_tick"]))
         table.add_row(f"ask on tick {out['tick']}", str(out["ask_on_tick"]))

@@ -94,12 +94,15 @@ def _print_table(term: Any, params: Any, seed: int, strategies: list[str], resul
     table.add_column("strategy")
     for col in ("spread", "profit", "std(profit)", "final q", "std(final q)"):
         table.add_column(col, justify="right")
+    from bybit_mm.ui.format import number
+
     for i, row in enumerate(results):
         for j, name in enumerate(strategies):
             s = row[name]
-            table.add_row(f"{row['gamma']:g}" if j == 0 else "", _LABELS[name], f"{s['spread']:.2f}",
-                          f"{s['profit_mean']:.2f}", f"{s['profit_std']:.2f}", f"{s['final_q_mean']:.2f}",
-                          f"{s['final_q_std']:.2f}", end_section=(j == len(strategies) - 1 and i < len(results) - 1))
+            table.add_row(f"{row['gamma']:g}" if j == 0 else "", _LABELS[name],
+                          *(number(s[k], 2, group=False) for k in ("spread", "profit_mean", "profit_std",
+                                                                   "final_q_mean", "final_q_std")),
+                          end_section=(j == len(strategies) - 1 and i < len(results) - 1))
     term.out.print(table)
 
 

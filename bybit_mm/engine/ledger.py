@@ -107,6 +107,9 @@ def book_executions(ledger: Ledger, execs: Iterable[Execution], mid: Decimal | N
     for ex in execs:
         # Spread capture is measured for our own quotes' fills only; a forced close is inventory.
         if ledger.apply(ex, mid if ex.exec_type == "trade" else None):
+            if log.isEnabledFor(logging.INFO):
+                log.info("%s: %s %s %s @ %s, fee %s (position %s)", ex.exec_type, ex.side.value, ex.qty,
+                         ex.symbol, ex.price, ex.fee, ledger.position.qty)
             if ex.exec_type == "liquidation":
                 counters["liquidations"] += 1
             if ex.exec_type in ("liquidation", "adl", "settle"):

@@ -41,8 +41,13 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 ID_PREFIX = "mm"
-#: Consecutive failed iterations (exchange unreachable) before the engine gives up.
-MAX_FAILED_ITERATIONS = 60
+#: The engine gives up (exit 5, after cancelling and its summary) when every read has failed for
+#: this long (seconds of engine time) and at least MIN_FAILED_ITERATIONS times in a row.
+EXCHANGE_DOWN_S = 60.0
+MIN_FAILED_ITERATIONS = 3
+#: A stream that failed to start is tried again after this long, doubling up to STREAM_RETRY_MAX_S.
+STREAM_RETRY_S = 5.0
+STREAM_RETRY_MAX_S = 120.0
 #: Stream events one wait may take beyond its deadline (the queue is normally empty long before).
 _MAX_DRAIN = 20_000
 
@@ -72,6 +77,8 @@ class LiveTrader:
         self.stream = stream
         self.feed = FEED_REST if stream is None else FEED_STREAM
         self._stream_started = False
+        self._stream_retry_s = STREAM_RETRY_S
+        self._stream_retry_ms = 0
         self._next_reconcile_ms = 0
         self._seen_reconnects = 0
         self._last_step_ms = 0
@@ -82,6 +89,8 @@ class LiveTrader:
         self.on_snapshot = on_snapshot
         self.timer = timer
         self.latest: EngineSnapshot | None = None
+        #: The run's summary once it has stopped (also when ``run()`` then raises its fatal error).
+        self.summary: RunSummary | None = None
         self.network = getattr(client, "network", "?")
         self._stop_reason: str | None = None
         self._fatal: BaseException | None = None
@@ -89,6 +98,7 @@ class LiveTrader:
                          "reduces": 0, "liquidations": 0}
         self._latencies: deque[float] = deque(maxlen=2000)
         self._failed_iterations = 0
+        self._failing_since_ms = 0
         self._iteration = 0
         self._seen_trades: deque[str] = deque(maxlen=4000)
         self._seen_trade_set: set[str] = set()
@@ -139,7 +149,7 @@ class LiveTrader:
         except (AuthError, ConfigError, UsageError) as e:
             self.request_stop(f"error: {e.one_line()}")
             self._fatal = e
-        summary = await self._shutdown()
+        summary = self.summary = await self._shutdown()
         if self._fatal is not None:
             raise self._fatal
         return summary
@@ -263,9 +273,14 @@ class LiveTrader:
         try:
             await self.stream.start()
             self._stream_started = True
+            if self.feed == FEED_FALLBACK:
+                log.warning("market stream connected: leaving REST polling")
         except BybitMMError as e:
             self.feed = FEED_FALLBACK
-            log.warning("market stream unavailable, polling REST: %s", e.one_line())
+            self._stream_retry_ms = self.clock.now_ms() + int(self._stream_retry_s * 1000)
+            log.warning("market stream unavailable, polling REST (next try in %.0f s): %s",
+                        self._stream_retry_s, e.one_line())
+            self._stream_retry_s = min(self._stream_retry_s * 2, STREAM_RETRY_MAX_S)
 
     def _use_stream(self) -> bool:
         st = self.stream
@@ -314,6 +329,9 @@ class LiveTrader:
         assert st is not None and st.account is not None
         acct = st.account
         cfg = self.config
+        if st.reconnects != self._seen_reconnects:
+            log.info("private stream reconnected (%d so far): reconciling orders, fills and position over REST",
+                     st.reconnects)
         self._seen_reconnects = st.reconnects
         self._next_reconcile_ms = now + int(cfg.reconcile_s * 1000)
         try:
@@ -380,13 +398,18 @@ class LiveTrader:
         self._iteration += 1
         now = self.clock.now_ms()
         self._last_step_ms = now
+        if self.stream is not None and not self._stream_started and now >= self._stream_retry_ms:
+            await self._start_stream()
         try:
             ticker, book, trades, pos, balance, working = await self._read(now)
         except ExchangeUnavailable as e:
             self.counters["errors"] += 1
+            if self._failed_iterations == 0:
+                self._failing_since_ms = now
             self._failed_iterations += 1
             log.warning("market/account read failed: %s", e.one_line())
-            if self._failed_iterations >= MAX_FAILED_ITERATIONS:
+            if (self._failed_iterations >= MIN_FAILED_ITERATIONS
+                    and now - self._failing_since_ms >= EXCHANGE_DOWN_S * 1000):
                 self._fatal = e
                 self.request_stop(f"exchange unavailable: {e.one_line()}")
             return self._publish(self._degraded_snapshot(now, "exchange unavailable"))
@@ -420,6 +443,14 @@ class LiveTrader:
         mid = self._decision_mid = d.mid
 
         status = "stopping" if self._stop_reason else d.status
+        if log.isEnabledFor(logging.DEBUG):
+            q = d.quote
+            log.debug("decision: mid %s mark %s position %s -> Buy %s / Sell %s; %s", mid, mark, qty,
+                      f"{q.bid:.8g}" if q else "none", f"{q.ask:.8g}" if q else "none",
+                      "; ".join(f"{a.kind} {a.side.value} {a.qty or ''} {a.price or ''}".rstrip()
+                                for a in d.actions) or "no change")
+        if self.latest is None or status != self.latest.status:
+            log.info("status: %s%s", status, f" ({'; '.join(d.notes)})" if d.notes else "")
         snap = self._snapshot(now, status, book=book, mid=mid, mark=mark, quote=d.quote, pos=pos,
                               balance=balance, decision=d.risk, notes=d.notes)
         return self._publish(snap)

@@ -15,12 +15,16 @@ and a 110072 "duplicate" answer to a re-send means the first attempt did create 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import logging
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -92,6 +96,75 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
+def _lazy_package(name: str, early: Callable[[str], Any] | None = None) -> ModuleType:
+    """``name`` (a ccxt package) in ``sys.modules`` without running its ``__init__`` yet.
+
+    ccxt's ``__init__`` modules import every exchange ccxt has (about 100 sync and 100 async, half
+    a second or more), though we use one. The package object is created empty; its submodules
+    import as usual, and the first attribute it lacks (``early`` may answer some cheaply) runs the
+    real ``__init__`` into it, so any other code that needs all of ccxt still gets all of it.
+    """
+    found = sys.modules.get(name)
+    if found is not None:
+        return found
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+
+    def complete(attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if early is not None:
+            try:
+                return early(attr)
+            except AttributeError:
+                pass
+        del module.__dict__["__getattr__"]
+        loader.exec_module(module)
+        return getattr(module, attr)
+
+    module.__dict__["__getattr__"] = complete
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)  # what the import system does for a submodule
+    return module
+
+
+def _ccxt_early(attr: str) -> Any:
+    # What ccxt's own base modules import from the package: its error classes and Exchange.
+    if attr == "Exchange":
+        return importlib.import_module("ccxt.base.exchange").Exchange
+    return getattr(importlib.import_module("ccxt.base.errors"), attr)
+
+
+def ccxt_errors() -> ModuleType:
+    """``ccxt.base.errors`` (ccxt's exception classes), without importing every exchange."""
+    _lazy_package("ccxt", _ccxt_early)
+    return importlib.import_module("ccxt.base.errors")
+
+
+def import_ccxt_bybit() -> Any:
+    """ccxt's async ``bybit`` class, importing only its own modules (not ccxt's other exchanges)."""
+    _lazy_package("ccxt", _ccxt_early)
+    package = _lazy_package("ccxt.async_support")
+    module = importlib.import_module("ccxt.async_support.bybit")
+    if isinstance(package.__dict__.get("bybit"), ModuleType):
+        package.bybit = module.bybit  # as ccxt's __init__ does (ccxt.pro subclasses it by that name)
+    return module.bybit
+
+
+def import_ccxt_pro_bybit() -> Any:
+    """ccxt.pro's ``bybit`` class (WebSocket streams), again without ccxt's other exchanges."""
+    import_ccxt_bybit()
+    package = _lazy_package("ccxt.pro")
+    module = importlib.import_module("ccxt.pro.bybit")
+    if isinstance(package.__dict__.get("bybit"), ModuleType):
+        package.bybit = module.bybit
+    return module.bybit
+
+
 @dataclass
 class _Failure(Exception):
     """One failed attempt, classified."""
@@ -112,8 +185,6 @@ class BybitFuturesClient:
                  recv_window_ms: int = 5000, timeout_s: float = 10.0, max_retries: int = 4,
                  backoff: Backoff | None = None,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        import ccxt.async_support as ccxt_async
-
         if network not in ("mainnet", "testnet", "demo", "emulator"):
             raise UsageError(f"unknown network {network!r}")
         if network == "emulator" and not url:
@@ -124,7 +195,7 @@ class BybitFuturesClient:
         self._sleep = sleep
         self._instruments: dict[str, Instrument] = {}
         self._last_time_ms = 0
-        ex = ccxt_async.bybit({
+        ex = import_ccxt_bybit()({
             "apiKey": api_key,
             "secret": api_secret,
             "enableRateLimit": True,
@@ -188,7 +259,7 @@ class BybitFuturesClient:
 
     def _classify(self, e: Exception) -> _Failure:
         """Translate a ccxt exception into our tree (the one place that knows ccxt's classes)."""
-        import ccxt
+        ccxt = ccxt_errors()
 
         raw = self._scrub(str(e))
         e.args = (raw,)  # keep secrets out of any chained traceback
@@ -241,7 +312,7 @@ class BybitFuturesClient:
 
     async def _once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """One request; the ``result`` object of Bybit's envelope, or a classified _Failure."""
-        import ccxt
+        ccxt = ccxt_errors()
 
         try:
             resp = await getattr(self._ex, method)(params)

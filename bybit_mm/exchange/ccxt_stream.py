@@ -34,7 +34,9 @@ from bybit_mm.errors import AuthError, BybitMMError, ExchangeUnavailable
 from bybit_mm.exchange.ccxt_client import (
     OFFLINE_HINT,
     balance_from_account,
+    ccxt_errors,
     execution_from_row,
+    import_ccxt_pro_bybit,
     order_from_row,
     position_from_row,
 )
@@ -108,11 +110,9 @@ class CcxtMarketStream:
     # --- ccxt.pro ---------------------------------------------------------------------------------
 
     def _make_exchange(self, network: str, url: str, api_key: str, api_secret: str) -> Any:
-        import ccxt.pro as ccxt_pro
-
         stream = self
 
-        class _Tapped(ccxt_pro.bybit):  # type: ignore[misc, name-defined]
+        class _Tapped(import_ccxt_pro_bybit()):  # type: ignore[misc, name-defined]
             def handle_message(self, client: Any, message: Any) -> None:
                 if isinstance(message, dict) and not stream._on_raw(client, message):
                     return  # a book gap: the connection is being reset, ccxt must not merge it
@@ -148,7 +148,7 @@ class CcxtMarketStream:
         """Load the market, start the watchers and wait for the first book and ticker (and, with
         private streams, the authenticated subscription); ExchangeUnavailable / AuthError if not.
         Once the watchers run, a further call returns at once (``healthy`` tells the state)."""
-        import ccxt
+        ccxt = ccxt_errors()
 
         if self._tasks:
             return  # started already (a second consumer of the same stream): the watchers run
@@ -187,7 +187,7 @@ class CcxtMarketStream:
 
     async def _keep(self, name: str, private: bool, watch: Callable[[], Awaitable[Any]]) -> None:
         """Keep one topic subscribed: re-watch after every failure, backing off exponentially."""
-        import ccxt
+        ccxt = ccxt_errors()
 
         delay = 0.1
         while not self._closing:
@@ -273,7 +273,7 @@ class CcxtMarketStream:
     def _resync(self, client: Any) -> None:
         """Drop the public connection (as a network failure would): the watchers reconnect and the
         new subscription begins with a snapshot."""
-        import ccxt
+        ccxt = ccxt_errors()
 
         asyncio.get_running_loop().call_soon(client.on_error, ccxt.NetworkError("order book gap: resync"))
 

@@ -1,12 +1,17 @@
 """The live table of ``paper`` and ``live``: pure builders from an engine snapshot to rich renderables.
 
 Everything here is a function of one :class:`~bybit_mm.engine.snapshot.EngineSnapshot` (or a
-summary), so it can be tested by rendering to a fixed-width console. The layout is one panel of
-label/value pairs in four columns, about 70 characters wide, so it reads in an 80-column terminal.
+summary) and the terminal's size, so it can be tested by rendering to a fixed-size console. The
+table is one panel of sections of label/value pairs, flowed two pairs a row in 80 columns and
+three or four in wider terminals; when the terminal is too short for a title line per section
+(80x24), the section names move into a column of their own, so every section and the bottom
+border stay on screen.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +20,20 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bybit_mm.ui.format import DASH, number, significant
+
 if TYPE_CHECKING:
     from bybit_mm.engine.snapshot import EngineSnapshot, RunSummary
 
-DASH = "–"
 _LEVEL_STYLE = {"flat": "dim", "ok": "green", "warn": "yellow", "danger": "bold red"}
 _STATUS_STYLE = {"quoting": "green", "warming up": "cyan", "stale data": "yellow", "reducing": "bold red",
                  "exchange unavailable": "bold yellow", "stopping": "yellow", "stopped": "bold"}
+_LABEL_W = 10
+_VALUE_W = 22
+_TITLE_W = 8
+_PANEL_EDGE = 4  # the panel's border and padding, left and right
+
+Cell = str | Text
 
 
 def _places(tick: Decimal | None) -> int:
@@ -33,9 +45,7 @@ def _places(tick: Decimal | None) -> int:
 
 def fmt_price(value: Decimal | float | None, tick: Decimal | None = None) -> str:
     """A price with the tick's decimals, thousands separated; an en dash when unknown."""
-    if value is None:
-        return DASH
-    return f"{Decimal(str(value)):,.{_places(tick)}f}"
+    return number(value, _places(tick))
 
 
 def fmt_money(value: Decimal | float | None, *, sign: bool = False) -> str:
@@ -43,33 +53,32 @@ def fmt_money(value: Decimal | float | None, *, sign: bool = False) -> str:
     if value is None:
         return DASH
     v = Decimal(str(value))
-    places = 4 if 0 < abs(v) < 1 else 2
-    return f"{v:+,.{places}f}" if sign else f"{v:,.{places}f}"
+    return number(v, 4 if 0 < abs(v) < 1 else 2, sign=sign)
 
 
 def fmt_num(value: float | Decimal | None, digits: int = 4) -> str:
     """A model number with ``digits`` significant digits."""
-    if value is None:
-        return DASH
-    return f"{float(value):.{digits}g}"
+    return significant(value, digits)
 
 
 def fmt_pct(value: Decimal | float | None, places: int = 2) -> str:
     """A percentage."""
-    if value is None:
-        return DASH
-    return f"{float(value):.{places}f}%"
+    return DASH if value is None else number(value, places, group=False) + "%"
 
 
 def fmt_qty(value: Decimal | None) -> str:
     """A quantity as the exchange spells it (no exponent)."""
-    if value is None:
-        return DASH
-    return f"{value.normalize():f}" if value != 0 else "0"
+    return number(value, group=False)
 
 
 def _pnl(value: Decimal) -> Text:
     style = "green" if value > 0 else "red" if value < 0 else ""
+    return Text(fmt_money(value, sign=True), style=style)
+
+
+def _cost(value: Decimal) -> Text:
+    # Fees and funding as paid: + is a cost, - a rebate or funding received.
+    style = "red" if value > 0 else "green" if value < 0 else ""
     return Text(fmt_money(value, sign=True), style=style)
 
 
@@ -78,87 +87,138 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def _grid() -> Table:
-    t = Table.grid(padding=(0, 1))
-    t.add_column(style="dim", no_wrap=True, width=10)
-    t.add_column(no_wrap=True, width=24, overflow="ellipsis")
-    t.add_column(style="dim", no_wrap=True, width=10)
-    t.add_column(no_wrap=True, width=24, overflow="ellipsis")
-    return t
-
-
-def _title(text: str) -> Text:
-    return Text(text, style="bold cyan")
-
-
 def _quote_cell(price: Decimal | None, qty: Decimal | None, ticks: int | None, tick: Decimal | None) -> Text:
     if price is None:
         return Text("not quoting", style="dim")
     text = Text(f"{fmt_price(price, tick)} × {fmt_qty(qty)}")
     if ticks is not None:
-        text.append(f"  {ticks}t", style="dim")
+        text.append(f" {ticks}t", style="dim")
     return text
 
 
-def dashboard(s: EngineSnapshot) -> RenderableType:
-    """The whole live table for one snapshot."""
+def _sections(s: EngineSnapshot) -> list[tuple[str, str, list[tuple[str, Cell]]]]:
+    """(title, short title, label/value pairs) of each section."""
     tick = s.tick
-    sections: list[RenderableType] = []
-
-    t = _grid()
-    t.add_row("bid", fmt_price(s.best_bid, tick), "ask", fmt_price(s.best_ask, tick))
-    t.add_row("mid", fmt_price(s.mid, tick), "mark", fmt_price(s.mark, tick))
-    t.add_row("feed", Text(s.feed, style="yellow" if "fallback" in s.feed else ""), "", "")
-    sections += [_title("Market"), t]
-
-    t = _grid()
-    t.add_row("reserv.", fmt_price(s.reservation_price, tick), "half-spr", fmt_num(s.model_half_spread))
-    t.add_row("sigma/√s", fmt_num(s.sigma), "k", fmt_num(s.k))
-    t.add_row("A /s", fmt_num(s.A), "skew", fmt_num(s.skew))
-    t.add_row("inventory", f"{s.inventory_q:+.2f} q", "", "")
-    sections += [_title(f"Model {s.model}"), t]
-
-    t = _grid()
-    t.add_row("bid", _quote_cell(s.bid_price, s.bid_qty, s.bid_from_touch_ticks, tick),
-              "ask", _quote_cell(s.ask_price, s.ask_qty, s.ask_from_touch_ticks, tick))
-    sections += [_title("Quotes (price × qty, ticks behind the touch)"), t]
-
-    t = _grid()
     side = "long" if s.position_qty > 0 else "short" if s.position_qty < 0 else "flat"
-    t.add_row("size", f"{fmt_qty(s.position_qty)} ({side})", "entry", fmt_price(s.entry_price, tick))
-    t.add_row("leverage", f"{fmt_qty(s.leverage)}x", "margin", fmt_money(s.position_margin))
     level_style = _LEVEL_STYLE.get(s.liq_level, "")
     dist = Text(fmt_pct(s.liq_distance_pct, 3), style=level_style)
     if s.liq_trigger_pct is not None:
         dist.append(f" guard {fmt_pct(s.liq_trigger_pct, 3)}", style="dim")
-    t.add_row("liq price", Text(fmt_price(s.liq_price, tick), style=level_style), "liq dist", dist)
-    t.add_row("max pos", fmt_qty(s.max_position), "min dist", fmt_pct(s.min_liq_distance_pct, 3))
-    sections += [_title("Position"), t]
-
-    t = _grid()
-    t.add_row("realised", _pnl(s.realized_pnl), "unrealised", _pnl(s.unrealized_pnl))
-    t.add_row("fees", _pnl(-s.fees), "funding", _pnl(-s.funding))
-    t.add_row("spread", _pnl(s.spread_pnl), "inventory", _pnl(s.inventory_pnl))
-    t.add_row("total", _pnl(s.total_pnl), "equity", fmt_money(s.equity))
-    sections += [_title("PnL (USDT)"), t]
-
-    t = _grid()
-    t.add_row("fills", f"{s.fills} ({s.buy_fills} buy / {s.sell_fills} sell)", "volume", fmt_qty(s.volume))
-    t.add_row("orders", f"{s.orders_placed} new / {s.orders_amended} amend",
-              "cancelled", f"{s.orders_cancelled} ({s.orders_rejected} rejected)")
-    lat = (f"{s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f} ms" if s.latency_p50_ms is not None
+    lat = (f"{s.latency_p50_ms:.1f}/{s.latency_p99_ms:.1f} ms p50/99" if s.latency_p50_ms is not None
            and s.latency_p99_ms is not None else DASH)
-    t.add_row("latency", f"{lat} p50/p99" if lat != DASH else lat, "errors", str(s.errors))
-    sections += [_title("Activity"), t]
+    return [
+        ("Market", "Market", [
+            ("bid", fmt_price(s.best_bid, tick)), ("ask", fmt_price(s.best_ask, tick)),
+            ("mid", fmt_price(s.mid, tick)), ("mark", fmt_price(s.mark, tick)),
+            ("feed", Text(s.feed, style="yellow" if "fallback" in s.feed else ""))]),
+        (f"Model {s.model}", "Model", [
+            ("model", s.model or DASH), ("reserv.", fmt_price(s.reservation_price, tick)),
+            ("half-spr", fmt_num(s.model_half_spread)), ("sigma/√s", fmt_num(s.sigma)),
+            ("k", fmt_num(s.k)), ("A /s", fmt_num(s.A)), ("skew", fmt_num(s.skew)),
+            ("inventory", f"{number(s.inventory_q, 2, sign=True)} q")]),
+        ("Quotes (price × qty, ticks behind the touch)", "Quotes", [
+            ("bid", _quote_cell(s.bid_price, s.bid_qty, s.bid_from_touch_ticks, tick)),
+            ("ask", _quote_cell(s.ask_price, s.ask_qty, s.ask_from_touch_ticks, tick))]),
+        ("Position", "Position", [
+            ("size", f"{fmt_qty(s.position_qty)} ({side})"), ("entry", fmt_price(s.entry_price, tick)),
+            ("leverage", f"{fmt_qty(s.leverage)}x"), ("margin", fmt_money(s.position_margin)),
+            ("liq price", Text(fmt_price(s.liq_price, tick), style=level_style)), ("liq dist", dist),
+            ("max pos", fmt_qty(s.max_position)), ("min dist", fmt_pct(s.min_liq_distance_pct, 3))]),
+        ("PnL (USDT; fees and funding: + paid, − received)", "PnL", [
+            ("realised", _pnl(s.realized_pnl)), ("unrealised", _pnl(s.unrealized_pnl)),
+            ("fees paid", _cost(s.fees)), ("fund. paid", _cost(s.funding)),
+            ("spread", _pnl(s.spread_pnl)), ("inventory", _pnl(s.inventory_pnl)),
+            ("total", _pnl(s.total_pnl)), ("equity", fmt_money(s.equity))]),
+        ("Activity", "Activity", [
+            ("fills", f"{s.fills} ({s.buy_fills} b / {s.sell_fills} s)"), ("volume", fmt_qty(s.volume)),
+            ("orders", f"{s.orders_placed} new / {s.orders_amended} amend"),
+            ("cancelled", f"{s.orders_cancelled} ({s.orders_rejected} rejected)"),
+            ("latency", lat), ("errors", str(s.errors))]),
+    ]
 
+
+def _grid(pairs_per_row: int, *, title_column: bool) -> Table:
+    t = Table.grid(padding=(0, 1))
+    if title_column:
+        t.add_column(style="bold cyan", no_wrap=True, width=_TITLE_W)
+    for _ in range(pairs_per_row):
+        t.add_column(style="dim", no_wrap=True, width=_LABEL_W)
+        t.add_column(no_wrap=True, width=_VALUE_W, overflow="ellipsis")
+    return t
+
+
+def pairs_per_row(width: int) -> int:
+    """Label/value pairs a row: 2 in 80 columns, 3 from about 110, 4 from about 140."""
+    return max(2, min(4, (width - _PANEL_EDGE + 1) // (_LABEL_W + _VALUE_W + 2)))
+
+
+def progress_line(done_s: float, total_s: float, eta_s: float | None, *, bar: int = 20) -> Text:
+    """``00:12:00 / 00:20:00 ━━━━━━━──── 60% ETA 00:00:12``: simulated time done of the total."""
+    frac = 0.0 if total_s <= 0 else max(0.0, min(1.0, done_s / total_s))
+    filled = int(round(frac * bar))
+    text = Text(f" {_clock(done_s)} / {_clock(total_s)} ")
+    text.append("━" * filled, style="cyan")
+    text.append("─" * (bar - filled), style="dim")
+    text.append(f" {frac * 100:3.0f}% ETA {_clock(eta_s) if eta_s is not None else '--:--:--'} ")
+    return text
+
+
+def dashboard(s: EngineSnapshot, *, width: int = 80, height: int | None = None,
+              progress: Text | None = None) -> RenderableType:
+    """The whole live table for one snapshot, laid out for a ``width`` x ``height`` terminal.
+
+    ``progress`` (see :func:`progress_line`) goes into the bottom border."""
+    n = pairs_per_row(width)
+    sections = _sections(s)
+    tail: list[RenderableType] = []
+    if s.notes:
+        tail.append(Text("; ".join(s.notes[:3]), style="dim", overflow="ellipsis", no_wrap=True))
+    if s.stop_reason:
+        tail.append(Text(f"stopped: {s.stop_reason}", style="bold yellow"))
+    rows = sum(math.ceil(len(pairs) / n) for _, _, pairs in sections)
+    titled = height is None or rows + len(sections) + 2 + len(tail) <= height
+    parts: list[RenderableType] = []
+    if titled:
+        for title, _, pairs in sections:
+            t = _grid(n, title_column=False)
+            for i in range(0, len(pairs), n):
+                row = pairs[i:i + n]
+                t.add_row(*[c for pair in row for c in pair], *[""] * (2 * (n - len(row))))
+            parts += [Text(title, style="bold cyan"), t]
+    else:
+        t = _grid(n, title_column=True)
+        for _, short, pairs in sections:
+            for i in range(0, len(pairs), n):
+                row = pairs[i:i + n]
+                t.add_row(short if i == 0 else "", *[c for pair in row for c in pair],
+                          *[""] * (2 * (n - len(row))))
+        parts.append(t)
     status = Text(s.status, style=_STATUS_STYLE.get(s.status, ""))
     title = Text.assemble((s.symbol, "bold"), f" · {s.network} · ", status, f" · {_clock(s.elapsed_s)}")
-    parts: list[RenderableType] = sections
-    if s.notes:
-        parts.append(Text("; ".join(s.notes[:3]), style="dim", overflow="ellipsis", no_wrap=True))
-    if s.stop_reason:
-        parts.append(Text(f"stopped: {s.stop_reason}", style="bold yellow"))
-    return Panel(Group(*parts), title=title, title_align="left", expand=False)
+    return Panel(Group(*parts, *tail), title=title, title_align="left", subtitle=progress,
+                 subtitle_align="left", expand=False)
+
+
+def final_snapshot(s: EngineSnapshot, m: RunSummary) -> EngineSnapshot:
+    """The last snapshot brought to the run's final state (what the summary reports), so the last
+    frame of the live table and the summary printed under it agree."""
+    flat = m.position_qty == 0
+    return replace(
+        s, status="stopped", stop_reason=m.stop_reason, elapsed_s=m.simulated_seconds,
+        position_qty=m.position_qty, entry_price=None if flat else s.entry_price,
+        liq_price=None if flat else s.liq_price, liq_distance_pct=None if flat else s.liq_distance_pct,
+        liq_trigger_pct=None if flat else s.liq_trigger_pct, liq_level="flat" if flat else s.liq_level,
+        position_margin=Decimal(0) if flat else s.position_margin,
+        bid_price=None, bid_qty=None, ask_price=None, ask_qty=None,
+        bid_from_touch_ticks=None, ask_from_touch_ticks=None,
+        equity=m.equity, wallet_balance=m.wallet_balance, realized_pnl=m.realized_pnl,
+        unrealized_pnl=m.unrealized_pnl, fees=m.fees, funding=m.funding, spread_pnl=m.spread_pnl,
+        inventory_pnl=m.inventory_pnl, fills=m.fills, buy_fills=m.buy_fills, sell_fills=m.sell_fills,
+        volume=m.volume, orders_placed=m.orders_placed, orders_amended=m.orders_amended,
+        orders_cancelled=m.orders_cancelled, orders_rejected=m.orders_rejected,
+        emergency_reduces=m.emergency_reduces, errors=m.errors, max_abs_position=m.max_abs_position,
+        min_liq_distance_pct=m.min_liq_distance_pct, liquidations=m.liquidations,
+        latency_p50_ms=m.latency_p50_ms, latency_p99_ms=m.latency_p99_ms)
 
 
 def summary_table(m: RunSummary) -> RenderableType:
@@ -174,8 +234,8 @@ def summary_table(m: RunSummary) -> RenderableType:
         ("equity", fmt_money(m.equity)),
         ("realised PnL", _pnl(m.realized_pnl)),
         ("unrealised PnL", _pnl(m.unrealized_pnl)),
-        ("fees (− = rebates)", fmt_money(m.fees)),
-        ("funding paid", fmt_money(m.funding)),
+        ("fees paid (− = rebates)", _cost(m.fees)),
+        ("funding paid (− = received)", _cost(m.funding)),
         ("spread capture", _pnl(m.spread_pnl)),
         ("inventory PnL", _pnl(m.inventory_pnl)),
         ("total PnL", _pnl(m.total_pnl)),

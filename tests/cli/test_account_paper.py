@@ -64,3 +64,44 @@ def test_corrupt_paper_account_is_a_config_error(cli, home: Path) -> None:
     path.write_text("{not json", encoding="utf-8")
     result = cli("--profile", "paper", "balance")
     assert result.exit_code == 3 and "corrupt" in result.stderr
+
+
+def test_positions_and_orders_fit_80_columns_without_cutting_a_price(cli, home: Path) -> None:
+    import asyncio
+    import re
+    from decimal import Decimal
+
+    from bybit_mm.config.profiles import resolve
+    from bybit_mm.domain.orders import Side
+    from bybit_mm.exchange.paper_client import DryRunFuturesClient
+
+    async def trade() -> None:
+        client = DryRunFuturesClient.from_profile(resolve("paper"))
+        try:
+            await client.set_leverage("BTCUSDT", Decimal("12.5"))
+            await client.place_order("BTCUSDT", Side.SELL, Decimal("0.012"), order_type="Market",
+                                     client_order_id="fit-0")
+            book = await client.order_book("BTCUSDT")
+            for i, (side, px) in enumerate([(Side.BUY, book.best_bid - 1000), (Side.SELL, book.best_ask + 1000)]):
+                await client.place_order("BTCUSDT", side, Decimal("0.001"), px, client_order_id=f"fit-{i + 1}")
+        finally:
+            await client.close()
+
+    asyncio.run(trade())
+    for width in ("80", "60"):
+        env = {"COLUMNS": width}
+        pos = json.loads(cli("--profile", "paper", "positions", "--json").stdout)
+        table = cli("--profile", "paper", "positions", env=env).stdout
+        assert max(len(line) for line in table.splitlines()) <= int(width)
+        assert "…" not in table
+        flat = re.sub(r"\s+", " ", table)
+        entry = Decimal(str(pos[0]["entry_price"]))
+        places = -entry.normalize().as_tuple().exponent
+        liq = f"{Decimal(str(pos[0]['liquidation_price'])):,.{places}f}"  # on the price's tick
+        assert f" {entry.normalize():f} " in flat and f" {liq} " in flat, table
+        assert "liq price" in table and "uPnL" in table and "BTCUSDT" in table
+        orders = json.loads(cli("--profile", "paper", "orders", "--json").stdout)
+        table = cli("--profile", "paper", "orders", env=env).stdout
+        assert max(len(line) for line in table.splitlines()) <= int(width) and "…" not in table
+        for o in orders:
+            assert re.search(rf"\s{re.escape(format(Decimal(str(o['price'])).normalize(), 'f'))}\s", table), table

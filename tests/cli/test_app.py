@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -151,3 +152,19 @@ def test_debug_traceback_masks_registered_secrets() -> None:
     assert result.exit_code == 1
     assert "api_secret" in result.stderr  # locals are shown with --debug ...
     assert "very-secret-value-123" not in result.stderr  # ... but the secret is masked
+
+
+def test_shell_completion_is_offered_and_completes_commands_and_options(cli) -> None:
+    result = cli("--help")
+    assert "--install-completion" in result.output and "--show-completion" in result.output
+    script = cli("--show-completion", "bash")
+    assert script.exit_code == 0 and "_BYBIT_MM_COMPLETE=complete_bash" in script.output
+    # What the installed script runs on <TAB>: the real entry point, in a fresh interpreter.
+    env = {"_BYBIT_MM_COMPLETE": "complete_bash", "COMP_WORDS": "bybit-mm pa", "COMP_CWORD": "1"}
+    out = subprocess.run([sys.executable, "-m", "bybit_mm"], capture_output=True, text=True,
+                         env={**os.environ, **env})
+    assert out.returncode == 0 and out.stdout.split() == ["paper"]
+    env = {"_BYBIT_MM_COMPLETE": "complete_bash", "COMP_WORDS": "bybit-mm paper --spe", "COMP_CWORD": "2"}
+    out = subprocess.run([sys.executable, "-m", "bybit_mm"], capture_output=True, text=True,
+                         env={**os.environ, **env})
+    assert out.stdout.split() == ["--speed"]

@@ -25,7 +25,7 @@ def _fast_sim(speed: float) -> Any:
                        market_params=MarketParams(symbols={"BTCUSDT": btc}))
 
 
-def _profile(home: Path, url: str, network: str = "emulator") -> None:
+def _profile(home: Path, url: str, network: str = "emulator", max_retries: int = 8) -> None:
     (home / "profiles").mkdir(parents=True, exist_ok=True)
     (home / "profiles" / "emu.toml").write_text(f"""
 [exchange]
@@ -34,7 +34,7 @@ url = "{url}"
 api_key_env = "EMU_KEY"
 api_secret_env = "EMU_SECRET"
 timeout_s = 0.5
-max_retries = 8
+max_retries = {max_retries}
 
 [quoting]
 gamma = 0.001
@@ -87,7 +87,7 @@ def _check_run(emu: Any, r: Any, *, require_fill: bool = True) -> dict[str, Any]
 
 
 def test_live_against_the_emulator_rests_fills_and_cancels_on_exit(cli: Callable[..., Any], emulator: Any) -> None:
-    summary = _check_run(emulator, _run_live(cli, "--duration", "30s"))
+    summary = _check_run(emulator, _run_live(cli, "--duration", "12s"))
     assert summary["network"] == "emulator"
     assert Decimal(str(summary["fees"])) > 0
 
@@ -108,7 +108,7 @@ def test_live_survives_ten_percent_injected_faults_without_duplicate_orders(cli:
         return fault
 
     injector.decide = counting
-    _check_run(emulator, _run_live(cli, "--duration", "30s"), require_fill=False)
+    _check_run(emulator, _run_live(cli, "--duration", "15s"), require_fill=False)
     assert len(seen) >= 3  # faults really were injected during the run
 
 
@@ -122,3 +122,79 @@ def test_mainnet_without_a_terminal_or_yes_is_refused(cli: Callable[..., Any], h
 def test_live_on_a_paper_profile_points_to_paper(cli: Callable[..., Any]) -> None:
     r = cli("live", "--duration", "1m")
     assert r.exit_code == 2 and "bybit-mm paper" in r.stderr
+
+
+def test_when_the_exchange_dies_live_gives_up_after_the_bound_with_its_summary(
+        cli: Callable[..., Any], home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    monkeypatch.setattr("bybit_mm.cli.clients.RETRY_BASE_S", 0.01)
+    monkeypatch.setattr("bybit_mm.engine.trader.EXCHANGE_DOWN_S", 3.0)
+    env = {**os.environ, "BYBIT_MM_HOME": str(home), "NO_COLOR": "1"}
+    emu = subprocess.Popen([sys.executable, "-m", "bybit_mm", "emulator", "--port", "0", "--json", "--speed", "6"],
+                           stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert emu.stdout is not None
+        doc = json.loads(emu.stdout.readline())
+        _profile(home, doc["url"], max_retries=1)
+        threading.Timer(4.0, lambda: emu.send_signal(signal.SIGKILL)).start()  # the exchange dies
+        r = cli("--profile", "emu", "live", "--interval", "0.5", "--json", "--duration", "10m",
+                env={"EMU_KEY": doc["api_key"], "EMU_SECRET": "emulator-secret"})
+    finally:
+        emu.kill()
+        emu.wait()
+    assert r.exit_code == 5, r.stderr
+    rows = [json.loads(line) for line in r.stdout.strip().splitlines()]
+    assert rows[-1]["type"] == "summary"
+    assert rows[-1]["stop_reason"].startswith("exchange unavailable")
+    assert "error: " in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_stream_that_failed_to_start_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from bybit_mm.emulator.runner import running_emulator
+    from bybit_mm.engine.config import EngineConfig
+    from bybit_mm.engine.trader import LiveTrader
+    from bybit_mm.errors import ExchangeUnavailable
+    from bybit_mm.exchange.ccxt_client import BybitFuturesClient
+    from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
+    from bybit_mm.sim.clock import WallClock
+
+    monkeypatch.setattr("bybit_mm.engine.trader.STREAM_RETRY_S", 0.5)
+
+    class FlakyStart(CcxtMarketStream):
+        starts = 0
+
+        async def start(self) -> None:
+            FlakyStart.starts += 1
+            if FlakyStart.starts == 1:
+                raise ExchangeUnavailable("the stream is not there yet")
+            await super().start()
+
+    with running_emulator(exchange=_fast_sim(6.0), rate_limits=False) as emu:
+        async def main() -> Any:
+            client = BybitFuturesClient(network="emulator", url=emu.url, api_key=emu.api_key,
+                                        api_secret=emu.api_secret)
+            stream = FlakyStart(network="emulator", symbol="BTCUSDT", url=emu.url, api_key=emu.api_key,
+                                api_secret=emu.api_secret, private=True)
+            config = replace(EngineConfig(symbol="BTCUSDT", leverage=Decimal(10)), duration_s=4.0, interval_s=0.5,
+                             snapshot_every_s=0.1)
+            trader = LiveTrader(client, WallClock(1.0), config, stream=stream)
+            feeds: list[str] = []
+            trader.on_snapshot = lambda snap: feeds.append(snap.feed)
+            try:
+                await trader.run()
+            finally:
+                await stream.close()
+                await client.close()
+            return trader, feeds
+
+        trader, feeds = asyncio.run(main())
+    assert FlakyStart.starts == 2
+    assert feeds[0] == "rest (fallback)"
+    assert trader.latest is not None and trader.latest.feed == "stream"

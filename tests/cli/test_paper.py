@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,14 +24,14 @@ def _lines(stdout: str) -> list[dict[str, Any]]:
 
 
 def test_json_lines_snapshots_then_the_summary(cli: Callable[..., Any]) -> None:
-    r = cli(*FAST, "--duration", "10m", "--json")
+    r = cli(*FAST, "--duration", "4m", "--json")
     assert r.exit_code == 0, r.stderr
     rows = _lines(r.stdout)
     snaps, summary = rows[:-1], rows[-1]
     assert summary["type"] == "summary" and SUMMARY_KEYS <= set(summary)
-    assert summary["stop_reason"] == "duration reached" and summary["simulated_seconds"] == 600
+    assert summary["stop_reason"] == "duration reached" and summary["simulated_seconds"] == 240
     assert summary["starting_balance"] == 10000
-    assert all(s["type"] == "snapshot" for s in snaps) and len(snaps) == 60  # one per 10 s of market time
+    assert all(s["type"] == "snapshot" for s in snaps) and len(snaps) == 24  # one per 10 s of market time
     assert summary["fills"] == summary["buy_fills"] + summary["sell_fills"] > 0
 
 
@@ -41,22 +42,36 @@ def test_balance_and_seed_apply_to_a_new_account(cli: Callable[..., Any]) -> Non
 
 
 def test_a_second_run_resumes_the_session_and_fresh_starts_over(cli: Callable[..., Any]) -> None:
-    first = _lines(cli(*FAST, "--duration", "10m", "--json").stdout)[-1]
-    second = cli(*FAST, "--duration", "10m", "--json")
+    # 3 market minutes each: the resume is the point, not the length of the runs
+    first = _lines(cli(*FAST, "--duration", "3m", "--json").stdout)[-1]
+    second = cli(*FAST, "--duration", "3m", "--json")
     again = _lines(second.stdout)[-1]
-    assert again["fills"] >= first["fills"] and again["starting_balance"] == first["starting_balance"]
+    assert first["fills"] > 0 and again["fills"] > first["fills"]
+    assert again["starting_balance"] == first["starting_balance"]
     fresh = _lines(cli(*FAST, "--duration", "1m", "--fresh", "--balance", "777", "--json").stdout)[-1]
     assert fresh["starting_balance"] == 777 and fresh["fills"] == 0
 
 
 def test_the_table_fits_80_columns(cli: Callable[..., Any]) -> None:
-    r = cli(*FAST, "--duration", "5m", env={"COLUMNS": "80"})
+    r = cli(*FAST, "--duration", "3m", env={"COLUMNS": "80", "LINES": "24"})
     assert r.exit_code == 0, r.stderr
     out = r.stdout
-    for label in ("Market", "Quotes", "Position", "liq price", "PnL (USDT)", "spread", "inventory",
+    for label in ("Market", "Quotes", "Position", "liq price", "PnL", "spread", "inventory", "Activity",
                   "latency", "stopped: duration reached", "fills (buy / sell)", "min liq distance"):
         assert label in out
     assert max(len(line) for line in out.splitlines()) <= 80
+    lines = out.splitlines()
+    frame = lines[:next(i for i, line in enumerate(lines) if line.startswith("╰")) + 1]
+    assert len(frame) <= 24  # the whole last frame, bottom border included, on an 80x24 screen
+    # ... and it shows the final state the summary under it reports
+    summary = {m.group(1).strip(): m.group(2).strip() for line in lines[len(frame):]
+               if (m := re.match(r"│ (.+?)\s+│\s+(.+?) │", line))}
+    frame_text = "\n".join(frame)
+    fills = re.search(r"fills\s+(\d+) \((\d+) b / (\d+) s\)", frame_text)
+    assert fills is not None and summary["fills (buy / sell)"] == f"{fills[1]} ({fills[2]} / {fills[3]})"
+    assert re.search(r"volume\s+" + re.escape(summary["volume"]) + r"\s", frame_text)
+    assert re.search(r"size\s+" + re.escape(summary["position"]) + r" \(", frame_text)
+    assert re.search(r"fees paid\s+" + re.escape(summary["fees paid (− = rebates)"]) + r"\s", frame_text)
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -86,3 +101,17 @@ def test_parse_duration_rejects_nonsense() -> None:
     for bad in ("abc", "0", "m", "-5m"):
         with pytest.raises(UsageError):
             parse_duration(bad)
+
+
+def test_verbose_logs_decisions_and_order_actions_on_stderr(cli: Callable[..., Any]) -> None:
+    r = cli("-v", *FAST, "--duration", "2m", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert re.search(r"INFO bybit_mm\.orders: place (Buy|Sell) 0\.\d+ BTCUSDT @ [\d.]+ -> new", r.stderr)
+    assert re.search(r"INFO bybit_mm\.orders: amend mm-\S+ to [\d.]+ x", r.stderr)
+    assert "status: quoting" in r.stderr and "cancel all BTCUSDT" in r.stderr
+    assert "decision:" not in r.stderr and all(line.startswith("{") for line in r.stdout.splitlines())
+    rr = cli("-vv", *FAST, "--duration", "1m", "--json")
+    assert re.search(r"DEBUG bybit_mm\.engine\.trader: decision: mid [\d.]+ .* -> Buy", rr.stderr)
+    assert re.search(r"DEBUG bybit_mm\.orders: balance\(\) [\d.]+ ms", rr.stderr)
+    quiet = cli(*FAST, "--duration", "1m", "--json")
+    assert "INFO" not in quiet.stderr and "DEBUG" not in quiet.stderr

@@ -64,3 +64,26 @@ def test_watch_polls_rest_when_the_stream_is_unreachable(emu: EmulatorHandle, ca
     monkeypatch.setattr(CcxtMarketStream, "from_profile", staticmethod(unreachable))
     docs = _watch(capsys, 2, interval_s=0.2)
     assert [d["feed"] for d in docs] == ["rest (fallback)"] * 3
+
+
+def test_ctrl_c_ends_a_watch_with_exit_130(emu: EmulatorHandle, home: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BYBIT_MM_HOME": str(home), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bybit_mm", "--profile", "feed", "quote", BTC, "--watch",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # the watch is running
+        assert first["symbol"] == BTC
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err

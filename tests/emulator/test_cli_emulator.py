@@ -63,3 +63,29 @@ def test_help_documents_the_default_credentials(cli) -> None:
     result = cli("emulator", "--help")
     assert result.exit_code == 0
     assert "emulator-key" in result.output and "listening on" in result.output
+
+
+def test_json_line_for_scripts_and_a_prompt_stop_at_a_runaway_speed(tmp_path) -> None:
+    # At a speed the sim cannot keep up with, its catch-up holds the event loop for seconds at a
+    # time; SIGTERM must still end the process promptly (exit 0).
+    env = {**os.environ, "BYBIT_MM_HOME": str(tmp_path), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bybit_mm", "emulator", "--port", "0", "--speed", "300000",
+                             "--symbols", "BTCUSDT,ETHUSDT,SOLUSDT", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        doc = json.loads(_readline(proc.stdout, timeout=30))
+        assert doc["url"] == f"http://127.0.0.1:{doc['port']}" and doc["port"] > 0
+        assert doc["ws_public"] == f"ws://127.0.0.1:{doc['port']}/v5/public/linear"
+        assert doc["ws_private"] == f"ws://127.0.0.1:{doc['port']}/v5/private"
+        assert doc["symbols"] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"] and doc["speed"] == 300000
+        assert doc["pid"] == proc.pid and doc["api_key"] == "emulator-key"
+        assert "api_secret" not in doc
+        threading.Event().wait(3.0)  # let the sim fall behind (it then hardly answers requests)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out == ""
