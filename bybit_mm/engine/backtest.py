@@ -356,6 +356,24 @@ class Backtest:
             self.journal.record_order(o, now_ms)
 
 
+def prepare(profile: Profile, data_symbol: str | None, **overrides: Any
+            ) -> tuple[Instrument, EngineConfig, BacktestSettings]:
+    """The instrument, engine config and settings of a backtest of ``profile`` on data of
+    ``data_symbol`` (the profile's symbol when the data does not say). ``overrides`` go to
+    :meth:`EngineConfig.from_profile` (``gamma``, ``model``, ``interval_s``), except ``requote_s``
+    (the settings'). An unknown symbol or a leverage above the symbol's maximum is a UsageError."""
+    from bybit_mm.domain.instruments import get_instrument
+    from bybit_mm.errors import UsageError
+
+    requote_s = overrides.pop("requote_s", None)
+    instrument = get_instrument((data_symbol or profile.market.symbol).upper())
+    config = EngineConfig.from_profile(profile, **overrides).with_(symbol=instrument.symbol)
+    if config.leverage > instrument.max_leverage:
+        raise UsageError(f"{instrument.symbol}: leverage {config.leverage}x is above the maximum "
+                         f"{instrument.max_leverage}x")
+    return instrument, config, BacktestSettings.from_profile(profile, requote_s=requote_s)
+
+
 def run_backtest(events: np.ndarray, config: EngineConfig, instrument: Instrument, settings: BacktestSettings,
                  *, journal: Journal | None = None, progress: Any = None) -> BacktestResult:
     """Build a :class:`Backtest` and run it (the journal, if any, written in one transaction)."""

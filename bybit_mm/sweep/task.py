@@ -90,9 +90,7 @@ def _backtest(task: Task) -> BacktestResult:
     from pathlib import Path
 
     from bybit_mm.data.loader import load_events
-    from bybit_mm.domain.instruments import get_instrument
-    from bybit_mm.engine.backtest import BacktestSettings, run_backtest
-    from bybit_mm.engine.config import EngineConfig
+    from bybit_mm.engine.backtest import prepare, run_backtest
     from bybit_mm.errors import UsageError
 
     if task.data not in _loaded:
@@ -101,10 +99,5 @@ def _backtest(task: Task) -> BacktestResult:
     events, report = _loaded[task.data]
     if len(events) <= report.synthetic_rows:
         raise UsageError(f"no market data in {task.data}")
-    profile = task.profile
-    instrument = get_instrument((report.symbol or profile.market.symbol).upper())
-    config = EngineConfig.from_profile(profile, interval_s=task.interval_s).with_(symbol=instrument.symbol)
-    if config.leverage > instrument.max_leverage:
-        raise UsageError(f"{instrument.symbol}: leverage {config.leverage}x is above the maximum "
-                         f"{instrument.max_leverage}x")
-    return run_backtest(events, config, instrument, BacktestSettings.from_profile(profile))
+    instrument, config, settings = prepare(task.profile, report.symbol, interval_s=task.interval_s)
+    return run_backtest(events, config, instrument, settings)
