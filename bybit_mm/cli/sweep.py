@@ -67,7 +67,7 @@ def _sweep(app: Any, data: list[Path], grid_specs: list[str], range_specs: list[
     from bybit_mm.sweep.runner import cpu_count, run_local, run_ray
     from bybit_mm.sweep.store import ResultStore
     from bybit_mm.sweep.table import aggregate, sort_rows
-    from bybit_mm.sweep.task import Task
+    from bybit_mm.sweep.task import plan
 
     term = app.terminal
     base = app.profile
@@ -76,13 +76,12 @@ def _sweep(app: Any, data: list[Path], grid_specs: list[str], range_specs: list[
     if not grids and not ranges and not draws:
         raise UsageError("nothing to sweep: give --grid KEY=V1,V2,... or --random N --range KEY=LO:HI")
     combos = g.combinations(grids, ranges, draws, seed)
-    profiles = [g.apply(base, p) for p in combos]  # every combination valid before any task runs
     for path in data:
         if not path.exists():
             raise UsageError(f"--data {path}: no such file or directory")
     datasets = sorted({str(p.resolve()) for p in data})
     keys = [k for k, _ in grids] + [r.key for r in ranges]
-    tasks = [Task(i, combo, d, prof, interval) for d in datasets for i, (combo, prof) in enumerate(zip(combos, profiles))]
+    tasks = plan(base, combos, datasets, interval)  # every combination valid before any task runs
     store = ResultStore(out.with_name(out.name + ".tasks.jsonl") if out is not None else None)
     todo = [t for t in tasks if not store.done(t.key)]
     if len(todo) < len(tasks):

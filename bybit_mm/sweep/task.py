@@ -43,6 +43,15 @@ class Task:
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def plan(profile: Profile, combos: list[Params], datasets: list[str], interval_s: float = 1.0) -> list[Task]:
+    """Every combination on every data set, data set by data set (so a worker's consecutive
+    tasks reuse the data it loaded); each combination's profile validated (a UsageError)."""
+    from bybit_mm.sweep.grid import apply
+
+    profiles = [apply(profile, p) for p in combos]
+    return [Task(i, combo, d, prof, interval_s) for d in datasets for i, (combo, prof) in enumerate(zip(combos, profiles))]
+
+
 def run_task(task: Task) -> dict[str, Any]:
     """Run the task's backtest; its row (metrics, or ``error`` when it failed)."""
     row: dict[str, Any] = {"key": task.key, "combo": task.combo, "data": task.data,
