@@ -11,11 +11,12 @@ def sweep_table(rows: list[dict[str, Any]], keys: list[str], *, total: int, metr
     """One line per combination, best first by ``metric``; a failed one shows its error."""
     t = Table(title=f"sweep: {len(rows)} of {total} combinations, by {metric.replace('_', ' ')}",
               title_justify="left")
-    for k in keys:
-        t.add_column(k, justify="right")
-    for label in ("net PnL", "Sharpe", "PnL/notional bps", "max DD %", "fills", "notional"):
+    short = [k.split(".")[-1] for k in keys]
+    for k, name in zip(keys, short):
+        t.add_column(name if short.count(name) == 1 else k, justify="right", no_wrap=True)
+    for label in ("net PnL", "Sharpe", "PnL bps of notional", "max DD %", "fills", "notional"):
         t.add_column(label, justify="right")
-    t.add_column("error", overflow="fold")
+    t.add_column("error", min_width=20, ratio=1)
 
     def num(v: Any, fmt: str) -> str:
         return "—" if v is None else format(v, fmt)
