@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
     @app.command("sweep")
     def sweep(
         ctx: typer.Context,
-        data: list[Path] = typer.Option(..., "--data", metavar="PATH", help="A data set: a file or a directory (e.g. one Bybit day: its book zip and trades csv.gz). Repeat for more; each combination runs on each."),
+        data: Optional[list[Path]] = typer.Option(None, "--data", metavar="PATH", help="A data set: a file or a directory (e.g. one Bybit day: its book zip and trades csv.gz). Repeat for more; each combination runs on each."),
+        market: Optional[str] = typer.Option(None, "--market", help="sim: instead of --data, the synthetic market of each --seeds seed for --duration (the paper engine on a simulated clock)."),
+        seeds: str = typer.Option("1", "--seeds", metavar="S1,S2,...", help="With --market sim: the synthetic markets' seeds (each one a data set)."),
+        duration: str = typer.Option("20m", "--duration", "-d", help="With --market sim: market time of each run (20m, 90s, 1h30m)."),
         grid: Optional[list[str]] = typer.Option(None, "--grid", metavar="KEY=V1,V2,...", help="A profile key and its values (e.g. quoting.gamma=0.01,0.05); repeated grids are crossed."),
         draws: Optional[int] = typer.Option(None, "--random", metavar="N", min=1, help="N random draws of the --range keys (crossed with the grid)."),
         ranges: Optional[list[str]] = typer.Option(None, "--range", metavar="KEY=LO:HI", help="A numeric profile key drawn uniformly from LO to HI (with --random)."),
@@ -54,12 +57,38 @@ def register(app: typer.Typer) -> None:
             from bybit_mm.config.profiles import resolve
 
             app.use_profile(resolve(profile))
-        _sweep(app, data, grid or [], ranges or [], draws, seed=seed, interval=interval, workers=workers,
+        if market is None and not data:
+            raise UsageError("give the data sets: --data PATH (repeatable), or --market sim --seeds 1,2")
+        if market is not None and (market != "sim" or data):
+            raise UsageError("--market sim takes no --data" if data else f"--market must be sim, got {market!r}")
+        if market == "sim":
+            from bybit_mm.cli.paper import parse_duration
+            from bybit_mm.sweep.task import SIM
+
+            datasets = [f"{SIM}{_seed(s)}" for s in seeds.split(",")]
+            seconds = parse_duration(duration)
+        else:
+            for path in data or []:
+                if not path.exists():
+                    raise UsageError(f"--data {path}: no such file or directory")
+            datasets, seconds = [str(p.resolve()) for p in data or []], None
+        _sweep(app, sorted(set(datasets)), grid or [], ranges or [], draws, seed=seed, interval=interval,
+               duration_s=seconds, workers=workers,
                ray_address=ray_address or None, sort=sort, top=top, as_json=as_json, out=out)
 
 
-def _sweep(app: Any, data: list[Path], grid_specs: list[str], range_specs: list[str], draws: int | None, *,
-           seed: int, interval: float, workers: int | None, ray_address: str | None, sort: str, top: int | None,
+def _seed(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UsageError(f"--seeds: {text.strip()!r} is not a seed (a whole number, 0 or more)")
+    return value
+
+
+def _sweep(app: Any, datasets: list[str], grid_specs: list[str], range_specs: list[str], draws: int | None, *,
+           seed: int, interval: float, duration_s: float | None, workers: int | None, ray_address: str | None, sort: str, top: int | None,
            as_json: bool, out: Path | None) -> None:
     import time
 
@@ -76,12 +105,8 @@ def _sweep(app: Any, data: list[Path], grid_specs: list[str], range_specs: list[
     if not grids and not ranges and not draws:
         raise UsageError("nothing to sweep: give --grid KEY=V1,V2,... or --random N --range KEY=LO:HI")
     combos = g.combinations(grids, ranges, draws, seed)
-    for path in data:
-        if not path.exists():
-            raise UsageError(f"--data {path}: no such file or directory")
-    datasets = sorted({str(p.resolve()) for p in data})
     keys = [k for k, _ in grids] + [r.key for r in ranges]
-    tasks = plan(base, combos, datasets, interval)  # every combination valid before any task runs
+    tasks = plan(base, combos, datasets, interval, duration_s)  # every combination valid before any task runs
     store = ResultStore(out.with_name(out.name + ".tasks.jsonl") if out is not None else None)
     todo = [t for t in tasks if not store.done(t.key)]
     if len(todo) < len(tasks):

@@ -147,3 +147,20 @@ def test_ray_missing_names_the_extra(cli: Callable[..., Any], days: list[Path], 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     r = cli("sweep", *_data(days), "--grid", "quoting.gamma=0.1", "--ray-address", "auto")
     assert r.exit_code == 2 and "pip install 'bybit-mm[cluster]'" in r.stderr
+
+
+def test_the_synthetic_market_by_seed(cli: Callable[..., Any], tmp_path: Path) -> None:
+    args = ["sweep", "--market", "sim", "--seeds", "1,2", "--duration", "5m", "--grid", "quoting.gamma=0.01,0.1",
+            "--workers", "2", "--json", "--out", str(tmp_path / "sim.csv")]
+    rows = _table(cli(*args))
+    assert len(rows) == 2 and all(r["datasets"] == 2 and "error" not in r for r in rows)
+    assert all(r["simulated_s"] == pytest.approx(600, abs=2) for r in rows)  # 5 minutes × 2 seeds
+    assert any(r["fills"] > 0 for r in rows)
+    again = cli(*args)
+    assert "resuming: 4 of 4 tasks already done" in again.stderr and _table(again) == rows
+    r = cli("sweep", "--market", "sim", "--seeds", "1,x", "--grid", "quoting.gamma=0.1")
+    assert r.exit_code == 2 and "--seeds: 'x' is not a seed" in r.stderr
+    r = cli("sweep", "--market", "sim", "--data", str(tmp_path), "--grid", "quoting.gamma=0.1")
+    assert r.exit_code == 2 and "--market sim takes no --data" in r.stderr
+    r = cli("sweep", "--grid", "quoting.gamma=0.1")
+    assert r.exit_code == 2 and "give the data sets" in r.stderr

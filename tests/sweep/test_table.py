@@ -16,11 +16,12 @@ from bybit_mm.sweep.task import YEAR_S, measure
 def _result(curve: list[tuple[int, float]], pnl: str = "0", notional: str = "0", fills: int = 0) -> Any:
     summary = SimpleNamespace(total_pnl=Decimal(pnl), fees=Decimal("0.5"), fills=fills, notional=Decimal(notional),
                               starting_balance=Decimal(100), simulated_seconds=30.0, stop_reason="end of data")
-    return SimpleNamespace(summary=summary, equity=tuple(curve), events=1000)
+    return SimpleNamespace(summary=summary, equity=tuple(curve))
 
 
 def test_measure_takes_returns_and_the_worst_drawdown_from_the_equity_curve() -> None:
-    m = measure(_result([(0, 100.0), (10_000, 110.0), (20_000, 99.0), (30_000, 120.0)], "20", "4000", 3))
+    r = _result([(0, 100.0), (10_000, 110.0), (20_000, 99.0), (30_000, 120.0)], "20", "4000", 3)
+    m = measure(r.summary, r.equity)
     # returns 0.1, -0.1, 21/99; peak 110 then 99: a 10 % drawdown
     assert m["returns_n"] == 3
     assert m["returns_sum"] == pytest.approx(0.1 - 0.1 + 21 / 99)
@@ -30,7 +31,8 @@ def test_measure_takes_returns_and_the_worst_drawdown_from_the_equity_curve() ->
 
 
 def _row(combo: int, data: str, curve: list[float], pnl: str, notional: str, **extra: Any) -> dict[str, Any]:
-    m = measure(_result([(i * 10_000, e) for i, e in enumerate(curve)], pnl, notional))
+    r = _result([(i * 10_000, e) for i, e in enumerate(curve)], pnl, notional)
+    m = measure(r.summary, r.equity)
     return {"key": f"{combo}{data}", "combo": combo, "data": data, "params": [["quoting.gamma", 0.1 * (combo + 1)]],
             **m, **extra}
 
