@@ -41,6 +41,8 @@ def register(app: typer.Typer) -> None:
         sort: str = typer.Option("net_pnl", "--sort", help="net_pnl | sharpe | pnl_per_notional | max_drawdown (best first)."),
         top: Optional[int] = typer.Option(None, "--top", metavar="K", min=1, help="Show only the K best combinations."),
         as_json: bool = typer.Option(False, "--json", help="Print the table as a JSON array on stdout."),
+        heatmap: Optional[str] = typer.Option(None, "--heatmap", metavar="KEY1,KEY2", help="Also draw the --sort metric over two swept keys (with --heatmap-out; the report extra)."),
+        heatmap_out: Optional[Path] = typer.Option(None, "--heatmap-out", metavar="FILE.html|FILE.png", help="Where --heatmap draws: an HTML page (interactive, opens offline) or a PNG."),
         out: Optional[Path] = typer.Option(None, "--out", metavar="FILE.csv", help="Write the table as CSV; finished tasks are kept beside it (FILE.csv.tasks.jsonl) and skipped when the command is run again."),
     ) -> None:
         """Backtest every combination of profile keys on every data set, and rank them.
@@ -53,6 +55,12 @@ def register(app: typer.Typer) -> None:
         if out is not None and out.suffix.lower() != ".csv":
             raise UsageError(f"--out {out}: the table is written as CSV, name it FILE.csv",
                              hint="any dataframe library reads CSV; a sweep table is too small to need Parquet")
+        if (heatmap is None) != (heatmap_out is None):
+            raise UsageError("--heatmap KEY1,KEY2 and --heatmap-out FILE go together")
+        if heatmap_out is not None:
+            from bybit_mm.sweep.heatmap import check_path
+
+            check_path(heatmap_out)
         if profile is not None:
             from bybit_mm.config.profiles import resolve
 
@@ -74,7 +82,8 @@ def register(app: typer.Typer) -> None:
             datasets, seconds = [str(p.resolve()) for p in data or []], None
         _sweep(app, sorted(set(datasets)), grid or [], ranges or [], draws, seed=seed, interval=interval,
                duration_s=seconds, workers=workers,
-               ray_address=ray_address or None, sort=sort, top=top, as_json=as_json, out=out)
+               ray_address=ray_address or None, sort=sort, top=top, as_json=as_json, out=out,
+               heatmap=(heatmap, heatmap_out) if heatmap and heatmap_out else None)
 
 
 def _seed(text: str) -> int:
@@ -89,7 +98,7 @@ def _seed(text: str) -> int:
 
 def _sweep(app: Any, datasets: list[str], grid_specs: list[str], range_specs: list[str], draws: int | None, *,
            seed: int, interval: float, duration_s: float | None, workers: int | None, ray_address: str | None, sort: str, top: int | None,
-           as_json: bool, out: Path | None) -> None:
+           as_json: bool, out: Path | None, heatmap: tuple[str, Path] | None = None) -> None:
     import time
 
     from bybit_mm.sweep import grid as g
@@ -107,6 +116,10 @@ def _sweep(app: Any, datasets: list[str], grid_specs: list[str], range_specs: li
     combos = g.combinations(grids, ranges, draws, seed)
     keys = [k for k, _ in grids] + [r.key for r in ranges]
     tasks = plan(base, combos, datasets, interval, duration_s)  # every combination valid before any task runs
+    if heatmap is not None:
+        from bybit_mm.sweep.heatmap import parse_keys
+
+        heat_keys = parse_keys(heatmap[0], keys)
     store = ResultStore(out.with_name(out.name + ".tasks.jsonl") if out is not None else None)
     todo = [t for t in tasks if not store.done(t.key)]
     if len(todo) < len(tasks):
@@ -134,6 +147,11 @@ def _sweep(app: Any, datasets: list[str], grid_specs: list[str], range_specs: li
     rows = sort_rows(aggregate([r for k, r in store.rows.items() if k in keys_now], keys, len(datasets)), sort)
     if out is not None:
         _write_csv(out, rows, keys)
+    if heatmap is not None:
+        from bybit_mm.sweep.heatmap import write_heatmap
+
+        write_heatmap(heatmap[1], rows, *heat_keys, sort)
+        term.message(f"heatmap of {sort} over {heat_keys[0]} × {heat_keys[1]}: {heatmap[1]}")
     shown = rows[:top] if top else rows
     if as_json:
         term.json(shown)

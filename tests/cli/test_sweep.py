@@ -134,19 +134,28 @@ def test_bad_keys_and_values_exit_2_before_any_task(cli: Callable[..., Any], day
     assert not (tmp_path / "s.csv.tasks.jsonl").exists()
 
 
+def _without(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
+    """Make ``modules`` unimportable (a None entry in sys.modules raises ImportError on import)."""
+    import sys
+
+    for name in modules:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
 def test_ray_missing_names_the_extra(cli: Callable[..., Any], days: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    import builtins
-
-    real = builtins.__import__
-
-    def no_ray(name: str, *a: Any, **k: Any) -> Any:
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError("No module named 'ray'")
-        return real(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
+    _without(monkeypatch, "ray")
     r = cli("sweep", *_data(days), "--grid", "quoting.gamma=0.1", "--ray-address", "auto")
     assert r.exit_code == 2 and "pip install 'bybit-mm[cluster]'" in r.stderr
+
+
+def test_charting_missing_names_the_extra(cli: Callable[..., Any], days: list[Path], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _without(monkeypatch, "plotly", "matplotlib")
+    for name in ("h.html", "h.png"):
+        r = cli("sweep", *_data(days[:1]), "--grid", "quoting.gamma=0.1,0.2", "--grid", "market.leverage=10",
+                "--workers", "1", "--heatmap", "quoting.gamma,market.leverage", "--heatmap-out", str(tmp_path / name))
+        assert r.exit_code == 3, r.stderr
+        assert "pip install 'bybit-mm[report]'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_the_synthetic_market_by_seed(cli: Callable[..., Any], tmp_path: Path) -> None:
@@ -164,3 +173,24 @@ def test_the_synthetic_market_by_seed(cli: Callable[..., Any], tmp_path: Path) -
     assert r.exit_code == 2 and "--market sim takes no --data" in r.stderr
     r = cli("sweep", "--grid", "quoting.gamma=0.1")
     assert r.exit_code == 2 and "give the data sets" in r.stderr
+
+
+def test_a_heatmap_of_the_metric_over_two_keys(cli: Callable[..., Any], days: list[Path], tmp_path: Path) -> None:
+    pytest.importorskip("plotly")
+    pytest.importorskip("matplotlib")
+    args = ["sweep", *_data(days[:1]), *GRID, "--workers", "2", "--heatmap", "market.leverage,quoting.gamma"]
+    html, png = tmp_path / "heat.html", tmp_path / "heat.png"
+    r = cli(*args, "--heatmap-out", str(html))
+    assert r.exit_code == 0, r.stderr
+    page = html.read_text()
+    assert "Plotly.newPlot" in page and "market.leverage" in page and "<script src=" not in page  # inlined
+    r = cli(*args, "--heatmap-out", str(png), "--sort", "max_drawdown")
+    assert r.exit_code == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.gamma,paper.seed", "--heatmap-out", str(html))
+    assert r.exit_code == 2 and "paper.seed is not a swept key" in r.stderr
+    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.gamma,market.leverage",
+            "--heatmap-out", str(tmp_path / "h.svg"))
+    assert r.exit_code == 2 and "must end in .html or .png" in r.stderr
+    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.gamma,market.leverage")
+    assert r.exit_code == 2 and "go together" in r.stderr

@@ -66,3 +66,15 @@ def test_sorting_best_first_failed_last_ties_by_combination() -> None:
             {"combo": 2, "net_pnl": 3.0, "max_drawdown_pct": 1.0}, {"combo": 3, "net_pnl": 1.0, "max_drawdown_pct": 9.0}]
     assert [r["combo"] for r in sort_rows(rows, "net_pnl")] == [2, 0, 3, 1]
     assert [r["combo"] for r in sort_rows(rows, "max_drawdown")] == [2, 0, 3, 1]
+
+
+def test_the_heatmap_grid_averages_over_other_keys_and_leaves_failed_cells_empty() -> None:
+    from bybit_mm.sweep.heatmap import heat_grid
+
+    rows = [{"a": 1, "b": 10, "c": 0, "net_pnl": 2.0}, {"a": 1, "b": 10, "c": 1, "net_pnl": 4.0},
+            {"a": 2, "b": 10, "c": 0, "net_pnl": -1.0}, {"a": 2, "b": 10, "c": 1, "error": "x"},
+            {"a": 1, "b": 20, "c": 0, "error": "x"}, {"a": 1, "b": 20, "c": 1, "error": "y"},
+            {"a": 2, "b": 20, "c": 0, "net_pnl": 0.5}]
+    xs, ys, z = heat_grid(rows, "a", "b", "net_pnl")
+    assert xs == [1, 2] and ys == [10, 20]
+    assert z == [[3.0, -1.0], [None, 0.5]]
