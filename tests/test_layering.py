@@ -19,6 +19,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "config": ({"config", "domain", "errors"}, {"platformdirs", "tomli_w"}),
     # config: only config.paths, for the cache directory (one place decides where files live).
     "data": ({"data", "domain", "errors", "config"}, {"numpy"}),
+    # Beside cli/: reads journals; the charting extra only here.
+    "report": ({"report", "engine", "exchange", "domain", "errors"}, {"plotly", "matplotlib"}),
 }
 
 

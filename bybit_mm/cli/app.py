@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "bybit_mm.cli.live",
     "bybit_mm.cli.record",
     "bybit_mm.cli.backtest",
+    "bybit_mm.cli.runs",
+    "bybit_mm.cli.report",
     "bybit_mm.cli.sweep",
 )
 

@@ -1,5 +1,8 @@
 """The run journal: SQLite (WAL) in the data dir; orders, fills, funding, snapshots, engine state.
 
+One file per (kind, profile, symbol) session: ``<data dir>/<paper|live|backtest>/<profile>/
+journal-<SYMBOL>.sqlite``; each run of the engine is a row of ``runs`` with its ``kind``.
+
 Every write is committed at once, so a process killed with SIGKILL loses nothing already
 written (WAL survives a process crash; ``synchronous=NORMAL`` only risks the last transactions
 on a power loss). ``resume_state`` rebuilds what the engine needs to continue a session.
@@ -14,11 +17,14 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bybit_mm.domain.orders import Side
 from bybit_mm.engine.ledger import fill_key
 from bybit_mm.exchange.port import Execution, OrderInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -43,7 +49,16 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: Columns added since the first schema: (table, column, declaration).
-_ADDED_COLUMNS = (("fills", "exec_type", "TEXT NOT NULL DEFAULT 'trade'"), ("funding", "exec_id", "TEXT"))
+_ADDED_COLUMNS = (("fills", "exec_type", "TEXT NOT NULL DEFAULT 'trade'"), ("funding", "exec_id", "TEXT"),
+                  ("runs", "kind", "TEXT"))
+#: What a run traded against: the paper account, a replayed market, or an exchange.
+KINDS = ("paper", "live", "backtest")
+
+
+def kind_of(network: str) -> str:
+    """A run's kind from its network (``paper``: the paper client; ``backtest``: the backtest
+    driver; any exchange network is ``live``). Runs journaled before ``kind`` existed get theirs so."""
+    return network if network in ("paper", "backtest") else "live"
 
 
 @dataclass
@@ -68,12 +83,32 @@ def _dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def _where(symbol: str | None, run_ids: Collection[int] | None) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause on ``symbol`` and ``run_id IN run_ids`` (either may be None: no condition)."""
+    terms: list[str] = []
+    args: list[Any] = []
+    if symbol:
+        terms.append("symbol=?")
+        args.append(symbol)
+    if run_ids is not None:
+        ids = sorted(set(run_ids))
+        terms.append(f"run_id IN ({','.join('?' * len(ids))})" if ids else "0")
+        args.extend(ids)
+    return (" WHERE " + " AND ".join(terms) if terms else ""), tuple(args)
+
+
 class Journal:
     """One SQLite file per (account, symbol) session."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        """Open (creating and migrating) the journal at ``path``; with ``readonly`` open an existing
+        one for reading only, as it is (a running engine may be writing it)."""
         self.path = path
+        self.run_id: int | None = None
+        if readonly:
+            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -82,7 +117,6 @@ class Journal:
             have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-        self.run_id: int | None = None
 
     def close(self) -> None:
         """Close the database."""
@@ -95,11 +129,11 @@ class Journal:
         return row is not None
 
     def start_run(self, symbol: str, network: str, started_ms: int, starting_balance: Decimal,
-                  resumed: bool) -> int:
-        """Open a run row; returns its id."""
+                  resumed: bool, kind: str | None = None) -> int:
+        """Open a run row (``kind`` defaults to :func:`kind_of` the network); returns its id."""
         cur = self.db.execute(
-            "INSERT INTO runs (symbol, network, started_ms, starting_balance, resumed) VALUES (?,?,?,?,?)",
-            (symbol, network, started_ms, str(starting_balance), int(resumed)))
+            "INSERT INTO runs (symbol, network, started_ms, starting_balance, resumed, kind) VALUES (?,?,?,?,?,?)",
+            (symbol, network, started_ms, str(starting_balance), int(resumed), kind or kind_of(network)))
         self.run_id = int(cur.lastrowid or 0)
         return self.run_id
 
@@ -164,11 +198,14 @@ class Journal:
         return default if row is None else json.loads(row[0])
 
     # -- reading back -----------------------------------------------------------------------
-    def fills(self, symbol: str | None = None) -> list[tuple[Execution, Decimal | None]]:
-        """Every journaled fill (oldest first) with the mid the engine saw."""
+    def fills(self, symbol: str | None = None, *, run_ids: Collection[int] | None = None,
+              ) -> list[tuple[Execution, Decimal | None]]:
+        """Every journaled fill (oldest first) with the mid the engine saw; of ``symbol`` and of the
+        runs ``run_ids`` when given."""
+        where, args = _where(symbol, run_ids)
         sql = ("SELECT exec_id, order_id, client_order_id, symbol, side, price, qty, fee, is_maker, ts_ms,"
-               " mid, exec_type FROM fills" + (" WHERE symbol=?" if symbol else "") + " ORDER BY ts_ms, rowid")
-        rows = self.db.execute(sql, (symbol,) if symbol else ()).fetchall()
+               f" mid, {self._column('fills', 'exec_type')} FROM fills{where} ORDER BY ts_ms, rowid")
+        rows = self.db.execute(sql, args).fetchall()
         return [(Execution(r[0], r[1] or "", r[2] or "", r[3], Side(r[4]), Decimal(r[5]), Decimal(r[6]),
                            Decimal(r[7]), bool(r[8]), int(r[9]), r[11] or "trade"), _dec(r[10]))
                 for r in rows]
@@ -205,3 +242,48 @@ class Journal:
             min_liq_distance_pct=None if min_liq is None else Decimal(min_liq),
             counters=dict(self.get_state(f"{symbol}.counters", {})),
         )
+
+    # -- reading runs back (``bybit-mm runs`` and ``report``) ---------------------------------
+    def _column(self, table: str, column: str) -> str:
+        """``column``, or ``NULL`` in a journal opened read-only from before the column existed."""
+        have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+        return column if column in have else "NULL"
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run (oldest first): the ``runs`` columns with ``kind`` filled in for runs journaled
+        before it existed, ``summary`` parsed (None when the run never ended: running, or killed),
+        ``fills`` (trades journaled by that run) and ``last_ts_ms`` (its last fill or snapshot)."""
+        fills = {r[0]: (r[1], r[2]) for r in self.db.execute(
+            "SELECT run_id, COUNT(*), MAX(ts_ms) FROM fills GROUP BY run_id")}
+        snaps = dict(self.db.execute("SELECT run_id, MAX(ts_ms) FROM snapshots GROUP BY run_id").fetchall())
+        cur = self.db.execute(
+            "SELECT run_id, symbol, network, started_ms, starting_balance, resumed, ended_ms, stop_reason,"
+            f" summary, {self._column('runs', 'kind')} FROM runs ORDER BY run_id")
+        out = []
+        for r in cur.fetchall():
+            count, last_fill = fills.get(r[0], (0, None))
+            last = max((t for t in (last_fill, snaps.get(r[0])) if t is not None), default=None)
+            out.append({"run_id": int(r[0]), "symbol": r[1], "network": r[2], "started_ms": int(r[3]),
+                        "starting_balance": Decimal(r[4]), "resumed": bool(r[5]),
+                        "ended_ms": None if r[6] is None else int(r[6]), "stop_reason": r[7],
+                        "summary": None if r[8] is None else json.loads(r[8]), "kind": r[9] or kind_of(r[2]),
+                        "fills": int(count), "last_ts_ms": None if last is None else int(last)})
+        return out
+
+    def snapshots(self, run_ids: Collection[int]) -> list[tuple[int, int, dict[str, Any]]]:
+        """The snapshots of the runs ``run_ids`` as ``(run_id, ts_ms, data)``, oldest first."""
+        where, args = _where(None, run_ids)
+        rows = self.db.execute(f"SELECT run_id, ts_ms, data FROM snapshots{where} ORDER BY ts_ms, id", args)
+        return [(int(r[0]), int(r[1]), json.loads(r[2])) for r in rows.fetchall()]
+
+    def last_snapshot(self, run_id: int) -> dict[str, Any] | None:
+        """The last snapshot of run ``run_id``, or None."""
+        row = self.db.execute("SELECT data FROM snapshots WHERE run_id=? ORDER BY ts_ms DESC, id DESC LIMIT 1",
+                              (run_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def funding_payments(self, symbol: str, run_ids: Collection[int]) -> list[tuple[int, Decimal]]:
+        """The funding settlements of ``symbol`` in the runs ``run_ids`` as ``(ts_ms, paid)``."""
+        where, args = _where(symbol, run_ids)
+        rows = self.db.execute(f"SELECT ts_ms, amount FROM funding{where} ORDER BY ts_ms, id", args)
+        return [(int(r[0]), Decimal(r[1])) for r in rows.fetchall()]

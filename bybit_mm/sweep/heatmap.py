@@ -3,21 +3,19 @@
 :func:`heat_grid` is the data (stdlib only): the distinct values of each key and the metric in
 each cell, averaged over the other keys' values when more than two keys were swept (a failed
 combination leaves no value; a cell with none is empty). :func:`write_heatmap` draws it as an
-HTML page (plotly, inlined: opens offline) or a PNG (matplotlib), the ``report`` extra.
+HTML page (plotly, inlined: opens offline) or a PNG (matplotlib), the ``report`` extra (through
+:func:`bybit_mm.report.require`, as ``bybit-mm report``).
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from pathlib import Path
 from typing import Any
 
-from bybit_mm.errors import ConfigError, UsageError
+from bybit_mm.errors import UsageError
+from bybit_mm.report import require
 from bybit_mm.sweep.table import METRICS
-
-#: The optional extra with the charting libraries (shared with ``bybit-mm report``).
-EXTRA = "report"
 
 
 def heat_grid(rows: list[dict[str, Any]], x_key: str, y_key: str, metric: str
@@ -59,7 +57,7 @@ def write_heatmap(path: Path, rows: list[dict[str, Any]], x_key: str, y_key: str
     xs, ys, z = heat_grid(rows, x_key, y_key, metric)
     title = f"{metric.replace('_', ' ')} over {x_key} × {y_key}"
     if check_path(path) == "html":
-        _require("plotly")
+        require("plotly")
         import plotly.graph_objects as go
 
         fig = go.Figure(go.Heatmap(x=[str(x) for x in xs], y=[str(y) for y in ys], z=z, colorscale="RdYlGn",
@@ -68,7 +66,7 @@ def write_heatmap(path: Path, rows: list[dict[str, Any]], x_key: str, y_key: str
         fig.update_layout(title=title, xaxis_title=x_key, yaxis_title=y_key)
         fig.write_html(str(path), include_plotlyjs=True, full_html=True)
         return
-    _require("matplotlib")
+    require("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,11 +87,3 @@ def write_heatmap(path: Path, rows: list[dict[str, Any]], x_key: str, y_key: str
     fig.colorbar(image, ax=ax, label=metric)
     fig.tight_layout()
     fig.savefig(path, format="png")
-
-
-def _require(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except ImportError as e:
-        raise ConfigError(f"the heatmap needs {module}, which is not installed",
-                          hint=f"install the {EXTRA} extra: pip install 'bybit-mm[{EXTRA}]'") from e

@@ -96,7 +96,7 @@ def test_help_does_not_import_ccxt_or_numpy() -> None:
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted(m for m in ('ccxt', 'numpy', 'aiohttp') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('ccxt', 'numpy', 'aiohttp', 'plotly', 'matplotlib') if m in sys.modules)\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     out = _run(code)
@@ -104,8 +104,9 @@ def test_help_does_not_import_ccxt_or_numpy() -> None:
     assert out.stderr.strip().endswith("HEAVY="), out.stderr
 
 
-@pytest.mark.parametrize("argv", [["fees", "--json"], ["profile", "list", "--json"], ["profile", "path"]])
-def test_offline_commands_do_not_import_ccxt(argv: list[str], tmp_path) -> None:
+@pytest.mark.parametrize("argv", [["fees", "--json"], ["profile", "list", "--json"], ["profile", "path"],
+                                  ["runs", "--json"], ["report", "--help"]])
+def test_offline_commands_do_not_import_ccxt_or_charts(argv: list[str], tmp_path) -> None:
     code = (
         "import os, sys\n"
         f"os.environ['BYBIT_MM_HOME'] = {str(tmp_path)!r}\n"
@@ -114,10 +115,11 @@ def test_offline_commands_do_not_import_ccxt(argv: list[str], tmp_path) -> None:
         f"    main({argv!r})\n"
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
-        "sys.stderr.write('CCXT=' + str('ccxt' in sys.modules))\n"
+        "heavy = sorted(m for m in ('ccxt', 'plotly', 'matplotlib') if m in sys.modules)\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     out = _run(code)
-    assert out.stderr.strip().endswith("CCXT=False"), out.stderr
+    assert out.stderr.strip().endswith("HEAVY="), out.stderr
 
 
 def test_python_dash_m_works() -> None:
