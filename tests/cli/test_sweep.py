@@ -195,15 +195,3 @@ def test_a_heatmap_of_the_metric_over_two_keys(cli: Callable[..., Any], days: li
     r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.gamma,market.leverage")
     assert r.exit_code == 2 and "go together" in r.stderr
 
-
-def test_help_imports_neither_ray_nor_the_charts() -> None:
-    import subprocess
-    import sys
-
-    code = ("import sys\nfrom bybit_mm.cli.app import main\n"
-            "for argv in (['--help'], ['sweep', '--help']):\n"
-            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-            "heavy = sorted(m for m in ('ray', 'plotly', 'matplotlib', 'numpy', 'ccxt') if m in sys.modules)\n"
-            "sys.stderr.write('HEAVY=' + ','.join(heavy))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stderr.strip().endswith("HEAVY="), out.stderr
