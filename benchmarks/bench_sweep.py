@@ -5,7 +5,8 @@ synthetic Bybit days (``write_bybit_day``, ``--events`` rows each), 16 backtests
 same code as ``bybit-mm sweep`` (:func:`bybit_mm.sweep.task.plan`, :mod:`bybit_mm.sweep.runner`).
 
 1. local, 1 worker and 2 workers (process pools, started inside the timing): wall seconds, the
-   speed-up, and that both give the same table;
+   workers' CPU seconds, the speed-up, and that both give the same table; then the load average
+   (on a machine whose cores are busy with other work, two workers cannot run faster than one);
 2. Ray (``ray.init(num_cpus=2)`` on this machine; the start-up is timed apart): the same 16 tasks,
    wall seconds; the overhead per task = (Ray wall - 2-worker wall) / tasks; and the round trip of
    an empty task (submit and get, 200 in a row, one at a time) in milliseconds.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +35,12 @@ def _table(tasks: list[Any], run: Any) -> tuple[float, list[dict[str, Any]]]:
     run(tasks, rows.append)
     wall = time.perf_counter() - t0
     return wall, sort_rows(aggregate(rows, ["quoting.gamma", "quoting.order_notional"], 2), "net_pnl")
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (the pool's workers, once it is shut down)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def main() -> None:
@@ -58,11 +66,16 @@ def main() -> None:
                                parse_grid("quoting.order_notional=100,500")], [], None)
         tasks = plan(Profile(name="default"), combos, days)
         print(f"grid: {len(combos)} combinations x {len(days)} days ({args.events:,} events each) = {len(tasks)} backtests")
+        c0 = _children_cpu_s()
         w1, t1 = _table(tasks, lambda ts, cb: run_local(ts, 1, cb))
+        c1 = _children_cpu_s()
         w2, t2 = _table(tasks, lambda ts, cb: run_local(ts, 2, cb))
+        c2 = _children_cpu_s()
         assert t1 == t2, "1 and 2 workers gave different tables"
-        print(f"local, 1 worker : {w1:7.2f} s wall")
-        print(f"local, 2 workers: {w2:7.2f} s wall  (speed-up x{w1 / w2:.2f}; same table)")
+        print(f"local, 1 worker : {w1:7.2f} s wall, {c1 - c0:6.2f} CPU s in the workers")
+        print(f"local, 2 workers: {w2:7.2f} s wall, {c2 - c1:6.2f} CPU s in the workers "
+              f"(speed-up x{w1 / w2:.2f}; same table)")
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a speed-up needs idle cores)")
         if args.skip_ray:
             return
         import ray
