@@ -7,6 +7,7 @@ validator, so a bad key or value is a :class:`UsageError` naming it before any b
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,9 @@ def check(key: str, value: Any) -> Any:
 
     section, name = split_key(key)
     typ, _, meta = section_fields(SECTIONS[section])[name]
+    if isinstance(value, float) and not math.isfinite(value):
+        # Until the schema's validator rejects non-finite numbers itself (branch harden).
+        raise UsageError(f"{key} must be a finite number, got {value!r}")
     try:
         return coerce_value(key, key, typ, value, meta)
     except ConfigError as e:

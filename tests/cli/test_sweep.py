@@ -116,6 +116,8 @@ def test_random_draws_are_seeded_and_crossed_with_the_grid(cli: Callable[..., An
     (["--grid", "quoting.gama=0.1"], "unknown key 'quoting.gama'"),
     (["--grid", "quoting.gamma=0.1,-1"], "quoting.gamma must be greater than 0, got -1.0"),
     (["--grid", "quoting.gamma=0.1,abc"], "quoting.gamma must be a number, got 'abc'"),
+    (["--grid", "quoting.order_notional=100,nan"], "quoting.order_notional must be a finite number, got nan"),
+    (["--random", "2", "--range", "quoting.gamma=0.1:inf"], "quoting.gamma must be"),
     (["--grid", "quoting.gamma"], "--grid 'quoting.gamma' must be KEY=V1,V2,..."),
     (["--grid", "paper.fee_tier=VIP0,VIP99"], "paper.fee_tier must be one of"),
     (["--random", "3"], "--random N needs at least one --range"),
