@@ -35,7 +35,8 @@ def run_local(tasks: Sequence[Task], workers: int, on_row: OnRow) -> None:
 
     if not tasks:
         return
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks)))) as pool:
+    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))))
+    try:
         pending = {pool.submit(run_task, t): t for t in tasks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -48,6 +49,11 @@ def run_local(tasks: Sequence[Task], workers: int, on_row: OnRow) -> None:
                 except Exception as e:
                     row = failed_row(task, f"{type(e).__name__}: {e}")
                 on_row(row)
+    except BaseException:
+        # Ctrl-C or a failing on_row: drop the queued tasks instead of running them all first.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def run_ray(tasks: Sequence[Task], address: str, on_row: OnRow) -> None:
@@ -66,12 +72,17 @@ def run_ray(tasks: Sequence[Task], address: str, on_row: OnRow) -> None:
             raise UsageError(f"cannot connect to the Ray cluster at {address!r}: {e}") from None
     remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
     pending = {remote.remote(t): t for t in tasks}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            task = pending.pop(ref)
-            try:
-                row = ray.get(ref)
-            except Exception as e:  # the worker died, the node was lost
-                row = failed_row(task, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-            on_row(row)
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    row = ray.get(ref)
+                except Exception as e:  # the worker died, the node was lost
+                    row = failed_row(task, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                on_row(row)
+    except BaseException:
+        for ref in pending:  # Ctrl-C: the cluster stops the rest
+            ray.cancel(ref)
+        raise
