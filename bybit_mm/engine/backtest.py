@@ -199,6 +199,8 @@ class Backtest:
             latency_p50_ms=rtt, latency_p99_ms=rtt)
         s = self.settings
         if wallet is not None:
+            if self._equity and self._equity[-1][0] >= end_ms:
+                self._equity.pop()
             self._equity.append((end_ms, float(wallet.equity)))
         result = BacktestResult(
             summary=summary, events=n, decisions=self.decisions, data_start_ms=first_ms, data_end_ms=last_ms,

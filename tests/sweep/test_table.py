@@ -78,3 +78,21 @@ def test_the_heatmap_grid_averages_over_other_keys_and_leaves_failed_cells_empty
     xs, ys, z = heat_grid(rows, "a", "b", "net_pnl")
     assert xs == [1, 2] and ys == [10, 20]
     assert z == [[3.0, -1.0], [None, 0.5]]
+
+
+def test_a_backtest_samples_its_equity_every_10_s_of_market_time(tmp_path: Any) -> None:
+    from bybit_mm.config.schema import Profile
+    from bybit_mm.data.loader import load_events
+    from bybit_mm.data.synthetic import write_bybit_day
+    from bybit_mm.engine.backtest import prepare, run_backtest
+
+    write_bybit_day(tmp_path, "BTCUSDT", "2026-01-01", n_events=4_000, seed=3, start_price=95_000.0)
+    events, report = load_events([tmp_path], use_cache=False)
+    instrument, config, settings = prepare(Profile(), report.symbol, interval_s=1.0)
+    result = run_backtest(events, config, instrument, settings)
+    times = [t for t, _ in result.equity]
+    assert len(times) > 3 and times == sorted(set(times))
+    assert all(b - a >= 10_000 for a, b in zip(times[:-2], times[1:-1]))  # the last one is the end
+    assert times[-1] == result.summary.ended_ms
+    assert result.equity[-1][1] == float(result.summary.equity)
+    assert result.to_dict()["equity"] == result.summary.equity  # the summary's figure, not the curve
