@@ -23,6 +23,7 @@ Calculation under Isolated Mode (Unified Trading Account)" (the LP formula above
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal
 
 from bybit_mm.domain.instruments import Instrument, RiskTier
@@ -244,6 +245,7 @@ def cross_bankruptcy_price(side: PositionSide | Side | str, entry: Decimal, qty:
     return cross_liquidation_price(side, entry, qty, balance, ZERO, ZERO, taker_rate)
 
 
+@lru_cache(maxsize=4096)  # orders come back to the same prices: the sims ask this per order check
 def order_cost_per_unit(side: PositionSide | Side | str, price: Decimal, leverage: Decimal,
                         fee_rate: Decimal) -> Decimal:
     """Bybit's order cost for one unit: IM + fee to open at ``price`` + fee to close at bankruptcy."""

@@ -15,6 +15,7 @@ a clock: the same rows and settings give the same result, byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -266,11 +267,13 @@ class Backtest:
     def _account_view(self) -> AccountView:
         ex = self.exchange
         mark = ex.mark_decimal()
-        key = (mark, self._version)
-        if self._account is not None and key == self._account_key:
-            return self._account
         sym = self.config.symbol
         pos = ex.ledger.positions[sym]
+        # Flat, the mark moves nothing but the view's mark (no uPnL, no position margin, no LP).
+        key = (mark if pos.qty else None, self._version)
+        cached = self._account
+        if cached is not None and key == self._account_key:
+            return cached if cached.mark == mark else dataclasses.replace(cached, mark=mark)
         w = ex.wallet()
         liq = ex.ledger.position_view(sym, mark, {sym: mark}).liq_price if pos.qty else None
         self._account = AccountView(position_qty=pos.qty, entry_price=pos.entry_price if pos.qty else ZERO,

@@ -17,7 +17,10 @@ The hot path (book and trade events) is integer ticks and floats; Decimals appea
 
 Estimator sampling: sigma is the quadratic variation of the mid *as sampled at decisions*
 (as the engine always did: on REST one sample per ``interval_s``), so a decision cadence is part
-of the strategy; trades reach the intensity estimator one by one as they arrive.
+of the strategy; trades reach the intensity estimator one by one as they arrive. Once fitted, A
+and k are refitted at most once per ``interval_s`` of engine time (the refit period): decisions
+in between (a stream's requotes, every 100 ms or on every update) reuse the last fit, as a
+decision every ``interval_s`` always did.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from bybit_mm.engine.risk import RiskDecision, RiskGuard, RiskInputs
 from bybit_mm.exchange.port import OrderInfo
 from bybit_mm.quoting.estimators import IntensityEstimator, IntensityFit, VolatilityEstimator
 from bybit_mm.quoting.models import Quote, model_for, quote_in_bps
-from bybit_mm.quoting.orders import shape_orders
+from bybit_mm.quoting.orders import shape_ticks
 
 ZERO = Decimal(0)
 _NO_TARGETS: dict[Side, Target | None] = {Side.BUY: None, Side.SELL: None}
@@ -99,6 +102,16 @@ class StrategyCore:
         self.sigma: float | None = None
         self.fit: IntensityFit | None = None
         self.min_liq: Decimal | None = None
+        self._fit_ms = 0
+        self._maker_fee_f = float(maker_fee)
+        step = instrument.qty_step
+        #: Sizes below the exchange's minimum quantity (and one step) are not quoted.
+        self._min_steps = int((max(instrument.min_qty, step) / step).to_integral_value(rounding=ROUND_CEILING))
+        #: The minimum order value in units of one tick times one step (steps x ticks must reach it).
+        self._min_value_units = int((instrument.min_notional / (self.tick * step)).to_integral_value(
+            rounding=ROUND_CEILING))
+        self._order_qty: dict[Decimal, Decimal] = {}
+        self._qty_of_steps: dict[int, Decimal] = {}
 
     # -- events -------------------------------------------------------------------------------
     def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
@@ -174,7 +187,7 @@ class StrategyCore:
         if decision.liq_distance_pct is not None:
             self.min_liq = (decision.liq_distance_pct if self.min_liq is None
                             else min(self.min_liq, decision.liq_distance_pct))
-        quote, targets, notes = self._targets(mid, account, decision, working)
+        quote, targets, notes = self._targets(now_ms, mid, account, decision, working)
         kill = decision.kill_reason
         if kill:
             targets = _NO_TARGETS
@@ -190,43 +203,65 @@ class StrategyCore:
 
     def order_qty(self, mid: Decimal) -> Decimal:
         """The quote size: ``order_notional / mid`` on the step, at least the exchange minimums."""
+        memo = self._order_qty
+        got = memo.get(mid)
+        if got is not None:
+            return got
         inst = self.instrument
         qty = round_qty(self.config.order_notional / mid, inst.qty_step)
         if qty * mid < inst.min_notional:
             steps = (inst.min_notional / mid / inst.qty_step).to_integral_value(rounding=ROUND_CEILING)
             qty = steps * inst.qty_step
-        return max(qty, inst.min_qty)
+        qty = max(qty, inst.min_qty)
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[mid] = qty
+        return qty
 
-    def _targets(self, mid: Decimal, account: AccountView, decision: RiskDecision,
+    def _intensity_fit(self, now_ms: int) -> IntensityFit | None:
+        """A and k, refitted at most once per ``interval_s`` of engine time once there is a fit (see
+        the module docstring); while warming up, at every decision."""
+        if self.intensity is None:
+            return None
+        if self.fit is not None and now_ms - self._fit_ms < self._interval_ms:
+            return self.fit
+        self._fit_ms = now_ms
+        return self.intensity.fit()
+
+    def _steps(self, qty: Decimal) -> int:
+        return int(qty / self.instrument.qty_step)
+
+    def _targets(self, now_ms: int, mid: Decimal, account: AccountView, decision: RiskDecision,
                  working: list[OrderInfo]) -> tuple[Quote | None, dict[Side, Target | None], list[str]]:
         cfg = self.config
         inst = self.instrument
         sigma = self.vol.sigma()
-        fit = self.intensity.fit() if self.intensity is not None else None
+        fit = self._intensity_fit(now_ms)
         self.sigma, self.fit = sigma, fit
         if sigma is None or fit is None:
             return None, _NO_TARGETS, ["estimators warming up"]
         qty = account.position_qty
         oq = self.order_qty(mid)
-        q = float(qty / oq)
+        q = float(qty / oq) if qty else 0.0
         # In basis points of the mid, so the profile's gamma means the same on every symbol.
         quote = quote_in_bps(self.model, float(mid), q, sigma, cfg.gamma, fit.k, fit.A, cfg.horizon_s)
-        best_bid = self.bid_tick * self.tick if self.bid_tick > 0 else None
-        best_ask = self.ask_tick * self.tick if self.ask_tick > 0 else None
-        shaped = shape_orders(quote, tick=self.tick, order_qty=oq, qty_step=inst.qty_step, position=qty,
-                              max_position=decision.max_position, best_bid=best_bid, best_ask=best_ask,
-                              maker_fee=float(self.maker_fee), min_qty=inst.min_qty)
+        shaped = shape_ticks(quote, tick=self.tick_f, order_steps=self._steps(oq), position_steps=self._steps(qty),
+                             max_position_steps=self._steps(decision.max_position),
+                             best_bid_tick=self.bid_tick or None, best_ask_tick=self.ask_tick or None,
+                             maker_fee=self._maker_fee_f, min_steps=self._min_steps)
         notes = list(shaped.notes)
         targets: dict[Side, Target | None] = {}
-        for side, price, size in ((Side.BUY, shaped.bid_price, shaped.bid_qty),
-                                  (Side.SELL, shaped.ask_price, shaped.ask_qty)):
-            if price is None or size is None or not decision.allow[side]:
+        for side, ticks, steps in ((Side.BUY, shaped.bid_tick, shaped.bid_steps),
+                                   (Side.SELL, shaped.ask_tick, shaped.ask_steps)):
+            if ticks is None or steps is None or not decision.allow[side]:
                 targets[side] = None
                 continue
-            if size * price < inst.min_notional:
+            if steps * ticks < self._min_value_units:
                 targets[side] = None
                 notes.append(f"{side.value.lower()}: below the minimum order value")
                 continue
+            price = self.tick * ticks
+            size = self._step_qty(steps)
             ok, why = self.guard.order_is_safe(side, price, size, position_qty=qty,
                                                entry_price=account.entry_price, mark=account.mark,
                                                available=account.available + working_margin(working, side, cfg.leverage),
@@ -237,6 +272,13 @@ class StrategyCore:
                 continue
             targets[side] = Target(side, price, size)
         return quote, targets, notes
+
+    def _step_qty(self, steps: int) -> Decimal:
+        got = self._qty_of_steps.get(steps)
+        if got is None:
+            step = self.instrument.qty_step
+            got = self._qty_of_steps[steps] = (step * steps).quantize(step)
+        return got
 
 
 def working_margin(working: list[OrderInfo], side: Side, leverage: Decimal) -> Decimal:

@@ -46,6 +46,8 @@ def _side_plan(side: Side, target: Target | None, working: list[OrderInfo], tick
         return [Action("cancel", side, order=o, reason="side not quoted") for o in working]
     if not working:
         return [Action("place", side, target.price, target.qty, reason="new quote")]
+    if len(working) == 1 and working[0].price == target.price and working[0].remaining_qty == target.qty:
+        return []  # already there
     # Keep the order closest to the target, cancel the rest.
     keep = min(working, key=lambda o: abs((o.price or Decimal(0)) - target.price))
     actions = [Action("cancel", side, order=o, reason="extra order") for o in working if o is not keep]
@@ -70,8 +72,12 @@ def plan_actions(targets: dict[Side, Target | None], working: list[OrderInfo], *
     for side in (Side.BUY, Side.SELL):
         mine = [o for o in working if o.side is side and not o.reduce_only and o.is_open]
         actions.extend(_side_plan(side, targets.get(side), mine, tick, requote_ticks))
-    order = {"cancel": 0, "amend": 1, "place": 2}
-    return sorted(actions, key=lambda a: order[a.kind])
+    if len(actions) < 2:
+        return actions
+    return sorted(actions, key=lambda a: _ACTION_ORDER[a.kind])
+
+
+_ACTION_ORDER = {"cancel": 0, "amend": 1, "place": 2}
 
 
 class RateBudget:

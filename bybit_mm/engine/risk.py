@@ -66,12 +66,26 @@ class RiskGuard:
         self.peak_equity = peak_equity
         self.stage = 0
         self._trigger_frac = Decimal(1) - Decimal(str(config.liquidation_threshold))
+        self._trigger_frac_f = float(self._trigger_frac)
+        self._max_drawdown = Decimal(str(config.max_drawdown_pct))
         self._memo: dict[tuple[PositionSide, Decimal, Decimal, Decimal], LiquidationInfo | None] = {}
+        self._cost_per_value = _CostPerValue(config.leverage)
+        self._max_position: dict[tuple[Decimal, Decimal], Decimal] = {}
 
     def max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
         """``balance x leverage x max_position_pct / price``, within the risk tiers, down to the step."""
         if price <= 0 or wallet_balance <= 0:
             return ZERO
+        memo = self._max_position
+        got = memo.get((wallet_balance, price))
+        if got is not None:
+            return got
+        if len(memo) >= 4096:
+            memo.clear()
+        got = memo[(wallet_balance, price)] = self._max_position_qty(wallet_balance, price)
+        return got
+
+    def _max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
         cfg = self.config
         notional = wallet_balance * cfg.leverage * Decimal(str(cfg.max_position_pct))
         tiers = [t for t in self.instrument.risk_tiers if t.max_leverage >= cfg.leverage]
@@ -95,7 +109,7 @@ class RiskGuard:
         drawdown = ((self.peak_equity - x.equity) / self.peak_equity * HUNDRED
                     if self.peak_equity and self.peak_equity > 0 else ZERO)
         kill = None
-        if drawdown >= Decimal(str(cfg.max_drawdown_pct)):
+        if drawdown >= self._max_drawdown:
             kill = f"kill switch: drawdown {drawdown:.2f}% >= {cfg.max_drawdown_pct:g}%"
 
         reduce_qty, reduce_side = ZERO, None
@@ -176,15 +190,46 @@ class RiskGuard:
             entry = (abs(position_qty) * entry_price + qty * price) / abs(new_qty)
         else:
             entry = price
-        cost = qty * price / cfg.leverage + qty * price * fee_rate * 2
-        if cost > available:
+        # Floats decide unless they land within _CLOSE of the boundary; then the exact Decimals do.
+        cost_f = float(qty) * float(price) * self._cost_per_value[fee_rate]
+        avail_f = float(available)
+        if abs(cost_f - avail_f) <= _CLOSE * max(cost_f, abs(avail_f), 1.0):
+            if qty * price / cfg.leverage + qty * price * fee_rate * 2 > available:
+                return False, "not enough available margin"
+        elif cost_f > avail_f:
             return False, "not enough available margin"
         pside = PositionSide.LONG if new_qty > 0 else PositionSide.SHORT
         info = self._liquidation(pside, entry, abs(new_qty), fee_rate)
         if info is None:
             return False, "the risk-limit tiers do not allow this position at this leverage"
-        _, d_pct = liquidation_distance(pside, mark, info.liquidation_price)
-        _, d_entry = liquidation_distance(pside, entry, info.liquidation_price)
-        if d_pct <= d_entry * self._trigger_frac:
+        liq, mark_f, entry_f = float(info.liquidation_price), float(mark), float(entry)
+        sign = 1.0 if pside is PositionSide.LONG else -1.0
+        d_f = sign * (mark_f - liq) / mark_f
+        limit_f = sign * (entry_f - liq) / entry_f * self._trigger_frac_f
+        if abs(d_f - limit_f) <= _CLOSE * max(abs(d_f), abs(limit_f), 1.0):
+            _, d_pct = liquidation_distance(pside, mark, info.liquidation_price)
+            _, d_entry = liquidation_distance(pside, entry, info.liquidation_price)
+            inside = d_pct <= d_entry * self._trigger_frac
+        else:
+            inside = d_f <= limit_f
+        if inside:
             return False, "would start inside the liquidation guard"
         return True, ""
+
+
+#: Distance (relative, and absolute below 1) within which a float comparison is left to the exact
+#: Decimal one: far above the floats' own error (~1e-16 relative), far below any real margin.
+_CLOSE = 1e-9
+
+
+
+class _CostPerValue(dict):  # type: ignore[type-arg]
+    """``1 / leverage + 2 x fee rate`` per fee rate (float): an order's cost per unit of value."""
+
+    def __init__(self, leverage: Decimal) -> None:
+        super().__init__()
+        self.inv_leverage = 1.0 / float(leverage)
+
+    def __missing__(self, fee_rate: Decimal) -> float:
+        value = self[fee_rate] = self.inv_leverage + 2.0 * float(fee_rate)
+        return value

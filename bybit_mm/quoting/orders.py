@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from bybit_mm.domain.orders import Side
-from bybit_mm.domain.rounding import round_price, round_qty
 from bybit_mm.quoting.models import Quote
 
 _EPS = 1e-9
@@ -71,6 +69,68 @@ def min_spread_ticks(mid: float, maker_fee: float, tick: float) -> int:
     return max(1, math.ceil(need - _slack(need)))
 
 
+@dataclass(frozen=True, slots=True)
+class TickTargets:
+    """:class:`OrderTargets` on the grid: prices in whole ticks, sizes in whole lot steps (None: not quoted)."""
+
+    bid_tick: int | None
+    bid_steps: int | None
+    ask_tick: int | None
+    ask_steps: int | None
+    notes: tuple[str, ...] = ()
+
+
+def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: int = 0,
+                max_position_steps: int | None = None, best_bid_tick: int | None = None,
+                best_ask_tick: int | None = None, maker_fee: float = 0.0, min_steps: int = 1,
+                shape_sizes: bool = False) -> TickTargets:
+    """:func:`shape_orders` in integer ticks and lot steps (the strategy core's hot path).
+
+    ``best_bid_tick`` / ``best_ask_tick`` are the touch in ticks; ``order_steps``,
+    ``position_steps`` (signed), ``max_position_steps`` and ``min_steps`` in lot steps.
+    """
+    notes: list[str] = []
+    b = bid_ticks(quote.bid, tick)
+    a = ask_ticks(quote.ask, tick)
+    need = min_spread_ticks(0.5 * (quote.bid + quote.ask), maker_fee, tick)
+    if a - b < need:
+        centre = 0.5 * (quote.bid + quote.ask) / tick
+        b = math.floor(centre - need / 2.0 + _EPS)
+        a = b + need
+        notes.append(f"spread widened to {need} ticks (fees)")
+    if best_ask_tick is not None and b > best_ask_tick - 1:
+        b = best_ask_tick - 1
+        notes.append("bid: held below the best ask")
+    if best_bid_tick is not None and a < best_bid_tick + 1:
+        a = best_bid_tick + 1
+        notes.append("ask: held above the best bid")
+
+    bid_steps = ask_steps = order_steps
+    if max_position_steps is not None:
+        if shape_sizes and max_position_steps > 0:
+            # order x (1 - clamp(position / max, 0, 1)), rounded down: exact in integers.
+            long_part = max(0, min(max_position_steps, position_steps))
+            short_part = max(0, min(max_position_steps, -position_steps))
+            bid_steps = order_steps * (max_position_steps - long_part) // max_position_steps
+            ask_steps = order_steps * (max_position_steps - short_part) // max_position_steps
+        bid_steps = min(bid_steps, max_position_steps - position_steps)
+        ask_steps = min(ask_steps, max_position_steps + position_steps)
+    bid_t: int | None = b
+    ask_t: int | None = a
+    bs: int | None = bid_steps
+    as_: int | None = ask_steps
+    if bid_steps < min_steps:
+        bid_t = bs = None
+        notes.append("bid: inventory limit")
+    if ask_steps < min_steps:
+        ask_t = as_ = None
+        notes.append("ask: inventory limit")
+    if b <= 0 and bid_t is not None:
+        bid_t = bs = None
+        notes.append("bid: not a positive price")
+    return TickTargets(bid_t, bs, ask_t, as_, tuple(notes))
+
+
 def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: Decimal,
                  position: Decimal = Decimal(0), max_position: Decimal | None = None,
                  best_bid: Decimal | None = None, best_ask: Decimal | None = None,
@@ -85,57 +145,25 @@ def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: D
     past it shrinks, or is dropped when nothing is left); optionally shrink the side that adds to
     the position linearly with ``|position| / max_position`` (``shape_sizes``). Sizes are rounded
     down to ``qty_step`` and a side below ``min_qty`` (default one step) is dropped.
-    ``position``, ``max_position``, ``order_qty`` are in the instrument's base units.
+    ``position``, ``max_position``, ``order_qty`` are in the instrument's base units (a position
+    is a whole number of steps, as on the exchange).
 
     Every step after rounding only lowers the bid or raises the ask, so ``bid < ask`` always holds,
-    even against a crossed book.
+    even against a crossed book. The work is done in ticks and steps by :func:`shape_ticks`.
     """
-    notes: list[str] = []
-    tick_f = float(tick)
-    b = bid_ticks(quote.bid, tick_f)
-    a = ask_ticks(quote.ask, tick_f)
-    need = min_spread_ticks(0.5 * (quote.bid + quote.ask), maker_fee, tick_f)
-    if a - b < need:
-        centre = 0.5 * (quote.bid + quote.ask) / tick_f
-        b = math.floor(centre - need / 2.0 + _EPS)
-        a = b + need
-        notes.append(f"spread widened to {need} ticks (fees)")
-    if best_ask is not None:
-        limit = int(round_price(best_ask - tick, tick, Side.BUY) / tick)
-        if b > limit:
-            b = limit
-            notes.append("bid: held below the best ask")
-    if best_bid is not None:
-        limit = int(round_price(best_bid + tick, tick, Side.SELL) / tick)
-        if a < limit:
-            a = limit
-            notes.append("ask: held above the best bid")
+    def steps(q: Decimal) -> int:
+        return int((q / qty_step).to_integral_value(rounding=ROUND_FLOOR))
 
-    bid_qty: Decimal | None = order_qty
-    ask_qty: Decimal | None = order_qty
-    if max_position is not None:
-        room_long = max_position - position
-        room_short = max_position + position
-        if shape_sizes and max_position > 0:
-            long_frac = max(Decimal(0), min(Decimal(1), position / max_position))
-            short_frac = max(Decimal(0), min(Decimal(1), -position / max_position))
-            bid_qty = order_qty * (1 - long_frac)
-            ask_qty = order_qty * (1 - short_frac)
-        bid_qty = min(bid_qty, room_long)
-        ask_qty = min(ask_qty, room_short)
     smallest = qty_step if min_qty is None else max(min_qty, qty_step)
-    bid_qty = round_qty(bid_qty, qty_step)
-    ask_qty = round_qty(ask_qty, qty_step)
-
-    bid_price: Decimal | None = tick * b
-    ask_price: Decimal | None = tick * a
-    if bid_qty < smallest:
-        bid_price = bid_qty = None
-        notes.append("bid: inventory limit")
-    if ask_qty < smallest:
-        ask_price = ask_qty = None
-        notes.append("ask: inventory limit")
-    if b <= 0 and bid_price is not None:
-        bid_price = bid_qty = None
-        notes.append("bid: not a positive price")
-    return OrderTargets(bid_price, bid_qty, ask_price, ask_qty, tuple(notes))
+    t = shape_ticks(
+        quote, tick=float(tick), order_steps=steps(order_qty), position_steps=steps(position),
+        max_position_steps=None if max_position is None else steps(max_position),
+        best_bid_tick=None if best_bid is None else int((best_bid / tick).to_integral_value(rounding=ROUND_CEILING)),
+        best_ask_tick=None if best_ask is None else int((best_ask / tick).to_integral_value(rounding=ROUND_FLOOR)),
+        maker_fee=maker_fee, min_steps=int((smallest / qty_step).to_integral_value(rounding=ROUND_CEILING)),
+        shape_sizes=shape_sizes)
+    return OrderTargets(None if t.bid_tick is None else tick * t.bid_tick,
+                        None if t.bid_steps is None else (qty_step * t.bid_steps).quantize(qty_step),
+                        None if t.ask_tick is None else tick * t.ask_tick,
+                        None if t.ask_steps is None else (qty_step * t.ask_steps).quantize(qty_step),
+                        t.notes)

@@ -176,3 +176,33 @@ def test_journal_round_trip_and_resume_state(tmp_path: Path) -> None:
     assert [(e.exec_id, m) for e, m in state.fills] == [("e1", D("100.5"))]
     assert state.funding == D("0.3") and state.peak_equity == D("10001")
     assert state.counters == {"placed": 3}
+
+
+def test_margin_check_at_the_exact_boundary_is_decided_in_decimal() -> None:
+    # 1 BTC at 10,000, 50x, taker 0.055%: cost 200 + 2 x 5.5 = 211 exactly; enough means cost <= available.
+    g = guard()
+    kw = dict(position_qty=D(0), entry_price=D(0), mark=D(10000), fee_rate=D("0.00055"))
+    assert g.order_is_safe(Side.BUY, D(10000), D(1), available=D(211), **kw)[0]
+    assert g.order_is_safe(Side.BUY, D(10000), D(1), available=D("210.99999999999"), **kw) == (
+        False, "not enough available margin")
+
+
+def test_the_core_refits_intensity_at_most_once_per_interval() -> None:
+    from bybit_mm.engine.core import StrategyCore
+    from bybit_mm.quoting.estimators import IntensityEstimator
+
+    core = StrategyCore(EngineConfig(interval_s=1.0), get_instrument("BTCUSDT"), maker_fee=D("0.0002"),
+                        taker_fee=D("0.00055"))
+    est = core.intensity = IntensityEstimator(1.0, window_s=60, min_trades=10, min_span_s=1)
+
+    def trades(t0: int) -> None:
+        for i in range(200):
+            est.on_trade(t0 + i * 10, 100.0 + (i % 7) * (1 + i % 3), 100.0)
+
+    trades(0)
+    first = core.fit = core._intensity_fit(2_000)
+    assert first is not None
+    trades(2_000)
+    assert core._intensity_fit(2_999) is first  # within the refit period: the last fit
+    core.fit = core._intensity_fit(3_000)
+    assert core.fit is not first and core.fit.trades == 400
