@@ -45,6 +45,10 @@ class UsageError(BybitMMError):
     exit_code = EXIT_USAGE
 
 
+class StateInUse(UsageError):
+    """A paper account or run journal is held by another process (one process per account/journal)."""
+
+
 class DataError(UsageError):
     """A market-data file that is missing, truncated or malformed; the message names the file
     and, where one is to blame, the line."""

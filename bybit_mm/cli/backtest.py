@@ -99,7 +99,7 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
     instrument, config, settings = prepare(profile, report.symbol, gamma=gamma, model=model, interval_s=interval,
                                            requote_s=requote)
     symbol = instrument.symbol
-    journal = Journal(journal_path("backtest", profile.name, symbol))
+    journal = Journal(journal_path("backtest", profile.name, symbol), exclusive=False)  # no session to resume
     t1 = time.perf_counter()
     try:
         if show_progress:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bybit_mm.cli.context import AppContext
     from bybit_mm.engine.snapshot import RunSummary
     from bybit_mm.engine.trader import LiveTrader
+    from bybit_mm.exchange.paper_store import PaperStore
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -239,6 +240,18 @@ def register(app: typer.Typer) -> None:
 def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None, seconds: float | None,
            speed: float, gamma: float | None, model: str | None, interval: float, fresh: bool,
            flatten_on_exit: bool, as_json: bool, stream: bool = True) -> RunSummary:
+    from bybit_mm.exchange.paper_store import PaperStore
+
+    # One process per paper account: held from before --fresh moves its files to the end of the run.
+    with PaperStore.for_profile(profile) as store:
+        return _paper_locked(app, profile, store, symbol=symbol, leverage=leverage, seconds=seconds,
+                             speed=speed, gamma=gamma, model=model, interval=interval, fresh=fresh,
+                             flatten_on_exit=flatten_on_exit, as_json=as_json, stream=stream)
+
+
+def _paper_locked(app: AppContext, profile: Any, store: PaperStore, *, symbol: str, leverage: float | None,
+                  seconds: float | None, speed: float, gamma: float | None, model: str | None, interval: float,
+                  fresh: bool, flatten_on_exit: bool, as_json: bool, stream: bool) -> RunSummary:
     import time
     from contextlib import asynccontextmanager
 
@@ -246,18 +259,16 @@ def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None
     from bybit_mm.engine.config import EngineConfig
     from bybit_mm.engine.journal import Journal
     from bybit_mm.engine.trader import LiveTrader
-    from bybit_mm.exchange.paper_client import PaperStore
     from bybit_mm.sim.clock import SimClock, WallClock
 
-    store = PaperStore.for_profile(profile)
     jpath = journal_path("paper", profile.name, symbol)
     if fresh:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        for path in (store.path, jpath):
-            if path.exists():
-                path.rename(path.with_name(f"{path.name}.{stamp}.bak"))
-            for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-                extra.unlink(missing_ok=True)
+        store.move_aside(stamp)
+        if jpath.exists():
+            jpath.rename(jpath.with_name(f"{jpath.name}.{stamp}.bak"))
+        for extra in (Path(f"{jpath}-wal"), Path(f"{jpath}-shm")):
+            extra.unlink(missing_ok=True)
     journal = Journal(jpath)
     resume = journal.has_session(symbol)
     if speed == 0:

@@ -45,8 +45,8 @@ def cum_fee(ctx: HandlerContext, order: SimOrder) -> Decimal:
     """Total fee charged on ``order``'s fills (the sim keeps fees per execution)."""
     if order.filled_qty == 0:
         return Decimal(0)
-    return sum((e.fee for e in ctx.exchange.executions(order.symbol, limit=1_000_000)
-                if e.order_id == order.order_id and e.exec_type == "Trade"), Decimal(0))
+    return sum((e.fee for e in ctx.exchange.order_executions(order.order_id) if e.exec_type == "Trade"),
+               Decimal(0))
 
 
 def _order(ctx: HandlerContext, o: SimOrder) -> dict[str, Any]:

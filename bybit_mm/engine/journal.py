@@ -3,7 +3,11 @@
 One file per (kind, profile, symbol) session: ``<data dir>/<paper|live|backtest>/<profile>/
 journal-<SYMBOL>.sqlite``; each run of the engine is a row of ``runs`` with its ``kind``.
 
-Every write is committed at once, so a process killed with SIGKILL loses nothing already
+One process writes a journal at a time: opening it for writing takes an exclusive lock
+(``<file>.lock``; a second process gets :class:`~bybit_mm.errors.StateInUse`, exit 2, naming the
+holder), so two ``live --resume`` of one account and symbol cannot run side by side; readers
+(``readonly``) take no lock. Every write is committed at once, so a process killed with SIGKILL
+loses nothing already
 written (WAL survives a process crash; ``synchronous=NORMAL`` only risks the last transactions
 on a power loss). ``resume_state`` rebuilds what the engine needs to continue a session.
 """
@@ -98,17 +102,25 @@ def _where(symbol: str | None, run_ids: Collection[int] | None) -> tuple[str, tu
 
 
 class Journal:
-    """One SQLite file per (account, symbol) session."""
+    """One SQLite file per (account, symbol) session, owned by one process until :meth:`close`."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
-        """Open (creating and migrating) the journal at ``path``; with ``readonly`` open an existing
-        one for reading only, as it is (a running engine may be writing it)."""
+    def __init__(self, path: Path, *, readonly: bool = False, exclusive: bool = True) -> None:
+        """Open (creating and migrating) the journal at ``path``, owning it until :meth:`close`
+        (StateInUse, exit 2, while another process does; without ``exclusive`` no lock is taken:
+        backtests only append runs of their own); with ``readonly`` open an existing one for
+        reading only, as it is (a running engine may be writing it)."""
+        from bybit_mm.locks import StateLock, acquire
+
         self.path = path
         self.run_id: int | None = None
+        self._lock: StateLock | None = None
         if readonly:
             self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
+        if exclusive:
+            self._lock = acquire(Path(f"{path}.lock"), f"the run journal {path}",
+                                 hint="one run per account and symbol: stop the other run first")
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -119,8 +131,10 @@ class Journal:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database and let the journal go."""
         self.db.close()
+        if self._lock is not None:
+            self._lock.release()
 
     # -- session ----------------------------------------------------------------------------
     def has_session(self, symbol: str) -> bool:

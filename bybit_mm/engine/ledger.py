@@ -9,6 +9,7 @@ buy, ``(price - mid) x qty`` for a sell); inventory PnL is the rest of the tradi
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -20,6 +21,63 @@ from bybit_mm.exchange.port import Execution
 
 ZERO = Decimal(0)
 log = logging.getLogger("bybit_mm.engine.trader")
+#: How long (exchange time behind the newest booked execution) an execution id is remembered,
+#: and at most how many (~220 bytes each): the fewer of the two.
+SEEN_WINDOW_MS = 3_600_000
+SEEN_MAX_IDS = 20_000
+
+
+class SeenIds:
+    """The execution ids already booked, so none is booked twice, in memory that stays flat.
+
+    Executions are read as "since a cursor" just behind the newest one booked (REST) or as they
+    happen (the stream), so an id only needs remembering while its execution can still come back:
+    an id is forgotten once its execution is ``window_ms`` older than the newest booked (or
+    ``max_ids`` newer ones are remembered), and from
+    then on every execution at or before the newest forgotten one's time (:attr:`floor_ms`) counts
+    as booked. Only an execution delivered that late would be mistaken for one already booked;
+    none is ever booked twice.
+    """
+
+    def __init__(self, window_ms: int = SEEN_WINDOW_MS, max_ids: int = SEEN_MAX_IDS) -> None:
+        self.window_ms = window_ms
+        self.max_ids = max_ids
+        self._ids: dict[str, int] = {}
+        self._order: deque[tuple[int, str]] = deque()
+        self.newest_ms = 0
+        self.floor_ms = -1
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+    def booked(self, key: str, ts_ms: int) -> bool:
+        """Whether the execution ``key`` of time ``ts_ms`` was booked (or is too old to be new)."""
+        return key in self._ids or ts_ms <= self.floor_ms
+
+    def add(self, key: str, ts_ms: int | None = None) -> None:
+        """Remember ``key`` (of time ``ts_ms``; without one, as of the newest booked)."""
+        if key in self._ids:
+            return
+        ts = self.newest_ms if ts_ms is None else ts_ms
+        self._ids[key] = ts
+        self._order.append((ts, key))
+        if ts > self.newest_ms:
+            self.newest_ms = ts
+        horizon = self.newest_ms - self.window_ms
+        order = self._order
+        while order and (order[0][0] < horizon or len(order) > self.max_ids):
+            old_ts, old = order.popleft()
+            del self._ids[old]
+            if old_ts > self.floor_ms:
+                self.floor_ms = old_ts
+
+    def __ior__(self, keys: Iterable[str]) -> SeenIds:
+        for key in keys:
+            self.add(key)
+        return self
 
 
 @dataclass
@@ -38,7 +96,7 @@ class Ledger:
     spread_capture: Decimal = ZERO
     funding: Decimal = ZERO
     max_abs_position: Decimal = ZERO
-    seen: set[str] = field(default_factory=set)
+    seen: SeenIds = field(default_factory=SeenIds)
 
     def __post_init__(self) -> None:
         self.position = Position.flat(self.symbol)
@@ -60,9 +118,9 @@ class Ledger:
         settlement) changes the position as a fill.
         """
         key = fill_key(ex)
-        if key in self.seen:
+        if self.seen.booked(key, ex.ts_ms):
             return False
-        self.seen.add(key)
+        self.seen.add(key, ex.ts_ms)
         if ex.is_funding:
             self.funding += ex.fee
             return True

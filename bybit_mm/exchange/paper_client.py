@@ -2,8 +2,10 @@
 
 The simulated account (balance, positions, leverage and margin mode, open orders, fills) lives in
 a :class:`~bybit_mm.sim.exchange.SimExchange` and, when a :class:`PaperStore` is given, is written
-to ``<data dir>/paper/<profile>/account.json`` atomically after every change, so a paper account
-survives restarts and crashes. Market data comes from one of two sources (``paper.market``):
+to ``<data dir>/paper/<profile>/account.sqlite`` after every change (only what changed, one
+transaction each, see :mod:`~bybit_mm.exchange.paper_store`), so a paper account survives restarts
+and crashes; the client owns the account until :meth:`DryRunFuturesClient.close` (one process per
+paper account). Market data comes from one of two sources (``paper.market``):
 
 - ``sim``: the sim's synthetic market, driven by the injected clock: a ``WallClock`` (real time ×
   speed) or a ``SimClock`` that the caller (the engine's ``--speed 0``) moves; every call first
@@ -22,12 +24,8 @@ survives restarts and crashes. Market data comes from one of two sources (``pape
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import tempfile
 from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bybit_mm.domain.orders import Side
@@ -49,6 +47,9 @@ from bybit_mm.exchange.port import (
     TimeInForce,
     exec_type_from_bybit,
 )
+from bybit_mm.exchange.paper_store import PaperStore
+
+__all__ = ["DryRunFuturesClient", "PaperStore"]
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -68,56 +69,6 @@ _STATUS: dict[str, OrderStatus] = {
     "PartiallyFilledCanceled": "cancelled", "Deactivated": "cancelled", "Rejected": "rejected",
 }
 _STATE_VERSION = 1
-
-
-class PaperStore:
-    """The paper account file: read once, replaced atomically (write a temp file, fsync, rename)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @classmethod
-    def for_profile(cls, profile: Profile) -> PaperStore:
-        """``<data dir>/paper/<profile name>/account.json``."""
-        from bybit_mm.config.paths import data_dir
-
-        name = profile.name or "default"
-        return cls(data_dir() / "paper" / name / "account.json")
-
-    def load(self) -> dict[str, Any] | None:
-        """The saved state, or None when there is none yet."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            raise ConfigError(f"{self.path}: cannot read the paper account ({e.strerror})") from e
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise ConfigError(f"{self.path}: the paper account file is corrupt",
-                              hint="move it away to start a fresh paper account") from e
-        if not isinstance(data, dict) or "ledger" not in data:
-            raise ConfigError(f"{self.path}: not a paper account file",
-                              hint="move it away to start a fresh paper account")
-        return data
-
-    def save(self, state: dict[str, Any]) -> None:
-        """Replace the file with ``state`` in one step (never a half-written file)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".account-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(state, f, separators=(",", ":"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
 
 
 def _merge_state(new: dict[str, Any], old: dict[str, Any] | None, symbols: Sequence[str]) -> dict[str, Any]:
@@ -209,8 +160,11 @@ class DryRunFuturesClient:
         self.feed = feed
         self._build = build
         self._symbols = list(exchange.symbols) if exchange is not None else [s.upper() for s in symbols]
-        if exchange is not None and saved_state is not None:
-            exchange.load_account_state(saved_state)
+        self._exec_seq = 0  # the first execution the store has not been given
+        if exchange is not None:
+            if saved_state is not None:
+                exchange.load_account_state(saved_state)
+            self._exec_seq = exchange.execution_seq
 
     @property
     def exchange(self) -> SimExchange:
@@ -257,6 +211,7 @@ class DryRunFuturesClient:
         exchange = self._build(instruments)
         if self._saved is not None:
             exchange.load_account_state(self._saved)
+        self._exec_seq = exchange.execution_seq
         for poll in polls:
             feed_poll(exchange, poll)
         self._exchange = exchange
@@ -304,7 +259,7 @@ class DryRunFuturesClient:
             raise ConfigError(f"paper.market = {paper.market!r} is not a market the paper client knows",
                               hint="set paper.market = \"sim\" (synthetic) or \"live\" (Bybit's public feed)")
         store = store or (PaperStore.for_profile(profile) if persist else None)
-        saved = store.load() if store is not None else None
+        saved = store.open().load() if store is not None else None
         settings: dict[str, Any] = dict(seed=paper.seed, balance=Decimal(str(paper.starting_balance)),
                                         fee_tier=paper.fee_tier, queue_model=paper.queue_model,
                                         latency_ms=paper.latency_ms)
@@ -399,19 +354,24 @@ class DryRunFuturesClient:
         """Write the account and each market's last mid/mark to the store (no-op without one)."""
         if self.store is None or self._exchange is None:
             return
-        state = self.exchange.account_state()
-        state["market"] = self.exchange.market_state()
-        state = _merge_state(state, self._saved, self.exchange.symbols)
-        self.store.save(state)
-        self._saved = state
+        from bybit_mm.sim.exchange import execution_state
+
+        ex = self.exchange
+        state = ex.account_state(executions=False)
+        state["market"] = ex.market_state()
+        state = _merge_state(state, self._saved, ex.symbols)
+        self.store.write(state, [execution_state(e) for e in ex.executions_since(self._exec_seq)])
+        self._exec_seq = ex.execution_seq
 
     async def close(self) -> None:
-        """Persist the account (and close the feed's public client)."""
+        """Persist the account, let it go (and close the feed's public client)."""
         try:
             if self._exchange is not None:
                 self.advance()
                 self.save()
         finally:
+            if self.store is not None:
+                self.store.close()
             if self.feed is not None:
                 await self.feed.close()
 
@@ -527,7 +487,7 @@ class DryRunFuturesClient:
                       order_type=order_type, qty=Decimal(str(qty)),
                       price=Decimal(str(price)) if price is not None and order_type == "Limit" else None,
                       time_in_force=tif, reduce_only=reduce_only, order_link_id=client_order_id)
-        self.save()
+        self.advance()  # hands out the order's events and saves once (not again on the next call)
         info = order_info(o)
         if order_type == "Market" or tif in ("IOC", "FOK"):
             info = await self._await_fate(info)
@@ -541,7 +501,7 @@ class DryRunFuturesClient:
         o = self._sim(self.exchange.amend_order, symbol=self._symbol(symbol), order_id=order_id,
                       order_link_id=client_order_id, qty=None if qty is None else Decimal(str(qty)),
                       price=None if price is None else Decimal(str(price)))
-        self.save()
+        self.advance()
         return order_info(o)
 
     async def cancel_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "") -> OrderInfo:
@@ -550,7 +510,7 @@ class DryRunFuturesClient:
         self.advance()
         o = self._sim(self.exchange.cancel_order, symbol=self._symbol(symbol), order_id=order_id,
                       order_link_id=client_order_id)
-        self.save()
+        self.advance()
         return order_info(o)
 
     async def cancel_all(self, symbol: str | None = None) -> int:
@@ -558,7 +518,7 @@ class DryRunFuturesClient:
         await self._pull()
         self.advance()
         cancelled = self._sim(self.exchange.cancel_all, self._symbol(symbol) if symbol else None)
-        self.save()
+        self.advance()
         return len(cancelled)
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderInfo]:
@@ -585,8 +545,8 @@ class DryRunFuturesClient:
         """Our executions (fills, funding, liquidations; ``exec_type`` says which), oldest first."""
         await self._pull()
         self.advance()
-        rows = self.exchange.executions(self._symbol(symbol) if symbol else None, limit=1_000_000,
-                                        start_ms=since_ms)
+        rows = self.exchange.executions(self._symbol(symbol) if symbol else None,
+                                        limit=limit if since_ms is None else 1_000_000, start_ms=since_ms)
         out = [execution_info(e) for e in reversed(rows) if since_ms is None or e.ts_ms >= since_ms]
         out.sort(key=lambda x: x.ts_ms)
         return out[-limit:]

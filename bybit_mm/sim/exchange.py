@@ -50,6 +50,7 @@ from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import FillEffect
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
+from bybit_mm.sim.executions import ExecutionLog
 from bybit_mm.sim.external import ExternalMarket, sorted_new
 from bybit_mm.sim.latency import ConstantLatency
 from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
@@ -81,8 +82,11 @@ TIME_IN_FORCE = ("GTC", "IOC", "FOK", "PostOnly")
 MAX_OPEN_ORDERS = 500
 _LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 _MAX_EVENTS = 200_000
-_MAX_EXECUTIONS = 20_000
-_MAX_CLOSED_ORDERS = 5_000
+#: Executions and closed orders kept for reads (the paper client and the emulator's clients ask for
+#: what happened since their last read, seconds ago; Bybit's real-time order list shows the last
+#: 500 closed orders). Bounded so a run of days keeps a flat memory.
+_MAX_EXECUTIONS = 5_000
+_MAX_CLOSED_ORDERS = 1_000
 
 
 def _dec(value: object, name: str) -> Decimal:
@@ -145,10 +149,10 @@ class SimExchange:
         self._bids: dict[str, list[OrderRecord]] = {s: [] for s in self._instruments}
         self._asks: dict[str, list[OrderRecord]] = {s: [] for s in self._instruments}
         self._pending: list[OrderRecord] = []
-        self._executions: deque[Execution] = deque(maxlen=_MAX_EXECUTIONS)
+        self._executions = ExecutionLog(_MAX_EXECUTIONS)
         self._events: deque[Event] = deque(maxlen=_MAX_EVENTS)
         self._seq = 0
-        self._closed = 0
+        self._closed_ids: deque[str] = deque()
         self._listeners: list[Callable[[list[Event]], None]] = []
 
     # --- time -----------------------------------------------------------------------------------
@@ -367,17 +371,19 @@ class SimExchange:
         o.updated_ms = ts_ms
         self._unrest(o)
         self._events.append(OrderUpdate(o.view()))
-        self._closed += 1
-        if self._closed > _MAX_CLOSED_ORDERS * 2:
-            self._prune_closed()
+        self._retire(o)
 
-    def _prune_closed(self) -> None:
-        closed = [oid for oid, r in self._orders.items() if not r.is_live]
-        for oid in closed[:len(closed) - _MAX_CLOSED_ORDERS]:
-            r = self._orders.pop(oid)
-            if self._by_link.get(r.order_link_id) == oid:
-                del self._by_link[r.order_link_id]
-        self._closed = min(len(closed), _MAX_CLOSED_ORDERS)
+    def _retire(self, o: OrderRecord) -> None:
+        """A closed (filled, cancelled, rejected) order: kept for reads until it is among the oldest
+        beyond ``_MAX_CLOSED_ORDERS`` closed ones."""
+        self._closed_ids.append(o.order_id)
+        while len(self._closed_ids) > _MAX_CLOSED_ORDERS:
+            oid = self._closed_ids.popleft()
+            r = self._orders.get(oid)
+            if r is not None and not r.is_live:
+                del self._orders[oid]
+                if self._by_link.get(r.order_link_id) == oid:
+                    del self._by_link[r.order_link_id]
 
     def _activate_due(self, ts_ms: int) -> None:
         due = [o for o in self._pending if o.active_ms <= ts_ms]
@@ -467,6 +473,7 @@ class SimExchange:
         if o.filled >= o.qty:
             o.status = "Filled"
             self._unrest(o)
+            self._retire(o)
         else:
             o.status = "PartiallyFilled"
         self._events.append(OrderUpdate(o.view()))
@@ -860,25 +867,30 @@ class SimExchange:
 
     def executions(self, symbol: str | None = None, limit: int = 50, start_ms: int | None = None,
                    end_ms: int | None = None) -> list[Execution]:
-        """Our executions (trades, funding, liquidations), newest first."""
+        """Our executions (trades, funding, liquidations), newest first (the last ``_MAX_EXECUTIONS``)."""
         self._sync()
-        out = []
-        for ex in reversed(self._executions):
-            if symbol and ex.symbol != symbol:
-                continue
-            if start_ms is not None and ex.ts_ms < start_ms:
-                continue
-            if end_ms is not None and ex.ts_ms > end_ms:
-                continue
-            out.append(ex)
-            if len(out) >= limit:
-                break
-        return out
+        return self._executions.newest_first(symbol, limit, start_ms, end_ms)
+
+    def order_executions(self, order_id: str) -> list[Execution]:
+        """The kept executions of one order, oldest first."""
+        return self._executions.of_order(order_id)
+
+    @property
+    def execution_seq(self) -> int:
+        """The number the next execution gets: executions from a number on are
+        :meth:`executions_since` it (how the paper store appends only what is new)."""
+        return self._executions.next_seq
+
+    def executions_since(self, seq: int) -> list[Execution]:
+        """Executions numbered ``seq`` (see :attr:`execution_seq`) or later, oldest first."""
+        return self._executions.since_seq(seq)
 
     # --- persistence ----------------------------------------------------------------------------
 
-    def account_state(self) -> dict:
-        """JSON-able account state: ledger, live orders, recent executions."""
+    def account_state(self, executions: bool = True) -> dict:
+        """JSON-able account state: ledger, live orders, and the last 1000 executions (none
+        without ``executions``: the paper store appends them as they come, see
+        :meth:`executions_since`)."""
         def order(o: OrderRecord) -> dict:
             return {"order_id": o.order_id, "order_link_id": o.order_link_id, "symbol": o.symbol,
                     "side": o.side.value, "order_type": o.order_type, "price": str(o.price),
@@ -886,19 +898,13 @@ class SimExchange:
                     "time_in_force": o.time_in_force, "reduce_only": o.reduce_only, "status": o.status,
                     "created_ms": o.created_ms, "updated_ms": o.updated_ms}
 
-        def execution(e: Execution) -> dict:
-            return {"exec_id": e.exec_id, "order_id": e.order_id, "order_link_id": e.order_link_id,
-                    "symbol": e.symbol, "side": e.side.value, "price": str(e.price), "qty": str(e.qty),
-                    "fee": str(e.fee), "fee_rate": str(e.fee_rate), "is_maker": e.is_maker, "ts_ms": e.ts_ms,
-                    "exec_type": e.exec_type, "closed_size": str(e.closed_size),
-                    "realised_pnl": str(e.realised_pnl)}
-
         self._sync()
         return {"version": 1, "ts_ms": self.clock.now_ms(), "fee_tier": self.fee_tier,
                 "id_salt": self._id_salt, "id_seq": self._id_seq,
                 "ledger": self.ledger.to_state(),
                 "orders": [order(o) for o in self._live()],
-                "executions": [execution(e) for e in list(self._executions)[-1000:]]}
+                "executions": [execution_state(e) for e in self._executions.newest_first(limit=1000)[::-1]]
+                if executions else []}
 
     def load_account_state(self, state: dict) -> None:
         """Replace the account with ``state`` (from :meth:`account_state`); orders rest again at once.
@@ -942,3 +948,13 @@ class SimExchange:
                 self._by_link[o.order_link_id] = o.order_id
             self.queue.on_join(o, m.displayed_at(o.side, o.tick))
             self._rest(o)
+
+
+def execution_state(e: Execution) -> dict:
+    """One execution as JSON-able values (Decimals as strings), as :meth:`SimExchange.account_state`
+    and :meth:`SimExchange.load_account_state` write and read it."""
+    return {"exec_id": e.exec_id, "order_id": e.order_id, "order_link_id": e.order_link_id,
+            "symbol": e.symbol, "side": e.side.value, "price": str(e.price), "qty": str(e.qty),
+            "fee": str(e.fee), "fee_rate": str(e.fee_rate), "is_maker": e.is_maker, "ts_ms": e.ts_ms,
+            "exec_type": e.exec_type, "closed_size": str(e.closed_size),
+            "realised_pnl": str(e.realised_pnl)}

@@ -87,6 +87,8 @@ class ExternalMarket:
         self._seen_order: deque[str] = deque()
         self._candles: deque[list[int]] = deque(maxlen=7 * 1440)
         self._candles.append([start_ms - start_ms % _MINUTE] + [self.last_tick] * 4 + [0, 0])
+        self._stats_key: tuple[int, int] | None = None  # see SyntheticMarket.stats_24h
+        self._stats_closed: tuple[int, int, int, int, int] | None = None
         self.funding_history: deque[tuple[int, Decimal]] = deque(maxlen=1000)
         self.has_data = False
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import deque
+from itertools import islice
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -167,6 +168,8 @@ class SyntheticMarket:
         self._candles.append([self.ts_ms - self.ts_ms % _MINUTE, self.last_tick, self.last_tick,
                               self.last_tick, self.last_tick, 0, 0])
         self.funding_history: deque[tuple[int, Decimal]] = deque(maxlen=1000)
+        self._stats_key: tuple[int, int] | None = None  # the window stats_24h's cached sums are of
+        self._stats_closed: tuple[int, int, int, int, int] | None = None
         self._buf: dict[str, list] = {}
         self._pos = 0
         self._tpos = 0
@@ -318,6 +321,7 @@ class SyntheticMarket:
             return max(1, int(round(tick * r)))
 
         self.last_tick = scale(self.last_tick)
+        self._stats_key = None
         for c in self._candles:
             c[1], c[2], c[3], c[4] = scale(c[1]), scale(c[2]), scale(c[3]), scale(c[4])
             c[6] = int(round(c[6] * r))
@@ -420,9 +424,27 @@ class SyntheticMarket:
         return out
 
     def stats_24h(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
-        """(high, low, price 24h ago, volume, turnover) over the last 24 hours of candles we have."""
+        """(high, low, price 24h ago, volume, turnover) over the last 24 hours of candles we have.
+
+        Candles are contiguous minutes and only the newest still changes, so the closed ones in
+        the window are summed once per window move (a minute) and the newest added on each read:
+        a read costs the same on the first hour and the seventh day.
+        """
+        candles = self._candles
         since = self.ts_ms - _DAY
-        rows = [c for c in self._candles if c[0] >= since] or [self._candles[-1]]
+        first = max(0, -(-(since - candles[0][0]) // _MINUTE))  # the first candle starting ≥ since
+        last = candles[-1]
+        first = min(first, len(candles) - 1)
+        key = (candles[first][0], last[0])
+        if self._stats_key != key:
+            closed = list(islice(candles, first, len(candles) - 1))
+            self._stats_closed = ((max(c[2] for c in closed), min(c[3] for c in closed), closed[0][1],
+                                   sum(c[5] for c in closed), sum(c[6] for c in closed)) if closed else None)
+            self._stats_key = key
         tick, step = self.tick, self.qty_step
-        return (max(c[2] for c in rows) * tick, min(c[3] for c in rows) * tick, rows[0][1] * tick,
-                sum(c[5] for c in rows) * step, sum(c[6] for c in rows) * tick * step)
+        agg = self._stats_closed
+        if agg is None:
+            return last[2] * tick, last[3] * tick, last[1] * tick, last[5] * step, last[6] * tick * step
+        high, low, open_, volume, turnover = agg
+        return (max(high, last[2]) * tick, min(low, last[3]) * tick, open_ * tick, (volume + last[5]) * step,
+                (turnover + last[6]) * tick * step)

@@ -18,7 +18,7 @@ def test_paper_commands_work_offline_and_persist(cli, home: Path) -> None:
     assert _json(cli("--profile", "paper", "set-leverage", "40", "--json"))["changed"] is False
     assert _json(cli("--profile", "paper", "margin-mode", "isolated", "--json"))["changed"] is True
     assert _json(cli("--profile", "paper", "margin-mode", "--json"))["margin_mode"] == "isolated"
-    assert (home / "data" / "paper" / "paper" / "account.json").is_file()
+    assert (home / "data" / "paper" / "paper" / "account.sqlite").is_file()
     assert _json(cli("--profile", "paper", "positions", "--json")) == []
     assert _json(cli("--profile", "paper", "orders", "--json")) == []
     assert _json(cli("--profile", "paper", "cancel-all", "--json"))["cancelled"] == 0

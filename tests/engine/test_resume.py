@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bybit_mm.engine.journal import Journal
+from bybit_mm.exchange.paper_store import PaperStore
 
 ARGS = ["paper", "--market", "sim", "--speed", "0", "--gamma", "0.001", "--json"]
 
@@ -22,8 +23,15 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
+def _account(home: Path) -> dict:
+    with PaperStore(home / "data" / "paper" / "paper" / "account.sqlite") as store:
+        data = store.load()
+    assert data is not None
+    return data
+
+
 def _account_fills(home: Path) -> set[str]:
-    data = json.loads((home / "data" / "paper" / "paper" / "account.json").read_text())
+    data = _account(home)
     return {f"{e['exec_id']}|{e['order_id']}|{e['ts_ms']}" for e in data["executions"]
             if e["exec_type"] != "Funding"}
 
@@ -75,5 +83,5 @@ def test_resume_after_sigkill_loses_nothing(tmp_path: Path) -> None:
              - Decimal(str(summary["funding"])))
     assert abs(total - Decimal(str(summary["equity"]))) < Decimal("1e-6")
     # Orders the killed process left working were cancelled, and so were the resumed run's.
-    data = json.loads((tmp_path / "data" / "paper" / "paper" / "account.json").read_text())
+    data = _account(tmp_path)
     assert [o for o in data["orders"] if o.get("status") in ("New", "PartiallyFilled")] == []

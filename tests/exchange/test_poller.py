@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import Iterator
 from decimal import Decimal
@@ -170,7 +169,11 @@ def test_paper_account_on_the_feed_survives_a_restart(home: Path, emu: EmulatorH
     assert bal2.wallet_balance == bal1.wallet_balance
     assert [o.client_order_id for o in orders] == ["ask-1"]
     assert pos2[0].mark_price == ticker.mark  # the emulator's mark, not a restarted market's
-    state = json.loads((home / "data" / "paper" / "feed" / "account.json").read_text())
+    from bybit_mm.exchange.paper_store import PaperStore
+
+    with PaperStore(home / "data" / "paper" / "feed" / "account.sqlite") as store:
+        state = store.load()
+    assert state is not None
     assert state["market"][BTC]["source"] == "external"
 
 
@@ -187,7 +190,7 @@ def test_unreachable_feed_is_exit_5_with_the_offline_hint(cli, home: Path) -> No
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert "--market sim" in r.stderr and "Traceback" not in r.stderr
     assert len(lines) <= 2  # the message and its hint
-    assert not (home / "data" / "paper" / "dead" / "account.json").exists()
+    assert not (home / "data" / "paper" / "dead" / "account.sqlite").exists()
 
 
 def test_synthetic_paper_market_resumes_from_the_saved_mid(home: Path) -> None:
