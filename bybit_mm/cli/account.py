@@ -125,7 +125,20 @@ def parse_leverage(raw: str) -> Decimal:
 
 
 def _symbol(app: AppContext, symbol: str | None) -> str:
-    return (symbol or app.profile.market.symbol).strip().upper()
+    """SYMBOL as typed (upper-cased and checked like market.symbol), or the profile's."""
+    return _checked_symbol(symbol) if symbol is not None else app.profile.market.symbol
+
+
+def _checked_symbol(raw: str) -> str:
+    from bybit_mm.config.schema import SYMBOL, check_option
+
+    return check_option("SYMBOL", raw.strip().upper(), str, pattern=SYMBOL)
+
+
+def _confirm(app: AppContext, action: str, *, yes: bool) -> None:
+    from bybit_mm.cli.clients import confirm_mainnet
+
+    confirm_mainnet(app, action, yes=yes)
 
 
 def _run(app: AppContext, fn: Any) -> Any:
@@ -156,10 +169,9 @@ def set_leverage(
         raise UsageError("expected [SYMBOL] LEVERAGE, e.g. `set-leverage 50` or `set-leverage BTCUSDT 50`")
     symbol = _symbol(app, args[0] if len(args) == 2 else None)
     leverage = parse_leverage(args[-1])
+    _confirm(app, f"set {symbol} leverage to {_fmt_lev(leverage)}", yes=yes)
 
     async def go(client: FuturesClient) -> dict[str, Any]:
-        from bybit_mm.cli.clients import confirm_mainnet
-
         inst = await client.instrument(symbol)
         positions = await client.positions(symbol)
         value = sum((p.size * p.entry_price for p in positions), Decimal(0))
@@ -167,7 +179,6 @@ def set_leverage(
         if leverage > allowed:
             why = "its maximum" if allowed == inst.max_leverage else "the maximum of the open position's risk tier"
             raise UsageError(f"{symbol}: leverage {_fmt_lev(leverage)} is above {why}, {_fmt_lev(allowed)}")
-        confirm_mainnet(client, f"set {symbol} leverage to {_fmt_lev(leverage)}", yes=yes)
         changed = await client.set_leverage(symbol, leverage)
         return {"symbol": symbol, "leverage": leverage, "changed": changed, "max_leverage": allowed,
                 "network": client.network}
@@ -199,18 +210,20 @@ def margin_mode(
     mode: str | None = None
     if args and args[-1].lower() in MODES:
         mode = args.pop().lower()
-    if len(args) > 1:
+    if len(args) > 1 or (args and args[0].lower() in MODES):
         raise UsageError("expected [SYMBOL] [isolated|cross]")
-    if args and args[0].lower() in MODES:
-        raise UsageError("expected [SYMBOL] [isolated|cross]")
-    symbol = _symbol(app, args[0] if args else None)
+    try:
+        symbol = _symbol(app, args[0] if args else None)
+    except UsageError:
+        raise UsageError(f"{args[0]!r} is neither a margin mode ({' or '.join(MODES)}) nor a symbol like BTCUSDT",
+                         hint="expected [SYMBOL] [isolated|cross]") from None
+    if mode is not None:
+        _confirm(app, f"switch the account to {mode} margin", yes=yes)
 
     async def go(client: FuturesClient) -> dict[str, Any]:
-        from bybit_mm.cli.clients import confirm_mainnet
-
+        await client.instrument(symbol)  # an unknown symbol is an error, never an account-wide switch
         if mode is None:
             return {"symbol": symbol, "margin_mode": await client.margin_mode(symbol), "network": client.network}
-        confirm_mainnet(client, f"switch the account to {mode} margin", yes=yes)
         changed = await client.set_margin_mode(symbol, mode)  # type: ignore[arg-type]
         return {"symbol": symbol, "margin_mode": mode, "changed": changed, "network": client.network}
 
@@ -235,7 +248,7 @@ def positions(
     Flat is not an error: an empty table (or `[]`) and exit 0.
     """
     app = app_context(ctx)
-    sym = symbol.strip().upper() if symbol else None
+    sym = _checked_symbol(symbol) if symbol is not None else None
     rows: list[PositionInfo] = _run(app, lambda c: c.positions(sym))
     if as_json:
         app.terminal.json([position_dict(p) for p in rows])
@@ -283,7 +296,7 @@ def orders(
 ) -> None:
     """Working (open) orders."""
     app = app_context(ctx)
-    sym = symbol.strip().upper() if symbol else None
+    sym = _checked_symbol(symbol) if symbol is not None else None
     rows: list[OrderInfo] = _run(app, lambda c: c.open_orders(sym))
     if as_json:
         app.terminal.json([order_dict(o) for o in rows])
@@ -306,12 +319,10 @@ def cancel_all(
 ) -> None:
     """Cancel every working order (of SYMBOL, or of all USDT perpetuals). Asks on mainnet."""
     app = app_context(ctx)
-    sym = symbol.strip().upper() if symbol else None
+    sym = _checked_symbol(symbol) if symbol is not None else None
+    _confirm(app, f"cancel all orders{' of ' + sym if sym else ''}", yes=yes)
 
     async def go(client: FuturesClient) -> dict[str, Any]:
-        from bybit_mm.cli.clients import confirm_mainnet
-
-        confirm_mainnet(client, f"cancel all orders{' of ' + sym if sym else ''}", yes=yes)
         return {"symbol": sym, "cancelled": await client.cancel_all(sym), "network": client.network}
 
     result = _run(app, go)
@@ -335,15 +346,13 @@ def flatten(
     """
     app = app_context(ctx)
     sym = _symbol(app, symbol)
+    # Asked whatever the account holds: cancelling the orders alone is an action on real money.
+    _confirm(app, f"{'' if keep_orders else f'cancel the {sym} orders and '}close any {sym} position at market",
+             yes=yes)
 
     async def go(client: FuturesClient) -> dict[str, Any]:
-        from bybit_mm.cli.clients import confirm_mainnet
-
         current = await client.positions(sym)
         cancelled = 0
-        if current:
-            p = current[0]
-            confirm_mainnet(client, f"close the {p.side} {fmt(p.size)} {sym} position at market", yes=yes)
         if not keep_orders:
             cancelled = await client.cancel_all(sym)
         order = await client.close_position(sym) if current else None

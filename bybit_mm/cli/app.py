@@ -61,24 +61,35 @@ def _message(text: str) -> None:
 
 
 def _unexpected(ctx: Any) -> None:
-    import io
-
     from rich.console import Console
-    from rich.traceback import Traceback
 
     from bybit_mm.cli.context import AppContext
     from bybit_mm.config.secrets import scrub
+    from bybit_mm.ui.traceback import print_traceback
 
     obj = ctx.find_root().obj
     debug = isinstance(obj, AppContext) and obj.debug
-    secrets = obj.secret_filter.secrets if isinstance(obj, AppContext) else []
-    # Rendered to text first so that registered secrets (which --debug locals could show) are masked.
-    buffer = io.StringIO()
-    Console(file=buffer, width=Console(stderr=True).width, no_color=True).print(
-        Traceback(show_locals=debug, suppress=[typer]))
-    sys.stderr.write(scrub(buffer.getvalue(), secrets))
+    secrets = _known_secrets(obj) if isinstance(obj, AppContext) else []
+    # Registered secrets (which --debug locals could show) are masked in the traceback's data,
+    # before rich lays it out.
+    print_traceback(Console(stderr=True, no_color=True), sys.exc_info(), lambda text: scrub(text, secrets),
+                    show_locals=debug, suppress=[typer])
     _message("error: unexpected failure (a bug in bybit-mm); the traceback above says where"
              + ("" if debug else "; rerun with --debug to see local variables"))
+
+
+def _known_secrets(obj: Any) -> list[str]:
+    """The registered secrets, and the profile's credentials even if the failure came before
+    they were registered (in the middle of reading them, say)."""
+    from bybit_mm.config.secrets import resolve_credentials
+
+    secrets = list(obj.secret_filter.secrets)
+    try:
+        creds = resolve_credentials(obj.profile)
+        secrets += [creds.api_key, creds.api_secret]
+    except Exception:  # no profile, no credentials: nothing more to mask
+        pass
+    return secrets
 
 
 app = typer.Typer(

@@ -89,9 +89,19 @@ def stdin_is_interactive() -> bool:
         return False
 
 
-def confirm_mainnet(client: FuturesClient, action: str, *, yes: bool) -> None:
-    """On mainnet, ask before ``action`` unless ``yes``; refuse (exit 2) when nobody can answer."""
-    if not client.is_mainnet or yes:
+def is_mainnet(app: AppContext) -> bool:
+    """Whether the profile's account is real money: a live account on Bybit mainnet."""
+    profile = app.profile
+    return profile.exchange.network == "mainnet" and not profile.is_paper
+
+
+def confirm_mainnet(app: AppContext, action: str, *, yes: bool) -> None:
+    """On mainnet, ask before ``action`` unless ``yes``; refuse (exit 2) when nobody can answer.
+
+    Called before the client is opened, so a refusal never sends a request (and exits 2 even
+    when Bybit is unreachable).
+    """
+    if yes or not is_mainnet(app):
         return
     if not stdin_is_interactive():
         raise UsageError(f"refusing to {action} on MAINNET without confirmation",

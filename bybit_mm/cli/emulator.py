@@ -47,13 +47,13 @@ def emulator(
                                          "(HTTP 5xx, retCode 10016 or 10006, or a timeout)."),
     latency_ms: float = typer.Option(0.0, "--latency-ms", min=0.0, help="Added latency per response (ms)."),
     order_latency_ms: float = typer.Option(0.0, "--order-latency-ms", min=0.0,
-                                           help="Order-entry latency inside the sim: an order cannot "
-                                                "fill sooner (ms)."),
+                                           help="Order-entry latency inside the sim: a place, amend or "
+                                                "cancel acts this long after it is received (ms)."),
     rate_limits: bool = typer.Option(True, "--rate-limits/--no-rate-limits",
                                      help="Enforce Bybit's per-endpoint (10006) and per-IP (HTTP 403) "
                                           "rate limits; turn off for load tests."),
     queue_model: str = typer.Option("trade_through", "--queue-model",
-                                    help="How resting orders fill: trade_through (conservative) or queue."),
+                                    help="How resting orders fill: trade_through (conservative), queue, power or log."),
     ws_drop_rate: float = typer.Option(0.0, "--ws-drop-rate", min=0.0, max=1.0,
                                        help="Chance, per WebSocket push, that the connection is dropped "
                                             "instead."),

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after 20m, 90s, 1h30m, 1200 seconds (default: until Ctrl-C)."),
         gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
-        interval: float = typer.Option(1.0, "--interval", min=0.2, help="Seconds between decisions."),
+        interval: float = typer.Option(1.0, "--interval", help="Seconds between decisions."),
         resume: bool = typer.Option(False, "--resume", help="Continue the journaled session of this profile and symbol (PnL, limits, counters)."),
         flatten_on_exit: bool = typer.Option(False, "--flatten-on-exit", help="Close the position with a reduce-only market order when stopping."),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation on mainnet."),
@@ -50,33 +50,38 @@ def register(app: typer.Typer) -> None:
         Mainnet asks you to type the symbol (or --yes); testnet, demo and the emulator start
         at once. Every way of stopping cancels the working orders.
         """
-        from dataclasses import replace
-
-        from bybit_mm.cli.paper import exit_code_for, parse_duration
+        from bybit_mm.cli.paper import MAX_INTERVAL_S, exit_code_for, parse_duration
+        from bybit_mm.config.schema import check_option, with_overrides
 
         app = app_context(ctx)
         profile = app.profile
         if profile.is_paper:
             raise UsageError(f"profile {profile.name or '(default)'} is a paper account",
                              hint="use `bybit-mm paper`, or a profile with exchange.account = \"live\"")
-        if model is not None and model not in ("as", "glft"):
-            raise UsageError(f"--model must be as or glft, got {model!r}")
-        sym = (symbol or profile.market.symbol).upper()
-        profile = replace(profile, market=replace(
-            profile.market, symbol=sym, leverage=leverage if leverage is not None else profile.market.leverage))
+        # Every override passes the profile's own validation (the same ranges as in a profile file).
+        profile = with_overrides(profile, {
+            "market.symbol": ("--symbol", symbol.upper() if symbol else None),
+            "market.leverage": ("--leverage", leverage),
+            "quoting.gamma": ("--gamma", gamma),
+            "quoting.model": ("--model", model),
+        })
+        check_option("--interval", interval, lo=0.2, hi=MAX_INTERVAL_S)
+        sym = profile.market.symbol
         app.use_profile(profile)
         seconds = parse_duration(duration)
-        if profile.exchange.network == "mainnet":
+        from bybit_mm.cli.clients import is_mainnet
+
+        if is_mainnet(app):
             confirm_symbol(sym, yes=yes)
-        summary = _live(app, profile, symbol=sym, seconds=seconds, gamma=gamma, model=model,
-                        interval=interval, resume=resume, flatten_on_exit=flatten_on_exit, as_json=as_json)
+        summary = _live(app, profile, symbol=sym, seconds=seconds, interval=interval, resume=resume,
+                        flatten_on_exit=flatten_on_exit, as_json=as_json)
         code = exit_code_for(summary.stop_reason)
         if code:
             raise typer.Exit(code)
 
 
-def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, gamma: float | None,
-          model: str | None, interval: float, resume: bool, flatten_on_exit: bool, as_json: bool) -> RunSummary:
+def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, interval: float, resume: bool,
+          flatten_on_exit: bool, as_json: bool) -> RunSummary:
     from contextlib import asynccontextmanager
 
     from bybit_mm.cli.clients import open_client
@@ -86,8 +91,8 @@ def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, 
     from bybit_mm.engine.trader import LiveTrader
     from bybit_mm.sim.clock import WallClock
 
-    config = EngineConfig.from_profile(profile, gamma=gamma, model=model, duration_s=seconds,
-                                       interval_s=interval, flatten_on_exit=flatten_on_exit)
+    config = EngineConfig.from_profile(profile, duration_s=seconds, interval_s=interval,
+                                       flatten_on_exit=flatten_on_exit)
     journal = Journal(journal_path("live", profile.name, symbol))
     if resume and not journal.has_session(symbol):
         app.terminal.warn(f"no journaled session of {symbol} to resume: starting a new one")
@@ -102,6 +107,8 @@ def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, 
                 from bybit_mm.exchange.ccxt_stream import CcxtMarketStream
                 from bybit_mm.exchange.logged import LoggedClient
 
+                await _set_dcp(app, client, profile.exchange.dcp_window_s)
+
                 # Market data, orders and fills over WebSocket; REST when the stream fails.
                 stream = CcxtMarketStream.from_profile(profile, symbol, resolve_credentials(profile), private=True)
                 try:
@@ -113,3 +120,19 @@ def _live(app: AppContext, profile: Any, *, symbol: str, seconds: float | None, 
             journal.close()
 
     return run_trader(app, make_trader, as_json=as_json)
+
+
+async def _set_dcp(app: AppContext, client: Any, window_s: int) -> None:
+    """Ask Bybit to cancel our orders if the run's private stream is gone ``window_s`` seconds
+    (a killed process); a refusal (DCP not enabled for the account) is a warning, not a failure."""
+    from bybit_mm.errors import AuthError, BybitMMError, ExchangeUnavailable
+
+    if not window_s:
+        return
+    try:
+        await client.set_disconnect_cancel(window_s)
+    except (AuthError, ExchangeUnavailable):
+        raise
+    except BybitMMError as e:
+        app.terminal.warn(f"disconnect-cancel-all (DCP) not set: {e.one_line()}; a killed run leaves its "
+                          "orders working until the next run or `bybit-mm cancel-all`")

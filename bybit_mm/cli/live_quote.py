@@ -54,7 +54,7 @@ class MarketEstimates:
             price = float(t.price)
             mid = self._mid(price)
             self.vol.update(t.ts_ms, price)
-            self.intensity.on_trade(t.ts_ms, price, mid)
+            self.intensity.on_trade(t.ts_ms, price, mid, t.side is Side.BUY)
             if t.side is Side.BUY:
                 self.last_buy = price
             else:

@@ -22,21 +22,30 @@ if TYPE_CHECKING:
     from bybit_mm.engine.trader import LiveTrader
     from bybit_mm.exchange.paper_store import PaperStore
 
+#: Bounds of the run options that are not profile keys. The synthetic market simulates a few
+#: thousand market seconds per real second: a faster wall clock would outrun it and never stop
+#: (``--speed 0`` is "as fast as the CPU allows").
+MAX_SPEED = 1000.0
+MAX_INTERVAL_S = 3600.0
+MAX_DURATION_S = 10 * 365 * 86400.0
+
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
 
 def parse_duration(text: str | None) -> float | None:
-    """``20m``, ``90s``, ``1h30m``, ``1200`` (seconds) -> seconds; None for None/empty."""
-    if text is None or not text.strip():
+    """``20m``, ``90s``, ``1h30m``, ``1200`` (seconds) -> seconds; None (run until stopped) for None.
+
+    A given but blank ``--duration`` is an error, not "no limit": a run would never end by itself.
+    """
+    if text is None:
         return None
     m = _DURATION.match(text.strip().lower())
     if not m or not any(m.groups()):
         raise UsageError(f"--duration {text!r} is not a duration", hint="use e.g. 20m, 90s, 1h30m or 1200")
     h, mnt, s = (float(g) if g else 0.0 for g in m.groups())
-    seconds = h * 3600 + mnt * 60 + s
-    if seconds <= 0:
-        raise UsageError("--duration must be positive")
-    return seconds
+    from bybit_mm.config.schema import check_option
+
+    return check_option("--duration", h * 3600 + mnt * 60 + s, lo=0, lo_open=True, hi=MAX_DURATION_S)
 
 
 def journal_path(kind: str, profile_name: str, symbol: str) -> Path:
@@ -192,12 +201,12 @@ def register(app: typer.Typer) -> None:
         leverage: Optional[float] = typer.Option(None, "--leverage", "-l", help="Leverage (default: the profile's market.leverage)."),
         market: Optional[str] = typer.Option(None, "--market", help="sim: the built-in synthetic market (offline); live: Bybit's public feed."),
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after this much market time: 20m, 90s, 1h30m, 1200 (default: until Ctrl-C)."),
-        speed: float = typer.Option(1.0, "--speed", min=0, help="Market time per real second (60: a minute a second); 0: as fast as the CPU allows."),
+        speed: float = typer.Option(1.0, "--speed", help="Market time per real second (60: a minute a second; at most 1000); 0: as fast as the CPU allows."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the synthetic market (default: the profile's paper.seed)."),
         balance: Optional[float] = typer.Option(None, "--balance", help="Starting balance in USDT of a NEW paper account (see --fresh)."),
         gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
-        interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds of market time between decisions."),
+        interval: float = typer.Option(1.0, "--interval", help="Seconds of market time between decisions."),
         stream: bool = typer.Option(True, "--stream/--no-stream", help="With --market live: the public WebSocket streams (REST polling as the fallback), or REST polling only."),
         fresh: bool = typer.Option(False, "--fresh", help="Start a new paper account and journal (the old ones are kept as .bak files)."),
         flatten_on_exit: bool = typer.Option(False, "--flatten-on-exit", help="Close the position with a reduce-only market order when stopping."),
@@ -210,35 +219,36 @@ def register(app: typer.Typer) -> None:
         """
         from dataclasses import replace
 
+        from bybit_mm.config.schema import check_option, with_overrides
+
         app = app_context(ctx)
         profile = app.profile
-        if model is not None and model not in ("as", "glft"):
-            raise UsageError(f"--model must be as or glft, got {model!r}")
-        if market is not None and market not in ("sim", "live"):
-            raise UsageError(f"--market must be sim or live, got {market!r}")
         if not profile.is_paper:
             profile = replace(profile, exchange=replace(profile.exchange, account="paper"))
-        sym = (symbol or profile.market.symbol).upper()
-        profile = replace(
-            profile,
-            market=replace(profile.market, symbol=sym,
-                           leverage=leverage if leverage is not None else profile.market.leverage),
-            paper=replace(profile.paper, market=market or profile.paper.market,
-                          seed=seed if seed is not None else profile.paper.seed,
-                          starting_balance=balance if balance is not None else profile.paper.starting_balance),
-        )
+        # Every override passes the profile's own validation (the same ranges as in a profile file).
+        profile = with_overrides(profile, {
+            "market.symbol": ("--symbol", symbol.upper() if symbol else None),
+            "market.leverage": ("--leverage", leverage),
+            "quoting.gamma": ("--gamma", gamma),
+            "quoting.model": ("--model", model),
+            "paper.market": ("--market", market),
+            "paper.seed": ("--seed", seed),
+            "paper.starting_balance": ("--balance", balance),
+        })
+        check_option("--speed", speed, lo=0, hi=MAX_SPEED)
+        check_option("--interval", interval, lo=0.05, hi=MAX_INTERVAL_S)
+        sym = profile.market.symbol
         app.use_profile(profile)
         seconds = parse_duration(duration)
-        summary = _paper(app, profile, symbol=sym, leverage=leverage, seconds=seconds, speed=speed,
-                         gamma=gamma, model=model, interval=interval, fresh=fresh,
-                         flatten_on_exit=flatten_on_exit, as_json=as_json, stream=stream)
+        summary = _paper(app, profile, symbol=sym, seconds=seconds, speed=speed, interval=interval,
+                         fresh=fresh, flatten_on_exit=flatten_on_exit, as_json=as_json, stream=stream)
         code = exit_code_for(summary.stop_reason)
         if code:
             raise typer.Exit(code)
 
 
-def _paper(app: AppContext, profile: Any, *, symbol: str, leverage: float | None, seconds: float | None,
-           speed: float, gamma: float | None, model: str | None, interval: float, fresh: bool,
+def _paper(app: AppContext, profile: Any, *, symbol: str, seconds: float | None,
+           speed: float, interval: float, fresh: bool,
            flatten_on_exit: bool, as_json: bool, stream: bool = True) -> RunSummary:
     from bybit_mm.exchange.paper_store import PaperStore
 
@@ -276,8 +286,7 @@ def _paper_locked(app: AppContext, profile: Any, store: PaperStore, *, symbol: s
         clock: Any = SimClock(state.last_ts_ms + 1000) if state and state.last_ts_ms else SimClock()
     else:
         clock = WallClock(speed)
-    config = EngineConfig.from_profile(profile, leverage=leverage, gamma=gamma, model=model,
-                                       duration_s=seconds, interval_s=interval,
+    config = EngineConfig.from_profile(profile, duration_s=seconds, interval_s=interval,
                                        flatten_on_exit=flatten_on_exit)
     if resume and not as_json:
         app.terminal.message(f"resuming the paper session in {jpath}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from bybit_mm.cli.context import app_context
@@ -101,13 +103,15 @@ def show_cmd(
 def init_cmd(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Name of the new profile."),
-    template: str = typer.Option("paper", "--from", "-f",
-                                 help="Template to copy: paper, testnet, mainnet, demo or emulator."),
+    template: Optional[str] = typer.Option(None, "--from", "-f",
+                                           help="Template to copy: paper, testnet, mainnet, demo or emulator "
+                                                "(default: the template named NAME if there is one, else paper)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing profile."),
 ) -> None:
     """Create a profile from a shipped template."""
     from bybit_mm.config import profiles
 
+    template = template or profiles.default_template(name)
     path = profiles.init(name, template, force=force)
     app_context(ctx).terminal.message(f"created profile {name!r} from template {template!r} at {path}")
 

@@ -13,7 +13,7 @@ from bybit_mm.config import paths
 from bybit_mm.config.schema import (
     SECTIONS,
     Profile,
-    coerce_value,
+    check_option,
     profile_from_dict,
     profile_to_dict,
     section_fields,
@@ -119,8 +119,15 @@ def atomic_write_toml(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
-def init(name: str, template: str = DEFAULT_PROFILE, *, force: bool = False) -> Path:
-    """Create profile ``name`` as a copy of a shipped template; returns its path."""
+def default_template(name: str) -> str:
+    """The template ``profile init NAME`` copies without ``--from``: the shipped one of that name
+    (so ``profile init emulator`` is the emulator profile, not a paper one hiding it), else paper."""
+    return name if name in templates() else DEFAULT_PROFILE
+
+
+def init(name: str, template: str | None = None, *, force: bool = False) -> Path:
+    """Create profile ``name`` as a copy of a shipped template (see :func:`default_template`)."""
+    template = template or default_template(name)
     path = profile_path(name)
     if path.exists() and not force:
         raise UsageError(f"profile {name!r} already exists at {path}", hint="use --force to overwrite")
@@ -173,14 +180,12 @@ def set_value(name: str, key: str, raw: str) -> tuple[Profile, Any]:
     """Set ``key`` (dotted) in profile ``name`` from a command-line string; validate; write atomically."""
     path = profile_path(name)
     if not path.is_file():
-        raise ConfigError(f"no profile named {name!r} at {path}", hint=f"create it with `bybit-mm profile init {name}`")
+        raise ConfigError(f"no profile named {name!r} at {path}",
+                          hint=f"create it with `bybit-mm profile init {name} --from {default_template(name)}`")
     section, field_name = split_key(key)
     value = parse_cli_value(key, raw)
     typ, _, meta = section_fields(SECTIONS[section])[field_name]
-    try:
-        value = coerce_value(str(path), key, typ, value, meta)
-    except ConfigError as e:
-        raise UsageError(e.message) from None
+    value = check_option(key, value, typ, **meta)
     data = read_toml(path)
     data.setdefault(section, {})[field_name] = value
     # Validate the whole document before anything is written.

@@ -7,20 +7,23 @@ that names the file and the dotted key.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, get_type_hints
 
-from bybit_mm.errors import ConfigError
+from bybit_mm.errors import ConfigError, UsageError
 
 NETWORKS = ("mainnet", "testnet", "demo", "emulator")
 ACCOUNTS = ("live", "paper")
 MARGIN_MODES = ("isolated", "cross")
 MODELS = ("as", "glft")
 PAPER_MARKETS = ("sim", "live")
-QUEUE_MODELS = ("trade_through", "queue")
+QUEUE_MODELS = ("trade_through", "queue", "power", "log")
+LATENCY_MODELS = ("constant", "lognormal")
 
-_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}USDT$")
+#: A linear USDT perpetual symbol as Bybit spells it.
+SYMBOL = re.compile(r"^[A-Z0-9]{1,20}USDT$")
 
 
 def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, lo: float | None = None,
@@ -48,13 +51,17 @@ class ExchangeSettings:
     recv_window_ms: int = opt(5000, "Bybit recv window in milliseconds", lo=1000, hi=60000)
     timeout_s: float = opt(10.0, "HTTP timeout per request, seconds", lo=0.5, hi=120)
     max_retries: int = opt(4, "retries for transient failures (network, 5xx, rate limit)", lo=0, hi=10)
+    dcp_window_s: int = opt(0, "live: Bybit's disconnect-cancel-all (DCP) window, 3 to 300 s; 0: off. Bybit "
+                               "cancels every derivatives order once the run's private stream has been gone "
+                               "this long (a killed run); the account needs DCP enabled by Bybit",
+                            lo=0, hi=300)
 
 
 @dataclass(frozen=True)
 class MarketSettings:
     """The instrument traded and how the position is margined."""
 
-    symbol: str = opt("BTCUSDT", "linear USDT perpetual symbol, e.g. BTCUSDT", pattern=_SYMBOL)
+    symbol: str = opt("BTCUSDT", "linear USDT perpetual symbol, e.g. BTCUSDT", pattern=SYMBOL)
     leverage: float = opt(50.0, "leverage (1 to the symbol's maximum)", lo=1, hi=200)
     margin_mode: str = opt("isolated", "isolated | cross", choices=MARGIN_MODES)
 
@@ -103,13 +110,19 @@ class PaperSettings:
     market: str = opt("sim", "sim: the built-in synthetic market; live: Bybit's public feed",
                       choices=PAPER_MARKETS)
     seed: int = opt(1, "seed of the synthetic market", lo=0)
-    queue_model: str = opt("trade_through", "trade_through (conservative) | queue (probabilistic)",
-                           choices=QUEUE_MODELS)
-    latency_ms: float = opt(50.0, "simulated order-entry latency, milliseconds", lo=0, hi=10000)
-    response_latency_ms: float = opt(50.0, "backtest: from the exchange acting on a request to the engine "
-                                           "hearing the answer, milliseconds", lo=0, hi=10000)
-    feed_latency_ms: float = opt(20.0, "backtest: from the exchange time of market data to the engine "
-                                       "seeing it, milliseconds", lo=0, hi=10000)
+    queue_model: str = opt("trade_through", "trade_through (conservative) | queue (random cancels ahead) | "
+                                            "power | log (probabilistic, driven by depth)", choices=QUEUE_MODELS)
+    latency_model: str = opt("constant", "constant: the latency keys every time; lognormal: draws with "
+                                         "the keys as medians and latency_p99_ms", choices=LATENCY_MODELS)
+    latency_ms: float = opt(100.0, "order-entry latency (place, amend, cancel): from sending a request to "
+                                   "the exchange acting on it, milliseconds", lo=0, hi=10000)
+    response_latency_ms: float = opt(100.0, "from the exchange acting on a request to the engine hearing the "
+                                            "answer, milliseconds", lo=0, hi=10000)
+    feed_latency_ms: float = opt(90.0, "from the exchange time of market data to the engine seeing it, "
+                                       "milliseconds", lo=0, hi=10000)
+    latency_p99_ms: float = opt(300.0, "lognormal: the 99th percentile of the order-entry latency (the "
+                                       "other two keep the same p99/median ratio), milliseconds",
+                                lo=0, hi=60000)
 
 
 @dataclass(frozen=True)
@@ -149,8 +162,13 @@ def section_fields(cls: type) -> dict[str, tuple[type, Any, dict[str, Any]]]:
     return out
 
 
-def coerce_value(where: str, key: str, typ: type, value: Any, meta: dict[str, Any]) -> Any:
-    """Check one TOML value against its field type and constraints; return it typed."""
+def check_value(typ: type, value: Any, meta: dict[str, Any]) -> Any:
+    """Check one value against a field type and its constraints; return it typed.
+
+    The one validator of the project: profile files, ``profile set`` and command-line overrides
+    all go through it. Raises :class:`Invalid` with what is wrong ("must be ..., got ..."); the
+    caller adds where the value came from (a file and key, or an option).
+    """
     if typ is bool:
         ok = isinstance(value, bool)
     elif typ is int:
@@ -161,20 +179,61 @@ def coerce_value(where: str, key: str, typ: type, value: Any, meta: dict[str, An
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ConfigError(f"{where}: {key} must be {_type_name(typ)}, got {type(value).__name__} {value!r}")
+        raise Invalid(f"must be {_type_name(typ)}, got {type(value).__name__} {value!r}")
+    if typ is float and not math.isfinite(value):
+        raise Invalid(f"must be a finite number, got {value!r}")
     choices = meta.get("choices")
     if choices and value not in choices:
-        raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}, got {value!r}")
+        raise Invalid(f"must be one of {', '.join(choices)}, got {value!r}")
     pattern = meta.get("pattern")
     if pattern is not None and not pattern.match(value):
-        raise ConfigError(f"{where}: {key} {value!r} is not a linear USDT perpetual symbol like BTCUSDT")
+        raise Invalid(f"must be a linear USDT perpetual symbol like BTCUSDT, got {value!r}")
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
         bound = f"greater than {lo:g}" if meta.get("lo_open") else f"at least {lo:g}"
-        raise ConfigError(f"{where}: {key} must be {bound}, got {value!r}")
+        raise Invalid(f"must be {bound}, got {value!r}")
     if hi is not None and value > hi:
-        raise ConfigError(f"{where}: {key} must be at most {hi:g}, got {value!r}")
+        raise Invalid(f"must be at most {hi:g}, got {value!r}")
     return value
+
+
+class Invalid(ValueError):
+    """What is wrong with a value, without saying where it came from (see :func:`check_value`)."""
+
+
+def coerce_value(where: str, key: str, typ: type, value: Any, meta: dict[str, Any]) -> Any:
+    """:func:`check_value` for a profile value: a ConfigError naming the file and the key."""
+    try:
+        return check_value(typ, value, meta)
+    except Invalid as e:
+        raise ConfigError(f"{where}: {key} {e}") from None
+
+
+def check_option(option: str, value: Any, typ: type = float, **constraints: Any) -> Any:
+    """:func:`check_value` for a command-line option that is not a profile key (``--speed``).
+
+    ``constraints`` are those of :func:`opt` (``lo``, ``hi``, ``lo_open``, ``choices``). A bad
+    value is a UsageError naming the option.
+    """
+    try:
+        return check_value(typ, value, constraints)
+    except Invalid as e:
+        raise UsageError(f"{option} {e}") from None
+
+
+def with_overrides(profile: Profile, overrides: dict[str, tuple[str, Any]]) -> Profile:
+    """``profile`` with command-line overrides: ``{"section.key": (option, value)}``.
+
+    ``None`` values are skipped. Each value passes the same :func:`check_value` as the profile's
+    own value; a bad one is a UsageError naming the option (``--gamma must be greater than 0``).
+    """
+    for key, (option, value) in overrides.items():
+        if value is None:
+            continue
+        section, name = key.split(".")
+        typ, _, meta = section_fields(SECTIONS[section])[name]
+        profile = with_value(profile, section, name, check_option(option, value, typ, **meta))
+    return profile
 
 
 def _type_name(typ: type) -> str:
@@ -210,8 +269,14 @@ def _check_cross_field(profile: Profile, where: str) -> None:
     ex = profile.exchange
     if ex.network == "emulator" and not ex.url:
         raise ConfigError(f"{where}: exchange.url is required when exchange.network = \"emulator\"")
+    if 0 < ex.dcp_window_s < 3:
+        raise ConfigError(f"{where}: exchange.dcp_window_s must be 0 (off) or 3 to 300 seconds, "
+                          f"got {ex.dcp_window_s}")
     if ex.url and not re.match(r"^https?://[^\s/]+", ex.url):
         raise ConfigError(f"{where}: exchange.url must be an http:// or https:// URL, got {ex.url!r}")
+    if profile.paper.latency_model == "lognormal" and profile.paper.latency_p99_ms < profile.paper.latency_ms:
+        raise ConfigError(f"{where}: paper.latency_p99_ms ({profile.paper.latency_p99_ms:g}) is below "
+                          f"paper.latency_ms ({profile.paper.latency_ms:g}), its median")
     if profile.paper.fee_tier not in FEE_TIERS:
         raise ConfigError(f"{where}: paper.fee_tier must be one of {', '.join(FEE_TIERS)}, "
                           f"got {profile.paper.fee_tier!r}")

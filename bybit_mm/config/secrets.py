@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from dataclasses import dataclass, field
@@ -82,9 +83,23 @@ def describe_credentials(profile: Profile, environ: dict[str, str] | None = None
     return out
 
 
-def scrub(text: str, secrets: list[str]) -> str:
-    """Replace each secret occurring in ``text`` by ``***``."""
+def secret_forms(secrets: list[str]) -> list[str]:
+    """Every way a secret can be written in output: as is, and escaped as in a Python ``repr``
+    or a JSON string (a ``\\`` or ``'`` in a secret is doubled or escaped there). Longest first."""
+    forms: set[str] = set()
     for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "***")
+        if s:
+            forms.update((s, repr(s)[1:-1], json.dumps(s)[1:-1], s.encode("unicode_escape").decode("ascii"),
+                          s.replace("\\", "\\\\").replace("'", "\\'")))
+    return sorted(forms, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """Replace each secret occurring in ``text`` (in any of its :func:`secret_forms`) by ``***``.
+
+    Every non-empty secret is masked, however short: a short secret garbles some text, which is
+    better than showing it.
+    """
+    for form in secret_forms(secrets):
+        text = text.replace(form, "***")
     return text

@@ -33,7 +33,7 @@ class EmulatorConfig:
     fault_kinds: tuple[str, ...] = ("http_5xx", "system_error", "rate_limit", "timeout")
     #: How long (ms) a "timeout" fault holds its response: longer than the client's timeout.
     fault_hold_ms: float = 15_000.0
-    #: Order-entry latency inside the sim (an order cannot fill before it is active).
+    #: Order-entry latency inside the sim: a place, amend or cancel acts this long after it arrives.
     order_latency_ms: float = 0.0
     queue_model: str = "trade_through"
     #: Enforce Bybit's per-endpoint and per-IP rate limits.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bybit_mm.emulator.config import EmulatorConfig
+from bybit_mm.emulator.dcp import Dcp
 from bybit_mm.emulator.wire import ApiError
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ class HandlerContext:
     exchange: SimExchange
     config: EmulatorConfig
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    #: Disconnection protection: windows set over REST, the countdown driven by the WebSocket side.
+    dcp: Dcp = field(default_factory=Dcp)
 
     def next_seq(self) -> int:
         """A growing sequence number (Bybit's ``seq`` fields)."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bybit_mm.emulator import account, market, trading
+from bybit_mm.emulator import account, dcp, market, trading
 from bybit_mm.emulator.context import HandlerContext
 from bybit_mm.emulator.params import Params
 
@@ -39,6 +39,7 @@ ROUTES: dict[str, Route] = {
     "/v5/order/amend": Route("POST", trading.amend, private=True, mutating=True),
     "/v5/order/cancel": Route("POST", trading.cancel, private=True, mutating=True),
     "/v5/order/cancel-all": Route("POST", trading.cancel_all, private=True, mutating=True),
+    "/v5/order/disconnected-cancel-all": Route("POST", dcp.set_window, private=True, mutating=True),
     "/v5/order/realtime": Route("GET", trading.realtime, private=True),
     "/v5/order/history": Route("GET", trading.history, private=True),
     "/v5/execution/list": Route("GET", trading.executions, private=True),

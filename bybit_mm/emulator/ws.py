@@ -12,6 +12,8 @@ every ``ws_interval_ms`` advances the sim to "now" under the emulator's lock and
 - ``tickers.SYMBOL``: a snapshot on subscribe, then deltas with the changed fields (every 100 ms).
 - private ``order``, ``execution``, ``position``, ``wallet`` after ``auth``: what the sim produced
   (order updates, fills, position changes; the wallet after anything that moves it).
+- private ``dcp`` / ``dcp.future``: disconnection protection (see :mod:`.dcp`): once the last
+  subscriber is gone for the window set over REST, every order is cancelled.
 
 As on Bybit, nothing is replayed after a reconnect: a client reconciles through REST.
 
@@ -43,6 +45,7 @@ from aiohttp import WSMsgType, web
 from bybit_mm.emulator import serialize as ser
 from bybit_mm.emulator import ws_wire as W
 from bybit_mm.emulator.auth import wall_ms
+from bybit_mm.emulator.dcp import DERIVATIVE_TOPICS
 from bybit_mm.sim.models import (
     Event,
     FillEvent,
@@ -173,6 +176,7 @@ class WsHub:
                     break
         finally:
             self._conns.discard(conn)
+            self._dcp_check()
             if conn.writer is not None:
                 conn.writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -215,11 +219,24 @@ class WsHub:
             return
         conn.dropped = True
         self.drops += 1
+        self._dcp_check()
         transport = conn.request.transport
         if transport is not None:
             transport.abort()
         else:  # pragma: no cover - aiohttp always keeps the transport while the socket is open
             asyncio.get_running_loop().create_task(conn.ws.close())
+
+    def _dcp_check(self) -> None:
+        """Start the DCP countdown when no live private connection keeps a dcp topic."""
+        if any(c.private and not c.dropped and c.topics.intersection(DERIVATIVE_TOPICS) for c in self._conns):
+            return
+
+        def cancel_all() -> None:
+            with self.state.lock:
+                self.state.exchange.cancel_all()
+            self.wake()
+
+        self.state.ctx.dcp.subscribers_gone(asyncio.get_running_loop(), cancel_all)
 
     async def drop_all(self) -> int:
         """Drop every connection now; returns how many were dropped."""
@@ -318,6 +335,8 @@ class WsHub:
         # What happened before this subscription goes to the existing subscribers only.
         self.publish()
         conn.topics.update(topics)
+        if conn.private and any(t in DERIVATIVE_TOPICS for t in topics):
+            self.state.ctx.dcp.subscribed()
         self._send(conn, W.op_ack("subscribe", conn.conn_id, req_id))
         if not conn.private:
             with self.state.lock:

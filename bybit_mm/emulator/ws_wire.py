@@ -30,7 +30,9 @@ TICKER_PUSH_MS = 100
 #: Private topics; the ``.linear`` forms are Bybit's category-specific variants of the same stream.
 PRIVATE_TOPICS = {"order": "order", "order.linear": "order", "execution": "execution",
                   "execution.linear": "execution", "position": "position",
-                  "position.linear": "position", "wallet": "wallet"}
+                  "position.linear": "position", "wallet": "wallet",
+                  # disconnection protection: nothing is pushed, the subscription is what counts
+                  "dcp": "dcp", "dcp.future": "dcp"}
 
 AUTH_FAILED_MSG = "Request not authorized"
 #: The keys of a linear ``tickers`` snapshot (ccxt.pro's documented linear example).

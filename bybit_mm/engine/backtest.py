@@ -32,7 +32,7 @@ from bybit_mm.exchange.errors import error_for_ret_code
 from bybit_mm.exchange.paper_client import execution_info, order_info
 from bybit_mm.exchange.port import OrderInfo
 from bybit_mm.sim.errors import SimError
-from bybit_mm.sim.latency import ConstantLatency
+from bybit_mm.sim.latency import ConstantLatency, LatencyModel, latency_from_settings
 from bybit_mm.sim.replay import Request
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class BacktestSettings:
     starting_balance: Decimal = Decimal(10000)
     fee_tier: str = "VIP0"
     queue_model: str = "trade_through"
-    latency: ConstantLatency = field(default_factory=ConstantLatency)
+    latency: LatencyModel = field(default_factory=ConstantLatency)
     seed: int = 1
     #: Also decide after a complete book update or print, at most every ``requote_s`` (as the
     #: engine does on a stream; 0: after every update). None: every ``interval_s`` only (as on REST).
@@ -67,12 +67,12 @@ class BacktestSettings:
     @classmethod
     def from_profile(cls, profile: Profile, *, requote_s: float | None = None) -> BacktestSettings:
         """``paper.starting_balance``, ``fee_tier``, ``queue_model``, ``seed`` and the latencies
-        ``paper.latency_ms`` (order entry), ``paper.response_latency_ms``, ``paper.feed_latency_ms``."""
+        ``paper.latency_ms`` (order entry), ``paper.response_latency_ms``, ``paper.feed_latency_ms``
+        (constant, or lognormal medians with ``paper.latency_p99_ms``: ``paper.latency_model``)."""
         p = profile.paper
         return cls(starting_balance=Decimal(str(p.starting_balance)), fee_tier=p.fee_tier,
                    queue_model=p.queue_model, seed=p.seed, requote_s=requote_s,
-                   latency=ConstantLatency(entry=p.latency_ms, response=p.response_latency_ms,
-                                           feed=p.feed_latency_ms))
+                   latency=latency_from_settings(p))
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,8 @@ class Backtest:
         have_mark = ex.mark is not None
         mark = ex.mark_decimal() if have_mark else (self.ledger.position.entry_price or Decimal(1))
         wallet = ex.wallet() if have_mark else None
-        rtt = float(self.settings.latency.entry_ms() + self.settings.latency.response_ms())
+        lat = self.settings.latency
+        rtt = float(getattr(lat, "entry", 0.0)) + float(getattr(lat, "response", 0.0))
         summary = summarize(
             self.ledger, self.counters, symbol=cfg.symbol, network=NETWORK, stop_reason=reason, mark=mark,
             equity=wallet.equity if wallet else None, wallet_balance=wallet.wallet_balance if wallet else None,
@@ -209,8 +210,9 @@ class Backtest:
             funding_source="funding rows" if ex.funding_rows else "none", fundings=ex.fundings,
             settings={"interval_s": cfg.interval_s, "requote_s": s.requote_s,
                       "queue_model": s.queue_model, "fee_tier": s.fee_tier,
-                      "order_latency_ms": s.latency.entry, "response_latency_ms": s.latency.response,
-                      "feed_latency_ms": s.latency.feed, "leverage": cfg.leverage,
+                      "order_latency_ms": getattr(s.latency, "entry", None),
+                      "response_latency_ms": getattr(s.latency, "response", None),
+                      "feed_latency_ms": getattr(s.latency, "feed", None), "leverage": cfg.leverage,
                       "margin_mode": cfg.margin_mode, "model": cfg.model},
             equity=tuple(self._equity))
         if self.journal is not None:
@@ -223,9 +225,9 @@ class Backtest:
         """The touch reaches the strategy."""
         self.core.on_book(ts_ms, bid_tick, ask_tick)
 
-    def on_trade(self, ts_ms: int, price: float) -> None:
-        """A print reaches the strategy."""
-        self.core.on_trade(ts_ms, price)
+    def on_trade(self, ts_ms: int, price: float, buy: bool) -> None:
+        """A print reaches the strategy (``buy``: the aggressor bought)."""
+        self.core.on_trade(ts_ms, price, buy)
 
     def on_execution(self, ex: SimExecution) -> None:
         """Book a fill, funding or liquidation as the async driver does (spread capture against

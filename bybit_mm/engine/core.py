@@ -94,7 +94,7 @@ class StrategyCore:
         self.vol = VolatilityEstimator(config.vol_window_s, min_updates=config.vol_updates_needed,
                                        stale_after_s=max(config.stale_after_s * 4, 10.0))
         self.intensity: IntensityEstimator | None = None
-        self._pending_trades: list[tuple[int, float]] = []
+        self._pending_trades: list[tuple[int, float, bool | None]] = []
         self._mid_f: float | None = None
         self._ref: float | None = None
         self._ref_ms = 0
@@ -126,25 +126,30 @@ class StrategyCore:
         """A mid known without a book (a warm-up from prints, a mark fallback)."""
         self._mid_f = mid
 
-    def on_trade(self, ts_ms: int, price: float) -> None:
-        """A public print at ``price``: recorded at its distance from the reference mid."""
+    def on_trade(self, ts_ms: int, price: float, buy: bool | None = None) -> None:
+        """A public print at ``price`` (``buy``: the aggressor's side; None: unknown, taken from the side
+        of the mid it printed on): recorded at its depth signed by the aggressor from the reference
+        mid, the mid the current quotes were placed against (see :meth:`sample`)."""
         ref = self._ref if self._ref is not None else self._mid_f
         if ref is None:
             return
         if self.intensity is not None:
-            self.intensity.on_trade(ts_ms, price, ref)
+            self.intensity.on_trade(ts_ms, price, ref, buy)
         else:
             pending = self._pending_trades
-            pending.append((ts_ms, abs(price - ref)))
+            pending.append((ts_ms, price - ref, buy))
             if len(pending) > 5000:
                 del pending[:-5000]
 
     def sample(self, ts_ms: int, mid: float, now_ms: int) -> None:
         """Sample the mid into the estimators (every decision; the warm-up once per interval).
 
-        Trade distances are measured from a reference mid renewed once per ``interval_s``: the
-        reference must not follow every tick, or every trade would print at distance ~0 and A, k
-        (whose depth grid is scaled to one interval's move) could not be fitted.
+        Trade depths are measured from a reference mid renewed once per ``interval_s``, the mid the
+        quotes of that interval are placed against: a quote is filled by a print beyond it, and
+        between two requotes the mid moves too (on a volatile market most fills of a quote come
+        from that move, not from the print's depth below the mid of its own instant), so the
+        fitted λ(δ) is the fill rate of a quote δ from the decision mid, which is what the model
+        quotes with.
         """
         self.vol.update(ts_ms, mid)
         if self._ref is None:
@@ -159,9 +164,9 @@ class StrategyCore:
             tick = self.tick_f
             step = max(tick, round(sigma * math.sqrt(self.config.interval_s) / 4 / tick) * tick)
             self.intensity = IntensityEstimator(step, window_s=self.config.intensity_window_s,
-                                                min_trades=self.config.min_trades)
-            for ts, dist in self._pending_trades:
-                self.intensity.on_trade(ts, dist, 0.0)
+                                                min_trades=self.config.min_trades, event_ms=self._interval_ms)
+            for ts, diff, side in self._pending_trades:
+                self.intensity.on_trade(ts, diff, 0.0, side)
             self._pending_trades.clear()
         self.intensity.observe(ts_ms)
 

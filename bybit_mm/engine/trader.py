@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -52,12 +52,13 @@ STREAM_RETRY_MAX_S = 120.0
 _MAX_DRAIN = 20_000
 
 
-def _percentile(values: list[float], pct: float) -> float | None:
-    if not values:
-        return None
+def _percentiles(values: Iterable[float], *pcts: float) -> tuple[float | None, ...]:
+    """The nearest-rank percentiles ``pcts`` of ``values`` (one sort for all of them)."""
     ordered = sorted(values)
-    idx = min(len(ordered) - 1, max(0, math.ceil(pct / 100 * len(ordered)) - 1))
-    return ordered[idx]
+    if not ordered:
+        return tuple(None for _ in pcts)
+    n = len(ordered)
+    return tuple(ordered[min(n - 1, max(0, math.ceil(p / 100 * n) - 1))] for p in pcts)
 
 
 class LiveTrader:
@@ -97,6 +98,8 @@ class LiveTrader:
         self.counters = {"placed": 0, "amended": 0, "cancelled": 0, "rejected": 0, "errors": 0,
                          "reduces": 0, "liquidations": 0}
         self._latencies: deque[float] = deque(maxlen=2000)
+        #: (p50, p99) of ``_latencies``, kept until the next request is timed.
+        self._latency_stats: tuple[float | None, ...] | None = None
         self._failed_iterations = 0
         self._failing_since_ms = 0
         self._iteration = 0
@@ -149,10 +152,14 @@ class LiveTrader:
         except (AuthError, ConfigError, UsageError) as e:
             self.request_stop(f"error: {e.one_line()}")
             self._fatal = e
-        summary = self.summary = await self._shutdown()
+        except Exception as e:  # any other way out (a bug, a malformed answer) also cancels our orders
+            log.error("unexpected error in the trading loop (%s); cancelling the orders", type(e).__name__)
+            self.request_stop(f"error: unexpected {type(e).__name__}")
+            self._fatal = e
+        self.summary = await self._shutdown()
         if self._fatal is not None:
             raise self._fatal
-        return summary
+        return self.summary
 
     # -- start --------------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -255,7 +262,7 @@ class LiveTrader:
                 mid = float(sum(last.values(), ZERO) / len(last))
                 self.core.on_mid(mid)
                 for tr in self._fresh_trades(bucket):
-                    self.core.on_trade(tr.ts_ms, float(tr.price))
+                    self.core.on_trade(tr.ts_ms, float(tr.price), tr.side is Side.BUY)
                 self.core.sample(t, mid, t)
                 used += len(bucket)
             if t >= end:
@@ -425,7 +432,7 @@ class LiveTrader:
         if bb is None or ba is None:
             core.on_mid(float(mark))
         for t in self._fresh_trades(trades):
-            core.on_trade(t.ts_ms, float(t.price))
+            core.on_trade(t.ts_ms, float(t.price), t.side is Side.BUY)
 
         qty = pos.signed_qty if pos else ZERO
         if qty != self.ledger.position.qty:
@@ -511,6 +518,7 @@ class LiveTrader:
             return await coro
         finally:
             self._latencies.append((self.timer() - t0) * 1000.0)
+            self._latency_stats = None
 
     async def _execute(self, actions: list[Action], now: int) -> None:
         for a in actions:
@@ -634,6 +642,12 @@ class LiveTrader:
                        elapsed_s=(now - self.started_ms) / 1000, errors=self.counters["errors"],
                        stop_reason=self._stop_reason)
 
+    def _latency_percentiles(self) -> tuple[float | None, ...]:
+        """p50 and p99 of the recent request round trips (sorted once per new request, not per snapshot)."""
+        if self._latency_stats is None:
+            self._latency_stats = _percentiles(self._latencies, 50, 99)
+        return self._latency_stats
+
     def _snapshot(self, now: int, status: str, *, book: Any, mid: Decimal, mark: Decimal, quote: Any,
                   pos: PositionInfo | None, balance: Balance, decision: RiskDecision,
                   notes: tuple[str, ...]) -> EngineSnapshot:
@@ -644,8 +658,7 @@ class LiveTrader:
         L = self.ledger
         trigger = (decision.entry_liq_distance_pct * (1 - Decimal(str(self.config.liquidation_threshold)))
                    if decision.entry_liq_distance_pct is not None else None)
-        p50 = _percentile(list(self._latencies), 50)
-        p99 = _percentile(list(self._latencies), 99)
+        p50, p99 = self._latency_percentiles()
         return EngineSnapshot(
             ts_ms=now, symbol=self.config.symbol, network=self.network, status=status,
             iteration=self._iteration, elapsed_s=(now - self.started_ms) / 1000, feed=self.feed,
@@ -693,8 +706,9 @@ class LiveTrader:
                 left = [o for o in await c.open_orders(cfg.symbol) if o.is_open]
                 if not left:
                     break
-            except ExchangeUnavailable as e:
-                log.warning("cancel on exit failed (attempt %d): %s", attempt + 1, e.one_line())
+            except Exception as e:  # whatever failed, try again: leaving orders working is the worst case
+                log.warning("cancel on exit failed (attempt %d): %s", attempt + 1,
+                            e.one_line() if isinstance(e, BybitMMError) else repr(e))
                 await self.clock.sleep(0.5)
         else:
             log.error("orders may still be working on %s: check with `bybit-mm orders`", cfg.symbol)
@@ -718,18 +732,19 @@ class LiveTrader:
             mark = ticker.mark
             balance = await c.balance()
             pos = await self._position()
-        except BybitMMError:
+        except Exception as e:  # the summary is best effort: it falls back on our own ledger
+            log.warning("final account read failed: %s", e.one_line() if isinstance(e, BybitMMError) else repr(e))
             pos = None
         L = self.ledger
         mark = mark or L.position.entry_price or Decimal(1)
-        latencies = list(self._latencies)
+        p50, p99 = self._latency_percentiles()
         summary = summarize(
             L, self.counters, symbol=cfg.symbol, network=self.network, stop_reason=reason, mark=mark,
             equity=balance.equity if balance else None,
             wallet_balance=balance.wallet_balance if balance else None,
             position_qty=pos.signed_qty if pos else L.position.qty, min_liq_distance_pct=self.core.min_liq,
             cancelled_on_exit=cancelled, flattened=flattened, started_ms=self.started_ms, ended_ms=now,
-            latency_p50_ms=_percentile(latencies, 50), latency_p99_ms=_percentile(latencies, 99))
+            latency_p50_ms=p50, latency_p99_ms=p99)
         if self.latest is not None:
             self.latest = replace(self.latest, status="stopped", stop_reason=reason,
                                   orders_cancelled=self.counters["cancelled"], fills=L.fills,

@@ -633,6 +633,15 @@ class BybitFuturesClient:
             raise OrderNotFound(f"order {order_id or client_order_id} not found after cancel")
         return found
 
+    async def set_disconnect_cancel(self, window_s: int) -> None:
+        """Set Bybit's disconnection protection (DCP) window for derivatives, 3 to 300 seconds.
+
+        Bybit then cancels every derivatives order once the private streams subscribed to the
+        ``dcp`` topic have been gone that long. The account needs DCP enabled by Bybit.
+        """
+        await self._call("private_post_v5_order_disconnected_cancel_all",
+                         {"product": "DERIVATIVES", "timeWindow": int(window_s)})
+
     async def cancel_all(self, symbol: str | None = None) -> int:
         """Cancel every working linear order (of ``symbol``, or all USDT-settled); returns the count."""
         params: dict[str, Any] = {"category": "linear"}

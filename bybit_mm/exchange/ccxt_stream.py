@@ -65,13 +65,17 @@ class CcxtMarketStream:
 
     def __init__(self, *, network: str, symbol: str, url: str = "", api_key: str = "", api_secret: str = "",
                  depth: int = 50, private: bool = False, stale_after_s: float = 10.0,
-                 backoff_max_s: float = 5.0, ready_timeout_s: float = 15.0) -> None:
+                 backoff_max_s: float = 5.0, ready_timeout_s: float = 15.0, dcp: bool = False) -> None:
         if depth not in (1, 50, 200, 1000):
             raise ValueError("Bybit serves order book depths 1, 50, 200 and 1000")
         self.network = network
         self.symbol = symbol.upper()
         self.depth = depth
         self.private = private
+        #: Also subscribe the private ``dcp.future`` topic: Bybit's disconnection protection counts
+        #: only connections subscribed to it (its window is set over REST, see ``exchange.dcp_window_s``).
+        self.dcp = private and dcp
+        self._private_topics = _PRIVATE_TOPICS + (1 if self.dcp else 0)
         self.stale_after_s = stale_after_s
         self.backoff_max_s = backoff_max_s
         self.ready_timeout_s = ready_timeout_s
@@ -104,6 +108,7 @@ class CcxtMarketStream:
         key = credentials.api_key if (private and credentials) else ""
         secret = credentials.api_secret if (private and credentials) else ""
         kwargs.setdefault("stale_after_s", max(float(profile.risk.stale_after_s) * 2, 5.0))
+        kwargs.setdefault("dcp", ex.dcp_window_s > 0)
         return cls(network=ex.network, symbol=symbol, url=ex.url, api_key=key, api_secret=secret,
                    private=private, **kwargs)
 
@@ -172,6 +177,8 @@ class CcxtMarketStream:
             self._spawn("executions", True, lambda: ex.watch_my_trades(sym))
             self._spawn("position", True, lambda: ex.watch_positions([sym]))
             self._spawn("wallet", True, lambda: ex.watch_balance())
+            if self.dcp:
+                self._spawn("dcp", True, lambda: self._watch_dcp(sym))
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self._fatal is not None:
@@ -210,6 +217,14 @@ class CcxtMarketStream:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max_s)
 
+    async def _watch_dcp(self, sym: str) -> None:
+        # ccxt has no watcher for the dcp topic: subscribe it on the private connection the other
+        # private topics use; nothing is pushed on it, so this waits until the connection is lost.
+        ex = self._ex
+        url = await ex.get_url_by_market_type(sym, True, "watchOrders", {})
+        await ex.authenticate(url)
+        await ex.watch_topics(url, ["dcp"], ["dcp.future"], {})
+
     def _lost(self, private: bool, why: str) -> None:
         was_up = self._private_up if private else self._public_up
         if private:
@@ -231,7 +246,7 @@ class CcxtMarketStream:
         if private:
             if message.get("op") == "subscribe" and message.get("success", True):
                 self._private_acks += 1
-            if not self._private_up and self._private_acks >= _PRIVATE_TOPICS:
+            if not self._private_up and self._private_acks >= self._private_topics:
                 # every private topic is subscribed again: from now on nothing is missed
                 self._private_up = True
                 self._emit(StreamEvent("status", self.symbol, detail="connected"))

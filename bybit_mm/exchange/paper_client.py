@@ -19,6 +19,13 @@ paper account). Market data comes from one of two sources (``paper.market``):
   feed's :class:`~bybit_mm.exchange.poller.FeedClock` (exchange time). The sim is built on the
   first pull (:meth:`DryRunFuturesClient.connect`), once the exchange's time and the live
   instrument specs are known.
+
+Latency (the sim's :mod:`~bybit_mm.sim.latency` model, ``paper.latency_*``): an order request
+(place, amend, cancel) acts on the exchange ``entry`` after it is sent, and its answer reaches the
+caller ``response`` after that: the call returns when the clock has passed both (a manual clock is
+moved, a real-time one is waited on). On the synthetic market a market-data read (ticker, book,
+trades) shows the exchange when the call is made and returns ``feed`` later, so the engine acts
+on data that old. A live feed is already as late as the network makes it: nothing is added.
 """
 
 from __future__ import annotations
@@ -253,6 +260,7 @@ class DryRunFuturesClient:
         from bybit_mm.domain.instruments import DEFAULT_INSTRUMENTS, get_instrument
         from bybit_mm.sim.clock import WallClock
         from bybit_mm.sim.exchange import SimExchange
+        from bybit_mm.sim.latency import latency_from_settings
 
         paper = profile.paper
         if paper.market not in ("sim", "live"):
@@ -262,7 +270,7 @@ class DryRunFuturesClient:
         saved = store.open().load() if store is not None else None
         settings: dict[str, Any] = dict(seed=paper.seed, balance=Decimal(str(paper.starting_balance)),
                                         fee_tier=paper.fee_tier, queue_model=paper.queue_model,
-                                        latency_ms=paper.latency_ms)
+                                        latency=latency_from_settings(paper))
         if paper.market == "live":
             return cls._live(profile, symbols, store, saved, settings, clock, public_client, min_poll_interval_s,
                              stream_ready_timeout_s if streaming else None)
@@ -377,6 +385,27 @@ class DryRunFuturesClient:
 
     # --- market data ------------------------------------------------------------------------
 
+    async def _elapse_until(self, ms: int) -> None:
+        """Let the clock pass ``ms`` (epoch ms): move a manual clock, wait on a real-time one."""
+        clock = self.clock
+        wait = ms - clock.now_ms()
+        if wait <= 0:
+            return
+        if hasattr(clock, "advance"):
+            clock.advance(wait)
+            return
+        await asyncio.sleep(wait / 1000.0 / (float(getattr(clock, "speed", 1.0)) or 1.0))
+
+    async def _answer(self) -> None:
+        """The answer to the order request just handled reaches us ``response`` after it acted."""
+        ex = self.exchange
+        await self._elapse_until(ex.last_acted_ms + ex.latency.response_ms())
+
+    async def _feed_delay(self) -> None:
+        """Market data read now reaches us ``feed`` later (synthetic market only)."""
+        if self.feed is None:
+            await self._elapse_until(self.clock.now_ms() + self.exchange.latency.feed_ms())
+
     async def instrument(self, symbol: str) -> Instrument:
         """The simulated instrument (shipped specs; live ones on a live feed)."""
         await self._pull()
@@ -387,6 +416,7 @@ class DryRunFuturesClient:
         await self._pull()
         self.advance()
         t = self.exchange.ticker(self._symbol(symbol))
+        await self._feed_delay()
         return Ticker(symbol=t.symbol, ts_ms=t.ts_ms, last=t.last, mark=t.mark, index=t.index, bid=t.bid,
                       ask=t.ask, funding_rate=t.funding_rate, next_funding_ms=t.next_funding_ms)
 
@@ -395,6 +425,7 @@ class DryRunFuturesClient:
         await self._pull()
         self.advance()
         b = self.exchange.orderbook(self._symbol(symbol), depth)
+        await self._feed_delay()
         return OrderBook(symbol=b.symbol, ts_ms=b.ts_ms, bids=tuple(b.bids), asks=tuple(b.asks))
 
     async def recent_trades(self, symbol: str, limit: int = 100) -> list[PublicTrade]:
@@ -402,6 +433,7 @@ class DryRunFuturesClient:
         await self._pull()
         self.advance()
         trades = self.exchange.recent_trades(self._symbol(symbol), limit)
+        await self._feed_delay()
         return [PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms, price=t.price, qty=t.qty,
                             side=t.side) for t in reversed(trades)]
 
@@ -487,7 +519,8 @@ class DryRunFuturesClient:
                       order_type=order_type, qty=Decimal(str(qty)),
                       price=Decimal(str(price)) if price is not None and order_type == "Limit" else None,
                       time_in_force=tif, reduce_only=reduce_only, order_link_id=client_order_id)
-        self.advance()  # hands out the order's events and saves once (not again on the next call)
+        self.advance()
+        await self._answer()
         info = order_info(o)
         if order_type == "Market" or tif in ("IOC", "FOK"):
             info = await self._await_fate(info)
@@ -498,19 +531,25 @@ class DryRunFuturesClient:
         """Change price and/or qty of a working order (same order id)."""
         await self._pull()
         self.advance()
-        o = self._sim(self.exchange.amend_order, symbol=self._symbol(symbol), order_id=order_id,
-                      order_link_id=client_order_id, qty=None if qty is None else Decimal(str(qty)),
-                      price=None if price is None else Decimal(str(price)))
-        self.advance()
+        try:
+            o = self._sim(self.exchange.amend_order, symbol=self._symbol(symbol), order_id=order_id,
+                          order_link_id=client_order_id, qty=None if qty is None else Decimal(str(qty)),
+                          price=None if price is None else Decimal(str(price)))
+            self.advance()
+        finally:
+            await self._answer()
         return order_info(o)
 
     async def cancel_order(self, symbol: str, *, order_id: str = "", client_order_id: str = "") -> OrderInfo:
         """Cancel one order."""
         await self._pull()
         self.advance()
-        o = self._sim(self.exchange.cancel_order, symbol=self._symbol(symbol), order_id=order_id,
-                      order_link_id=client_order_id)
-        self.advance()
+        try:
+            o = self._sim(self.exchange.cancel_order, symbol=self._symbol(symbol), order_id=order_id,
+                          order_link_id=client_order_id)
+            self.advance()
+        finally:
+            await self._answer()
         return order_info(o)
 
     async def cancel_all(self, symbol: str | None = None) -> int:
@@ -519,6 +558,7 @@ class DryRunFuturesClient:
         self.advance()
         cancelled = self._sim(self.exchange.cancel_all, self._symbol(symbol) if symbol else None)
         self.advance()
+        await self._answer()
         return len(cancelled)
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderInfo]:
@@ -564,8 +604,10 @@ class DryRunFuturesClient:
                                       reduce_only=True, client_order_id=f"flat-{uuid.uuid4().hex[:24]}")
 
     async def _await_fate(self, order: OrderInfo) -> OrderInfo:
-        if not order.is_open or hasattr(self.clock, "set"):
+        if not order.is_open:
             return order
+        if hasattr(self.clock, "set"):  # a manual clock has passed the answer's time: read its fate
+            return await self.get_order(order.symbol, order_id=order.order_id) or order
         speed = float(getattr(self.clock, "speed", 1.0)) or 1.0
         wait_s = (self.exchange.latency_ms / 1000.0) / speed + 0.005
         for _ in range(20):

@@ -114,28 +114,37 @@ class IntensityFit:
 
 
 class IntensityEstimator:
-    """Order-arrival intensity ``lambda(delta) = A exp(-k delta)`` from trades and the prevailing mid.
+    """Fill intensity ``lambda(delta) = A exp(-k delta)`` of a quote resting ``delta`` from the mid.
 
-    Each trade is recorded at its distance ``delta = |price - mid|`` from the mid prevailing when it
-    printed. For depth level ``i`` (``delta_i = i * level_step``) the *arrival rate* is the number of
-    trades in the window that reached at least ``delta_i`` (those would have filled a quote resting
-    there), per second and per side (buys and sells are pooled, so the count is halved: the model's
-    lambda is the rate at which one side's quote is hit). Traded volume is deliberately ignored.
-    ``ln lambda_i = ln A - k delta_i`` is fitted by least squares, weighted by the counts (the
-    variance of ``ln N`` is about ``1/N``), over the levels with at least ``min_level_trades``.
+    The method of hftbacktest's GLFT example (``measure_trading_intensity``): a print is placed at
+    its depth signed by the aggressor, measured from ``mid``, the mid a quote resting then was
+    placed against (the engine passes its decision mid; hftbacktest the previous step's mid): a
+    buy at ``price`` reached the asks up to ``price - mid`` above it, a sell the bids down to
+    ``mid - price`` below it (a buy below the mid, or a sell above it, reached no quote of ours).
+    With ``event_ms`` as short as the book's updates this is the mid of the print's own instant.
+    A quote at ``delta_i = i * level_step`` is filled by a print strictly beyond it (one at its
+    price has the queue ahead of it to get through first). Time is cut into intervals of
+    ``event_ms`` (the engine's requote interval: a quote filled in one is only back in the next),
+    and per side an interval counts as ONE fill event for every level its deepest print reached:
+    the rate is fill events per second per side, not trades (a burst of prints fills a quote once)
+    and not volume. ``ln lambda_i = ln A - k delta_i`` is fitted by least squares, weighted by the
+    counts (the variance of ``ln N`` is about ``1/N``), over the levels with at least
+    ``min_level_trades`` events; :meth:`fit` pools both sides (their mean rate), ``side`` fits one.
 
-    Not ready (``None``) with fewer than ``min_trades`` trades in the window, fewer than
-    ``min_levels`` usable levels, less than ``min_span_s`` of observation, or a fit with ``k <= 0``.
+    Each print and each closed interval costs O(levels). Not ready (``None``) with fewer than
+    ``min_trades`` prints in the window, fewer than ``min_levels`` usable levels, less than
+    ``min_span_s`` of observation, or a fit with ``k <= 0``.
     """
 
     __slots__ = ("window_ms", "level_step", "n_levels", "min_trades", "min_levels", "min_level_trades",
-                 "min_span_ms", "_items", "_hist", "_first_ts", "_last_ts", "_cache", "_version")
+                 "min_span_ms", "event_ms", "_items", "_trades", "_hist", "_iv", "_reach", "_first_ts",
+                 "_last_ts", "_cache", "_version")
 
     def __init__(self, level_step: float, *, window_s: float = 600.0, n_levels: int = 20,
                  min_trades: int = 50, min_levels: int = 3, min_level_trades: int = 5,
-                 min_span_s: float | None = None) -> None:
-        if level_step <= 0 or window_s <= 0 or n_levels < 2:
-            raise ValueError("level_step and window_s must be positive and n_levels >= 2")
+                 min_span_s: float | None = None, event_ms: float = 1000.0) -> None:
+        if level_step <= 0 or window_s <= 0 or n_levels < 2 or event_ms <= 0:
+            raise ValueError("level_step, window_s and event_ms must be positive and n_levels >= 2")
         self.window_ms = window_s * 1000.0
         self.level_step = level_step
         self.n_levels = n_levels
@@ -143,12 +152,16 @@ class IntensityEstimator:
         self.min_levels = min_levels
         self.min_level_trades = min_level_trades
         self.min_span_ms = (window_s / 10 if min_span_s is None else min_span_s) * 1000.0
-        self._items: deque[tuple[float, int]] = deque()  # (ts ms, level bucket)
-        self._hist = [0] * n_levels  # trades whose deepest reached level is exactly i
+        self.event_ms = float(event_ms)
+        self._items: deque[tuple[float, int, int]] = deque()  # closed intervals: (end ts ms, side, deepest level)
+        self._trades: deque[float] = deque()  # print times, for the min_trades test
+        self._hist = ([0] * n_levels, [0] * n_levels)  # per side (0 asks / buys, 1 bids / sells): events per level
+        self._iv: int | None = None  # the open interval's index
+        self._reach = [-1, -1]  # per side, the deepest level a print reached in the open interval
         self._first_ts: float | None = None
         self._last_ts: float | None = None
-        self._cache: tuple[tuple[int, float, bool], IntensityFit | None] | None = None
-        self._version = 0  # bumped whenever the histogram changes
+        self._cache: tuple[tuple, IntensityFit | None] | None = None
+        self._version = 0  # bumped whenever the counts change
 
     def observe(self, ts_ms: float) -> None:
         """Note that the market was watched up to ``ts_ms`` (a quiet market lowers the rates)."""
@@ -156,69 +169,107 @@ class IntensityEstimator:
             self._first_ts = ts_ms
         if self._last_ts is None or ts_ms > self._last_ts:
             self._last_ts = ts_ms
+            iv = int(ts_ms // self.event_ms)
+            if self._iv is None:
+                self._iv = iv
+            elif iv > self._iv:
+                self._close()
+                self._iv = iv
             self._evict(ts_ms)
 
-    def on_trade(self, ts_ms: float, price: float, mid: float) -> None:
-        """Record a trade printed at ``price`` while the mid was ``mid``."""
+    def _close(self) -> None:
+        """Count the open interval's fill events (levels 0..deepest reached, per side)."""
+        end = (self._iv + 1) * self.event_ms  # type: ignore[operator]
+        for side in (0, 1):
+            top = self._reach[side]
+            if top >= 0:
+                hist = self._hist[side]
+                for i in range(top + 1):
+                    hist[i] += 1
+                self._items.append((end, side, top))
+                self._reach[side] = -1
+                self._version += 1
+
+    def on_trade(self, ts_ms: float, price: float, mid: float, buy: bool | None = None) -> None:
+        """Record a print at ``price`` while the mid was ``mid``; ``buy``: the aggressor bought (None:
+        unknown, taken from the side of the mid it printed on)."""
         self.observe(ts_ms)
-        bucket = int(abs(price - mid) / self.level_step + 1e-9)
-        if bucket >= self.n_levels:
-            bucket = self.n_levels - 1
-        self._items.append((ts_ms, bucket))
-        self._hist[bucket] += 1
-        self._version += 1
+        self._trades.append(ts_ms)
+        d = price - mid
+        if buy is None:
+            buy = d > 0
+        if not buy:
+            d = -d
+        # the levels strictly inside the depth reached: delta_i < d
+        top = math.ceil(d / self.level_step - 1e-9) - 1
+        if top < 0:
+            return
+        if top >= self.n_levels:
+            top = self.n_levels - 1
+        side = 0 if buy else 1
+        if top > self._reach[side]:
+            self._reach[side] = top
 
     def _evict(self, now_ms: float) -> None:
-        items = self._items
         cutoff = now_ms - self.window_ms
-        hist = self._hist
+        trades = self._trades
+        while trades and trades[0] <= cutoff:
+            trades.popleft()
+        items = self._items
         while items and items[0][0] <= cutoff:
-            hist[items.popleft()[1]] -= 1
+            _, side, top = items.popleft()
+            hist = self._hist[side]
+            for i in range(top + 1):
+                hist[i] -= 1
             self._version += 1
 
     @property
     def trades(self) -> int:
-        """Trades inside the window."""
-        return len(self._items)
+        """Prints inside the window."""
+        return len(self._trades)
 
-    def rates(self, now_ms: float | None = None) -> list[tuple[float, float, int]]:
-        """``(delta_i, lambda_i per second per side, count_i)`` for every level (counts cumulative from deep)."""
+    def rates(self, now_ms: float | None = None, side: str | None = None) -> list[tuple[float, float, int]]:
+        """``(delta_i, fill events per second per side, events_i)`` for every level: both sides pooled
+        (their mean), or ``side`` ``"ask"`` (hit by buys) / ``"bid"`` (hit by sells) alone."""
         if self._first_ts is None:
             return []
         now = self._last_ts if now_ms is None else max(now_ms, self._last_ts or now_ms)
-        self._evict(now)
-        span_s = min(self.window_ms, now - self._first_ts) / 1000.0
+        self.observe(now)
+        # the counts cover the closed intervals: up to the open one's start
+        counted_to = self._iv * self.event_ms if self._iv is not None else now
+        span_s = min(self.window_ms, counted_to - self._first_ts) / 1000.0
         if span_s <= 0:
             return []
-        out = []
-        cum = 0
-        for i in range(self.n_levels - 1, -1, -1):
-            cum += self._hist[i]
-            out.append((i * self.level_step, cum / (2.0 * span_s), cum))
-        out.reverse()
-        return out
+        asks, bids = self._hist
+        if side is None:
+            return [(i * self.level_step, (asks[i] + bids[i]) / (2.0 * span_s), asks[i] + bids[i])
+                    for i in range(self.n_levels)]
+        if side not in ("ask", "bid"):
+            raise ValueError(f"side must be 'ask' or 'bid', got {side!r}")
+        hist = asks if side == "ask" else bids
+        return [(i * self.level_step, hist[i] / span_s, hist[i]) for i in range(self.n_levels)]
 
-    def fit(self, now_ms: float | None = None) -> IntensityFit | None:
-        """The weighted least-squares fit of ``ln lambda = ln A - k delta``, or ``None`` when not ready."""
+    def fit(self, now_ms: float | None = None, side: str | None = None) -> IntensityFit | None:
+        """The weighted least-squares fit of ``ln lambda = ln A - k delta`` (both sides pooled, or
+        ``side``), or ``None`` when not ready."""
         if self._first_ts is None or self._last_ts is None:
             return None
         now = self._last_ts if now_ms is None else max(now_ms, self._last_ts)
-        self._evict(now)
+        self.observe(now)
         # The fit depends on time only through the observed span (capped at the window) and the
         # warm-up test: with a full window and no new trade it is the same fit.
         watched = now - self._first_ts
-        key = (self._version, min(self.window_ms, watched), watched >= self.min_span_ms)
+        key = (self._version, min(self.window_ms, watched), watched >= self.min_span_ms, side)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        result = self._fit(now)
+        result = self._fit(now, side)
         self._cache = (key, result)
         return result
 
-    def _fit(self, now: float) -> IntensityFit | None:
-        if len(self._items) < self.min_trades or now - self._first_ts < self.min_span_ms:
+    def _fit(self, now: float, side: str | None) -> IntensityFit | None:
+        if len(self._trades) < self.min_trades or now - self._first_ts < self.min_span_ms:  # type: ignore[operator]
             return None
-        # The deepest level also holds everything beyond it, so it is not a rate at its own depth.
-        pts = [(d, lam, n) for d, lam, n in self.rates(now)[:-1] if n >= self.min_level_trades]
+        pts = [(d, lam, n) for d, lam, n in self.rates(now, side) if n >= self.min_level_trades]
         if len(pts) < self.min_levels:
             return None
         sw = sx = sy = sxx = sxy = 0.0
@@ -237,7 +288,7 @@ class IntensityEstimator:
         k = -slope
         if not math.isfinite(k) or k <= 0:
             return None
-        return IntensityFit(A=math.exp(intercept), k=k, trades=len(self._items), levels=len(pts),
+        return IntensityFit(A=math.exp(intercept), k=k, trades=len(self._trades), levels=len(pts),
                             window_s=min(self.window_ms, now - self._first_ts) / 1000.0)
 
     @property

@@ -8,7 +8,12 @@ work), and :meth:`SimExchange.advance` hands out what happened since the last ca
 Order handling, as Bybit does it (BYBIT.md §2) unless said otherwise:
 
 - REST-level rejections raise :class:`~bybit_mm.sim.errors.SimError` with Bybit's retCode.
-- An order becomes active ``latency_ms`` after placement and cannot fill before.
+- Every order request acts ``latency.entry_ms()`` after it is sent: an order becomes active then
+  (and cannot fill before); an amend or cancel takes effect then, so one that arrives after the
+  order filled is rejected with 110001 ("order not exists or too late to replace/cancel"), as on
+  Bybit. A synthetic market is run ahead to that instant when the request is handled (its answer
+  is the exchange's state then); an external market cannot run ahead of its feed, so there amends
+  and cancels act when the call is made.
 - On activation a limit order that crosses the synthetic book takes liquidity level by level at
   the book's prices (taker fee), the rest rests; PostOnly that would take is accepted and then
   Cancelled with ``EC_PostOnlyWillTakeLiquidity``; IOC/Market cancel what they could not fill
@@ -21,8 +26,10 @@ Order handling, as Bybit does it (BYBIT.md §2) unless said otherwise:
   (``EC_CancelByReduceOnly``).
 - Cancelled orders have status ``Cancelled`` even after a partial fill: ``PartiallyFilledCanceled``
   is a spot-only status on Bybit.
-- Our own taker fills are printed on the public tape; they never fill our own resting orders,
-  and they do not consume the synthetic book (it is regenerated every step).
+- Our own taker fills are printed on the public tape; they never fill our own resting orders.
+  They consume the levels they take from for the rest of that book state (until the book's next
+  update: a synthetic step, a fed book): a second taker order walks what the first left, and
+  :meth:`SimExchange.orderbook` shows it.
 - Several symbols are stepped in lockstep one second at a time, so cross-margin checks see
   every symbol's mark within a second of each other.
 
@@ -52,7 +59,7 @@ from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.executions import ExecutionLog
 from bybit_mm.sim.external import ExternalMarket, sorted_new
-from bybit_mm.sim.latency import ConstantLatency
+from bybit_mm.sim.latency import ConstantLatency, LatencyModel
 from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
 from bybit_mm.sim.market import MarketParams, SyntheticMarket
 from bybit_mm.sim.matching import OrderRecord, make_queue_model, match_print, new_id, validate_size
@@ -110,11 +117,13 @@ class SimExchange:
                  trade_events: bool = True, book_events: bool = False,
                  market_band: Decimal = Decimal("0.03"),
                  market_source: str | Mapping[str, str] = "synthetic",
-                 start_prices: Mapping[str, Decimal] | None = None) -> None:
+                 start_prices: Mapping[str, Decimal] | None = None,
+                 latency: LatencyModel | None = None) -> None:
         self.clock = clock
         self.seed = seed
-        self.latency_ms = float(latency_ms)
-        self.latency = ConstantLatency(entry=self.latency_ms)
+        #: When requests act (``latency``; else a constant entry latency of ``latency_ms``).
+        self.latency: LatencyModel = latency if latency is not None else ConstantLatency(entry=float(latency_ms))
+        self.latency_ms = float(getattr(self.latency, "entry", latency_ms))
         self.market_band = Decimal(market_band)
         self.trade_events = trade_events
         self.book_events = book_events
@@ -154,6 +163,10 @@ class SimExchange:
         self._seq = 0
         self._closed_ids: deque[str] = deque()
         self._listeners: list[Callable[[list[Event]], None]] = []
+        #: When the last order request acted (or, for a placement, becomes active).
+        self.last_acted_ms = now
+        #: What our taker orders took from each symbol's current book: (book update id, {(side, tick): steps}).
+        self._taken: dict[str, tuple[int, dict[tuple[Side, int], int]]] = {}
 
     # --- time -----------------------------------------------------------------------------------
 
@@ -187,8 +200,8 @@ class SimExchange:
             setter(ts_ms)
         return self.advance()
 
-    def _sync(self) -> None:
-        now = self.clock.now_ms()
+    def _sync(self, until: int | None = None) -> None:
+        now = self.clock.now_ms() if until is None else until
         markets = list(self._markets.values())
         if len(markets) == 1:
             markets[0].step_until(now, self)
@@ -330,6 +343,21 @@ class SimExchange:
 
     # --- order life cycle -----------------------------------------------------------------------
 
+    def _arrive(self) -> int:
+        """A request sent now reaches the exchange ``entry`` later: run the market to then; its time.
+
+        Only synthetic markets can be run ahead; with an external one the request acts now.
+        """
+        now = self.clock.now_ms()
+        at = now + self.latency.entry_ms()
+        if at > now and not any(isinstance(m, ExternalMarket) for m in self._markets.values()):
+            self._sync(at)
+        else:
+            self._sync()
+            at = now
+        self.last_acted_ms = at
+        return at
+
     def _new_id(self) -> str:
         self._id_seq += 1
         return new_id(self._id_salt, self._id_seq)
@@ -428,8 +456,8 @@ class SimExchange:
             tick = m.ask_tick + level if buy else m.bid_tick - level
             if (buy and tick > o.tick) or (not buy and (tick < o.tick or tick < 1)):
                 break
-            q = min(leaves, m.level_size(book_side, level))
-            if q:  # an external book has gaps between its levels
+            q = min(leaves, m.level_size(book_side, level) - self._taken_at(m, book_side, tick))
+            if q > 0:  # an external book has gaps between its levels; we may have taken a level
                 fills.append((tick, q))
                 leaves -= q
             level += 1
@@ -441,9 +469,23 @@ class SimExchange:
                 break
             filled = self._fill(o, q * m.qty_step, tick * m.tick, False, ts_ms)
             if filled:
+                self._consume(m, book_side, tick, int(filled / m.qty_step))
                 trade = m.print_external(ts_ms, tick, int(filled / m.qty_step), buy)
                 if self.trade_events:
                     self._events.append(TradeEvent(trade))
+
+    def _taken_at(self, m: SyntheticMarket, side: Side, tick: int) -> int:
+        """Steps our taker orders took at ``tick`` on ``side`` of the market's current book."""
+        rec = self._taken.get(m.symbol)
+        if rec is None or rec[0] != m.update_id:
+            return 0
+        return rec[1].get((side, tick), 0)
+
+    def _consume(self, m: SyntheticMarket, side: Side, tick: int, steps: int) -> None:
+        rec = self._taken.get(m.symbol)
+        if rec is None or rec[0] != m.update_id:
+            rec = self._taken[m.symbol] = (m.update_id, {})
+        rec[1][(side, tick)] = rec[1].get((side, tick), 0) + steps
 
     def _reduce_allowance(self, o: OrderRecord) -> Decimal:
         pos = self.ledger.positions[o.symbol]
@@ -563,9 +605,24 @@ class SimExchange:
                       Decimal(str(round(m.params.open_interest))))
 
     def orderbook(self, symbol: str, depth: int = 25) -> BookSnapshot:
-        """The L2 book, ``depth`` levels a side."""
+        """The L2 book, ``depth`` levels a side (less what our taker orders took from it)."""
         self._sync()
-        return self._market(symbol).book(depth)
+        m = self._market(symbol)
+        book = m.book(depth)
+        rec = self._taken.get(symbol)
+        if rec is None or rec[0] != m.update_id:
+            return book
+
+        def left(side: Side, levels: list) -> list:
+            out = []
+            for price, qty in levels:
+                q = qty - self._taken_at(m, side, int(price / m.tick)) * m.qty_step
+                if q > 0:
+                    out.append((price, q))
+            return out
+
+        return BookSnapshot(book.symbol, book.ts_ms, book.update_id, book.seq, left(Side.BUY, book.bids),
+                            left(Side.SELL, book.asks))
 
     def recent_trades(self, symbol: str, limit: int = 60) -> list[Trade]:
         """Public trades, newest first."""
@@ -737,6 +794,7 @@ class SimExchange:
                         order_type=order_type, price=price, tick=tick, qty=qty, time_in_force=time_in_force,
                         reduce_only=reduce_only, created_ms=now,
                         active_ms=now + self.latency.entry_ms(), seq=self._seq)
+        self.last_acted_ms = o.active_ms
         self._orders[o.order_id] = o
         if order_link_id:
             self._by_link[order_link_id] = o.order_id
@@ -754,7 +812,7 @@ class SimExchange:
         A new price or a larger quantity loses the queue position; a smaller one keeps it. An
         amended PostOnly that would now take is cancelled (``EC_PostOnlyWillTakeLiquidity``).
         """
-        self._sync()
+        now = self._arrive()
         m = self._market(symbol)
         o = self._find(symbol, order_id, order_link_id)
         if not o.is_live:
@@ -778,7 +836,6 @@ class SimExchange:
             new_qty = min(new_qty, o.filled + self._reduce_allowance(o))
         self._check_limits(symbol, o.side, new_qty - o.filled, new_price, o.reduce_only, exclude=o)
         requeue = new_price != o.price or new_qty > o.qty
-        now = self.clock.now_ms()
         o.qty, o.price, o.tick, o.updated_ms = new_qty, new_price, new_tick, now
         if o.active:
             self._unrest(o)
@@ -797,23 +854,23 @@ class SimExchange:
         return o.view()
 
     def cancel_order(self, *, symbol: str, order_id: str = "", order_link_id: str = "") -> SimOrder:
-        """Cancel a live order; 110001 if it is unknown or already closed."""
-        self._sync()
+        """Cancel a live order; 110001 if it is unknown or already closed when the request arrives."""
+        now = self._arrive()
         self._market(symbol)
         o = self._find(symbol, order_id, order_link_id)
         if not o.is_live:
             raise SimError(E.ORDER_NOT_EXISTS, "order not exists or too late to cancel")
-        self._close(o, "Cancelled", "EC_PerCancelRequest", self.clock.now_ms())
+        self._close(o, "Cancelled", "EC_PerCancelRequest", now)
         return o.view()
 
     def cancel_all(self, symbol: str | None = None) -> list[SimOrder]:
         """Cancel every live order (of ``symbol``, or of all symbols); returns what was cancelled."""
-        self._sync()
+        now = self._arrive()
         if symbol:
             self._market(symbol)
         out = []
         for o in self._live(symbol):
-            self._close(o, "Cancelled", "EC_PerCancelRequest", self.clock.now_ms())
+            self._close(o, "Cancelled", "EC_PerCancelRequest", now)
             out.append(o.view())
         return out
 

@@ -21,8 +21,21 @@ level is known after every book update: ``on_depth`` moves us up when it shrinks
 queue ahead (hftbacktest's risk-averse rule: ``ahead = min(ahead, displayed)``), and the random
 cancellations of ``on_step`` are not used.
 
-The models are small objects with the same few methods, so another one (e.g. a log-probability
-queue as in hftbacktest) can be added without touching the exchange. :func:`match_print` is the
+``power`` and ``log`` (probabilistic queue position driven by depth, hftbacktest's
+``ProbQueueModel`` with ``PowerProbQueueFunc(3)`` / ``LogProbQueueFunc``)
+    Join behind the displayed size. Prints at our price eat the queue ahead first (what is left
+    fills us); prints through it fill us directly. When the displayed size at our level
+    changes (every book update on replayed data, every book step on the synthetic market):
+    an increase joins behind us (ahead is only capped by the new size); a decrease, net of the
+    volume printed at our level since the last change (already taken off the queue ahead: one
+    traded unit is never counted twice), is a cancellation split between ahead and behind us
+    by its expected value: with ``front`` ahead and ``back = previous − front`` behind,
+    ``p = f(back) / (f(back) + f(front))`` is the probability that it came from behind,
+    ``f(x) = x³`` (``power``) or ``ln(1 + x)`` (``log``), and
+    ``ahead ← min(front − (1 − p)·chg + min(back − p·chg, 0), displayed)``.
+
+The models are small objects with the same few methods, so another one can be added without
+touching the exchange. :func:`match_print` is the
 one place where a print is matched against our resting orders, for the simulated exchange and
 the backtest alike (integer ticks and lot steps).
 """
@@ -30,6 +43,7 @@ the backtest alike (integer ticks and lot steps).
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -67,7 +81,8 @@ class OrderRecord:
 
     __slots__ = ("order_id", "order_link_id", "symbol", "side", "order_type", "price", "tick", "qty",
                  "filled", "value", "time_in_force", "reduce_only", "status", "reject_reason",
-                 "created_ms", "updated_ms", "active_ms", "active", "queue_ahead", "seq")
+                 "created_ms", "updated_ms", "active_ms", "active", "queue_ahead", "queue_level",
+                 "queue_traded", "seq")
 
     def __init__(self, *, order_id: str, order_link_id: str, symbol: str, side: Side, order_type: str,
                  price: Decimal, tick: int, qty: Decimal, time_in_force: str, reduce_only: bool,
@@ -91,6 +106,8 @@ class OrderRecord:
         self.active_ms = active_ms
         self.active = False
         self.queue_ahead = 0.0
+        self.queue_level = 0  # the displayed size at the order's level when last seen (depth models)
+        self.queue_traded = 0  # steps printed at the order's level since then (depth models)
         self.seq = seq
 
     @property
@@ -185,6 +202,49 @@ class QueuePositionModel:
         return print_steps - int(ahead + 0.999999)
 
 
+class ProbQueueModel:
+    """Queue position advanced by prints at our price and by depth decreases split by ``prob``."""
+
+    def __init__(self, name: str, f: Callable[[float], float]) -> None:
+        self.name = name
+        self._f = f
+
+    def on_join(self, order: OrderRecord, displayed_steps: int) -> None:
+        order.queue_ahead = float(displayed_steps)
+        order.queue_level = displayed_steps
+        order.queue_traded = 0
+
+    def on_step(self, order: OrderRecord, displayed_steps: int, step_ms: int) -> None:
+        self.on_depth(order, displayed_steps)
+
+    def on_depth(self, order: OrderRecord, displayed_steps: int) -> None:
+        prev = order.queue_level
+        if displayed_steps == prev:
+            return
+        order.queue_level = displayed_steps
+        chg = prev - displayed_steps - order.queue_traded  # the prints were taken off already
+        order.queue_traded = 0
+        front = order.queue_ahead
+        if chg > 0:
+            back = max(prev - front, 0.0)
+            fb, ff = self._f(back), self._f(front)
+            p = fb / (fb + ff) if fb + ff > 0 else 1.0  # P(the cancelled volume was behind us)
+            front = front - (1.0 - p) * chg + min(back - p * chg, 0.0)
+        order.queue_ahead = max(0.0, min(front, float(displayed_steps)))
+
+    def fillable(self, order: OrderRecord, through: bool, print_steps: int) -> int:
+        if through:
+            order.queue_ahead = 0.0
+            return print_steps
+        order.queue_traded += print_steps
+        ahead = order.queue_ahead
+        if ahead >= print_steps:
+            order.queue_ahead = ahead - print_steps
+            return 0
+        order.queue_ahead = 0.0
+        return print_steps - math.ceil(ahead - 1e-9)
+
+
 def match_print(resting: Sequence[OrderRecord], price_tick: int, qty_steps: int, ts_ms: int,
                 queue: QueueModel, fill: Callable[[OrderRecord, int], int], *, late: bool = False) -> None:
     """Match one print against our resting orders on the side it can reach.
@@ -215,7 +275,7 @@ def match_print(resting: Sequence[OrderRecord], price_tick: int, qty_steps: int,
             break
 
 
-QUEUE_MODELS = ("trade_through", "queue")
+QUEUE_MODELS = ("trade_through", "queue", "power", "log")
 
 
 def make_queue_model(name: str, rng: random.Random) -> QueueModel:
@@ -224,4 +284,8 @@ def make_queue_model(name: str, rng: random.Random) -> QueueModel:
         return TradeThroughModel()
     if name == "queue":
         return QueuePositionModel(rng)
+    if name == "power":
+        return ProbQueueModel(name, lambda x: x ** 3)
+    if name == "log":
+        return ProbQueueModel(name, math.log1p)
     raise ValueError(f"unknown queue model {name!r} (known: {', '.join(QUEUE_MODELS)})")

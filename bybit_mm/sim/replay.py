@@ -61,8 +61,8 @@ class ReplayStrategy(Protocol):
     def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
         """The touch as the strategy sees it (feed latency applied)."""
 
-    def on_trade(self, ts_ms: int, price: float) -> None:
-        """A print as the strategy sees it."""
+    def on_trade(self, ts_ms: int, price: float, buy: bool) -> None:
+        """A print as the strategy sees it (``buy``: the aggressor bought)."""
 
     def decide(self, now_ms: int) -> list[Request]:
         """A decision is due at ``now_ms``: the requests to send, in order."""
@@ -111,7 +111,7 @@ class ReplayExchange:
         self._id_seq = 0
         self._liq_at: float | None = None  # the position's liquidation price (float), None when flat
         self.strategy: ReplayStrategy | None = None
-        self._view: deque[tuple[int, int, int, int, float]] = deque()  # (due, 0 book/1 trade, bid, ask, px)
+        self._view: deque[tuple[int, int, int, int, float]] = deque()  # (due, 0 book/1 trade, bid / a buy print, ask, px)
         self._requests: deque[tuple[int, Request]] = deque()  # (due, request)
         self._next_decision = _NEVER
         self._busy_until = 0
@@ -209,11 +209,11 @@ class ReplayExchange:
                         match_print(mine, tk, max(1, st), t, queue, self._maker_fill)
                     if on_trade is not None:
                         if feed:
-                            view.append((t + feed, 1, 0, 0, p))
+                            view.append((t + feed, 1, k == _BUY, 0, p))
                             if t + feed < next_due:
                                 next_due = t + feed
                         else:
-                            on_trade(t, p)
+                            on_trade(t, p, k == _BUY)
                 elif k == _CLEAR:
                     bids.clear()
                     asks.clear()
@@ -266,7 +266,7 @@ class ReplayExchange:
             if what == 0:
                 on_book(due, a, b)  # type: ignore[misc]
             else:
-                on_trade(due, p)  # type: ignore[misc]
+                on_trade(due, p, a)  # type: ignore[misc]
         while requests:
             due, req = requests.popleft()
             self.now_ms = max(due, end)
@@ -310,7 +310,7 @@ class ReplayExchange:
                 if what == 0:
                     strategy.on_book(due, a, b)  # type: ignore[union-attr]
                 else:
-                    strategy.on_trade(due, p)  # type: ignore[union-attr]
+                    strategy.on_trade(due, p, a)  # type: ignore[union-attr]
             elif which == 2:
                 requests.popleft()[1](due)
             elif which == 3:

@@ -7,7 +7,6 @@ validator, so a bad key or value is a :class:`UsageError` naming it before any b
 from __future__ import annotations
 
 import itertools
-import math
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -104,17 +103,11 @@ def describe(params: Params) -> str:
 
 def check(key: str, value: Any) -> Any:
     """One value of ``key`` through the schema's validator; a UsageError naming both."""
-    from bybit_mm.config.schema import coerce_value
+    from bybit_mm.config.schema import check_option
 
     section, name = split_key(key)
     typ, _, meta = section_fields(SECTIONS[section])[name]
-    if isinstance(value, float) and not math.isfinite(value):
-        # Until the schema's validator rejects non-finite numbers itself (branch harden).
-        raise UsageError(f"{key} must be a finite number, got {value!r}")
-    try:
-        return coerce_value(key, key, typ, value, meta)
-    except ConfigError as e:
-        raise UsageError(e.message.split(": ", 1)[1]) from None
+    return check_option(key, value, typ, **meta)
 
 
 def _type(key: str) -> type:

@@ -141,9 +141,7 @@ def test_unreachable_url_is_exit_5_with_the_offline_hint(cli, home) -> None:
 
 
 def test_mainnet_confirmation(run, emu, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bybit_mm.exchange.ccxt_client import BybitFuturesClient
-
-    monkeypatch.setattr(BybitFuturesClient, "is_mainnet", property(lambda self: True))
+    monkeypatch.setattr("bybit_mm.cli.clients.is_mainnet", lambda app: True)
     refused = run("set-leverage", "30")
     assert refused.exit_code == 2 and "--yes" in refused.stderr
     assert emu.call(emu.exchange.leverage, "BTCUSDT") != 30
@@ -174,3 +172,42 @@ def test_faults_are_retried_or_exit_5(cli, home, fail_rate: float, max_ok: bool)
             assert r.exit_code == 0, r.stderr
         else:
             assert r.exit_code == 5 and r.stderr.count("\n") == 1
+
+
+def _resting_bid(emu: EmulatorHandle, link: str) -> None:
+    with emu.lock:
+        ex = emu.exchange
+        bid = ex.orderbook("BTCUSDT", 1).bids[0][0]
+        ex.place_order(symbol="BTCUSDT", side=Side.BUY, order_type="Limit", qty=Decimal("0.01"),
+                       price=bid - 100, time_in_force="PostOnly", order_link_id=link)
+
+
+def test_mainnet_flatten_asks_even_when_flat(run, emu, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 11.1: flat on mainnet, `flatten` cancelled every order without asking and exited 0.
+    monkeypatch.setattr("bybit_mm.cli.clients.is_mainnet", lambda app: True)
+    _resting_bid(emu, "keep-me")
+    refused = run("flatten")
+    assert refused.exit_code == 2 and "MAINNET" in refused.stderr and "--yes" in refused.stderr
+    assert [o.order_link_id for o in emu.call(emu.exchange.open_orders, "BTCUSDT")] == ["keep-me"]
+    monkeypatch.setattr("bybit_mm.cli.clients.stdin_is_interactive", lambda: True)
+    assert run("flatten", input="n\n").exit_code == 2
+    assert len(emu.call(emu.exchange.open_orders, "BTCUSDT")) == 1
+    done = _json(run("flatten", "--yes", "--json"))
+    assert done["was_flat"] is True and done["cancelled_orders"] == 1
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("margin-mode", "crossed"), "neither a margin mode"),
+    (("margin-mode", "BTCUSDT", "crossed"), "expected [SYMBOL] [isolated|cross]"),
+    (("margin-mode", "FOOUSDT", "cross"), "unknown symbol 'FOOUSDT'"),
+    (("margin-mode", "FOOUSDT"), "unknown symbol 'FOOUSDT'"),
+    (("set-leverage", "FOO/USDT", "10"), "SYMBOL must be a linear USDT perpetual"),
+])
+def test_margin_mode_typos_and_unknown_symbols_are_errors(run, emu, args: tuple[str, ...], fragment: str) -> None:
+    # Issue 11.9: `margin-mode crossed` was read as a symbol (exit 0) and `margin-mode FOOUSDT
+    # cross` switched the account-wide mode.
+    before = emu.call(emu.exchange.margin_mode, "BTCUSDT")
+    result = run(*args)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert fragment in result.stderr and result.stderr.count("\n") == 1
+    assert emu.call(emu.exchange.margin_mode, "BTCUSDT") == before

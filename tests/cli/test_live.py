@@ -35,6 +35,7 @@ api_key_env = "EMU_KEY"
 api_secret_env = "EMU_SECRET"
 timeout_s = 0.5
 max_retries = {max_retries}
+dcp_window_s = 10
 
 [quoting]
 gamma = 0.001
@@ -89,6 +90,8 @@ def _check_run(emu: Any, r: Any, *, require_fill: bool = True) -> dict[str, Any]
 def test_live_against_the_emulator_rests_fills_and_cancels_on_exit(cli: Callable[..., Any], emulator: Any) -> None:
     summary = _check_run(emulator, _run_live(cli, "--duration", "12s"))
     assert summary["network"] == "emulator"
+    # exchange.dcp_window_s: the run set Bybit's disconnect-cancel-all window and kept a dcp subscriber
+    assert emulator.state.ctx.dcp.windows == {"DERIVATIVES": 10} and emulator.state.ctx.dcp.triggered == 0
     assert Decimal(str(summary["fees"])) > 0
 
 

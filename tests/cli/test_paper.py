@@ -29,9 +29,12 @@ def test_json_lines_snapshots_then_the_summary(cli: Callable[..., Any]) -> None:
     rows = _lines(r.stdout)
     snaps, summary = rows[:-1], rows[-1]
     assert summary["type"] == "summary" and SUMMARY_KEYS <= set(summary)
-    assert summary["stop_reason"] == "duration reached" and summary["simulated_seconds"] == 240
+    # the run ends after the step that reaches 4 min, whose requests take their simulated round trips
+    assert summary["stop_reason"] == "duration reached" and 240 <= summary["simulated_seconds"] < 243
     assert summary["starting_balance"] == 10000
-    assert all(s["type"] == "snapshot" for s in snaps) and len(snaps) == 24  # one per 10 s of market time
+    # one per 10 s of market time: 24 in 4 min, 23 when the steps' round trips put the 24th after the end
+    assert all(s["type"] == "snapshot" for s in snaps) and len(snaps) in (23, 24)
+    assert all(b["ts_ms"] - a["ts_ms"] >= 10_000 for a, b in zip(snaps, snaps[1:]))
     assert summary["fills"] == summary["buy_fills"] + summary["sell_fills"] > 0
 
 
@@ -76,8 +79,8 @@ def test_the_table_fits_80_columns(cli: Callable[..., Any]) -> None:
 
 @pytest.mark.parametrize("args, needle", [
     (["--duration", "soon"], "is not a duration"),
-    (["--model", "xyz"], "--model must be as or glft"),
-    (["--market", "moon"], "--market must be sim or live"),
+    (["--model", "xyz"], "--model must be one of as, glft"),
+    (["--market", "moon"], "--market must be one of sim, live"),
     (["--symbol", "NOPEUSDT", "--duration", "1m"], "NOPEUSDT"),
 ])
 def test_bad_options_exit_2_with_one_line(cli: Callable[..., Any], args: list[str], needle: str) -> None:
@@ -98,7 +101,7 @@ def test_parse_duration(text: str | None, seconds: float | None) -> None:
 
 
 def test_parse_duration_rejects_nonsense() -> None:
-    for bad in ("abc", "0", "m", "-5m"):
+    for bad in ("abc", "0", "m", "-5m", "", " "):
         with pytest.raises(UsageError):
             parse_duration(bad)
 
@@ -115,3 +118,22 @@ def test_verbose_logs_decisions_and_order_actions_on_stderr(cli: Callable[..., A
     assert re.search(r"DEBUG bybit_mm\.orders: balance\(\) [\d.]+ ms", rr.stderr)
     quiet = cli(*FAST, "--duration", "1m", "--json")
     assert "INFO" not in quiet.stderr and "DEBUG" not in quiet.stderr
+
+
+def test_order_latency_changes_a_paper_run_on_the_same_seed(cli: Callable[..., Any], home: Any) -> None:
+    """`paper --market sim`: the same seed with 0 ms and 250 ms on every request and on the feed."""
+    (home / "profiles").mkdir(parents=True, exist_ok=True)
+    for ms in (0, 250):
+        (home / "profiles" / f"lat{ms}.toml").write_text(
+            f'[market]\nsymbol = "BTCUSDT"\nleverage = 50\n[paper]\nseed = 3\nlatency_ms = {ms}\n'
+            f'response_latency_ms = {ms}\nfeed_latency_ms = {ms}\n', encoding="utf-8")
+    summaries = {}
+    for ms in (0, 250):
+        r = cli("--profile", f"lat{ms}", *FAST, "--duration", "4m", "--fresh", "--json")
+        assert r.exit_code == 0, r.stderr
+        summaries[ms] = _lines(r.stdout)[-1]
+    fast, slow = summaries[0], summaries[250]
+    assert fast["fills"] > 0 and slow["fills"] > 0
+    assert (fast["fills"], fast["realized_pnl"], fast["fees"]) != (slow["fills"], slow["realized_pnl"], slow["fees"])
+    # every decision waits for its answers: fewer decisions, so fewer amends, in the same four minutes
+    assert slow["orders_amended"] < fast["orders_amended"]

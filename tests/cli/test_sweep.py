@@ -165,7 +165,7 @@ def test_the_synthetic_market_by_seed(cli: Callable[..., Any], tmp_path: Path) -
             "--workers", "2", "--json", "--out", str(tmp_path / "sim.csv")]
     rows = _table(cli(*args))
     assert len(rows) == 2 and all(r["datasets"] == 2 and "error" not in r for r in rows)
-    assert all(r["simulated_s"] == pytest.approx(600, abs=2) for r in rows)  # 5 minutes × 2 seeds
+    assert all(600 <= r["simulated_s"] <= 610 for r in rows)  # 5 minutes × 2 seeds (each stops within seconds)
     assert any(r["fills"] > 0 for r in rows)
     again = cli(*args)
     assert "resuming: 4 of 4 tasks already done" in again.stderr and _table(again) == rows

@@ -70,7 +70,7 @@ def test_init_unknown_template(cli) -> None:
         ("market.leverage", "abc", "must be a number"),
         ("market.leverage", "0", "at least 1"),
         ("market.margin_mode", "portfolio", "must be one of isolated, cross"),
-        ("market.symbol", "BTC/USDT", "not a linear USDT perpetual"),
+        ("market.symbol", "BTC/USDT", "must be a linear USDT perpetual symbol"),
         ("market.nope", "1", "unknown key"),
         ("nosection.key", "1", "unknown key"),
         ("risk.liquidation_threshold", "1.5", "at most 1"),

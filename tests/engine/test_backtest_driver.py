@@ -168,7 +168,7 @@ class _Recorder:
     def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
         pass
 
-    def on_trade(self, ts_ms: int, price: float) -> None:
+    def on_trade(self, ts_ms: int, price: float, buy: bool) -> None:
         pass
 
     def decide(self, now_ms: int) -> list[Any]:

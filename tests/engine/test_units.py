@@ -193,7 +193,7 @@ def test_the_core_refits_intensity_at_most_once_per_interval() -> None:
 
     core = StrategyCore(EngineConfig(interval_s=1.0), get_instrument("BTCUSDT"), maker_fee=D("0.0002"),
                         taker_fee=D("0.00055"))
-    est = core.intensity = IntensityEstimator(1.0, window_s=60, min_trades=10, min_span_s=1)
+    est = core.intensity = IntensityEstimator(1.0, window_s=60, min_trades=10, min_span_s=1, event_ms=10)
 
     def trades(t0: int) -> None:
         for i in range(200):

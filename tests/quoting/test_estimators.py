@@ -86,7 +86,8 @@ def _trades(A: float, k: float, seconds: float, seed: int):
 @pytest.mark.parametrize(("A", "k", "step"), [(2.0, 1.5, 0.1), (0.5, 20.0, 0.01)])
 def test_intensity_recovered_within_10_percent(A: float, k: float, step: float) -> None:
     seconds = 3600.0
-    est = IntensityEstimator(level_step=step, window_s=seconds, n_levels=30)
+    # 1 ms intervals: every arrival is its own fill event, so the arrival process's A and k come back
+    est = IntensityEstimator(level_step=step, window_s=seconds, n_levels=30, event_ms=1.0)
     for ts, price, mid in _trades(A, k, seconds, seed=11):
         est.on_trade(ts, price, mid)
     est.observe(seconds * 1000)
@@ -96,17 +97,30 @@ def test_intensity_recovered_within_10_percent(A: float, k: float, step: float) 
     assert abs(fit.k / k - 1) < 0.10, fit
 
 
-def test_intensity_rates_are_per_second_per_side_not_volume() -> None:
+def test_intensity_counts_fill_events_per_interval_and_side_not_trades() -> None:
     est = IntensityEstimator(level_step=1.0, window_s=100.0, n_levels=3, min_trades=1, min_levels=1,
-                             min_level_trades=1, min_span_s=0)
+                             min_level_trades=1, min_span_s=0, event_ms=1000.0)
     est.observe(0.0)
-    for i in range(10):  # ten trades at the mid, ten two levels out, over 100 s
-        est.on_trade(i * 10_000.0, 100.0, 100.0)
-        est.on_trade(i * 10_000.0 + 1, 102.5, 100.0)
-    est.observe(100_000.0 - 1)
-    rates = est.rates()
-    assert [n for _, _, n in rates] == [20, 10, 10]
-    assert rates[0][1] == pytest.approx(20 / (2 * 99.999))
+    for i in range(10):  # every 10 s: a burst of buys reaching 2.5 above the mid, and a sell at the mid
+        for j in range(5):
+            est.on_trade(i * 10_000.0 + j, 102.5, 100.0, True)
+        est.on_trade(i * 10_000.0 + 10, 100.0, 100.0, False)  # reaches no bid (none rests above the mid)
+        est.on_trade(i * 10_000.0 + 20, 101.5, 100.0, False)  # a sell above the mid: no bid either
+    est.observe(100_000.0)
+    # the asks at 0, 1 and 2 were each filled once per burst (one 1 s interval), never a bid
+    assert [n for _, _, n in est.rates(side="ask")] == [10, 10, 10]
+    assert [n for _, _, n in est.rates(side="bid")] == [0, 0, 0]
+    assert est.rates(side="ask")[2][1] == pytest.approx(10 / 100.0)
+    assert est.rates()[0][1] == pytest.approx(10 / (2 * 100.0))  # pooled: the mean of the two sides
+    assert est.trades == 69  # the first print (at 0 s) has left the 100 s window
+
+
+def test_a_print_at_a_quotes_price_does_not_fill_it() -> None:
+    est = IntensityEstimator(level_step=1.0, window_s=100.0, n_levels=4, min_span_s=0)
+    est.observe(0.0)
+    est.on_trade(10.0, 102.0, 100.0, True)  # exactly 2 above: fills the quotes at 0 and 1, not at 2
+    est.observe(2_000.0)
+    assert [n for _, _, n in est.rates(side="ask")] == [1, 1, 0, 0]
 
 
 def test_intensity_not_ready_when_quiet_or_stale() -> None:
