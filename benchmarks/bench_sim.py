@@ -1,8 +1,9 @@
 """How many simulated market events per second the sim core processes.
 
 An event is one book step (mid, book, mark, funding-rate update) or one public trade print.
-Three scenarios: the market alone, the market with our resting quotes being matched (and
-re-quoted on every fill), and four symbols stepped in lockstep.
+Four scenarios: the market alone (BTCUSDT, the deep-major preset), the market with our resting
+quotes being matched (and re-quoted on every fill), three symbols stepped in lockstep, and the
+thin-alt preset alone.
 
 Run: /work/venv/bin/python benchmarks/bench_sim.py
 """
@@ -14,7 +15,7 @@ from decimal import Decimal
 
 from bybit_mm.sim.clock import SimClock
 from bybit_mm.sim.exchange import SimExchange
-from bybit_mm.sim.market import MarketParams
+from bybit_mm.sim.market import PRESETS, MarketParams
 from bybit_mm.sim.models import FillEvent
 
 START = 1_767_225_600_000
@@ -25,9 +26,10 @@ def _events(ex: SimExchange) -> int:
     return sum(m.step_count + m.trade_count for m in ex._markets.values())
 
 
-def market_only(symbols: tuple[str, ...]) -> tuple[int, float]:
-    ex = SimExchange(symbols=symbols, clock=SimClock(START), market_params=MarketParams(history_minutes=0),
-                     trade_events=False)
+def market_only(symbols: tuple[str, ...], preset: str | None = None) -> tuple[int, float]:
+    markets = {s: PRESETS[preset] for s in symbols} if preset else {}
+    ex = SimExchange(symbols=symbols, clock=SimClock(START), trade_events=False,
+                     market_params=MarketParams(history_minutes=0, symbols=markets))
     t0 = time.perf_counter()
     ex.run_until(START + HOURS * 3_600_000)
     return _events(ex), time.perf_counter() - t0
@@ -62,6 +64,9 @@ def main() -> None:
           f"({fills} fills, re-quoted every simulated second)")
     n, dt = market_only(("BTCUSDT", "ETHUSDT", "SOLUSDT"))
     print(f"  market only, 3 symbols     : {n:>9,} events in {dt:6.2f} s = {n / dt:>10,.0f} events/s")
+    n, dt = market_only(("ARBUSDT",), "thin-alt")
+    print(f"  market only, thin-alt      : {n:>9,} events in {dt:6.2f} s = {n / dt:>10,.0f} events/s "
+          f"({HOURS * 3600 / dt:,.0f}x real time)")
 
 
 if __name__ == "__main__":

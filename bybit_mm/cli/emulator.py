@@ -54,6 +54,9 @@ def emulator(
                                           "rate limits; turn off for load tests."),
     queue_model: str = typer.Option("trade_through", "--queue-model",
                                     help="How resting orders fill: trade_through (conservative), queue, power or log."),
+    preset: str = typer.Option("", "--preset", show_default=False,
+                               help="Synthetic market of every symbol: deep-major (BTCUSDT-like) or thin-alt "
+                                    "(default: each symbol's own market)."),
     ws_drop_rate: float = typer.Option(0.0, "--ws-drop-rate", min=0.0, max=1.0,
                                        help="Chance, per WebSocket push, that the connection is dropped "
                                             "instead."),
@@ -80,7 +83,7 @@ def emulator(
         config = EmulatorConfig(host=host, port=port, seed=seed, symbols=_symbols(symbols), speed=speed,
                                 api_key=api_key, api_secret=api_secret, balance=parse_decimal("--balance", balance, non_negative=True, unit="USDT"),
                                 fee_tier=fee_tier, fail_rate=fail_rate, latency_ms=latency_ms,
-                                order_latency_ms=order_latency_ms, queue_model=queue_model,
+                                order_latency_ms=order_latency_ms, queue_model=queue_model, preset=preset,
                                 rate_limits=rate_limits, ws_drop_rate=ws_drop_rate,
                                 ws_delay_ms=ws_delay_ms)
     except ValueError as e:

@@ -203,6 +203,7 @@ def register(app: typer.Typer) -> None:
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after this much market time: 20m, 90s, 1h30m, 1200 (default: until Ctrl-C)."),
         speed: float = typer.Option(1.0, "--speed", help="Market time per real second (60: a minute a second; at most 1000); 0: as fast as the CPU allows."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the synthetic market (default: the profile's paper.seed)."),
+        preset: Optional[str] = typer.Option(None, "--preset", help="Synthetic market preset: deep-major (BTCUSDT-like), thin-alt (a thinner alt on ARBUSDT) or auto; a preset also picks its symbol unless --symbol (default: the profile's sim.preset)."),
         balance: Optional[float] = typer.Option(None, "--balance", help="Starting balance in USDT of a NEW paper account (see --fresh)."),
         gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
@@ -234,7 +235,13 @@ def register(app: typer.Typer) -> None:
             "paper.market": ("--market", market),
             "paper.seed": ("--seed", seed),
             "paper.starting_balance": ("--balance", balance),
+            "sim.preset": ("--preset", preset),
         })
+        if preset not in (None, "auto") and symbol is None:
+            from bybit_mm.sim.market import PRESETS
+
+            # A preset trades its own symbol unless --symbol says otherwise.
+            profile = with_overrides(profile, {"market.symbol": ("--preset", PRESETS[preset].symbol)})
         check_option("--speed", speed, lo=0, hi=MAX_SPEED)
         check_option("--interval", interval, lo=0.05, hi=MAX_INTERVAL_S)
         sym = profile.market.symbol
@@ -254,14 +261,14 @@ def _paper(app: AppContext, profile: Any, *, symbol: str, seconds: float | None,
 
     # One process per paper account: held from before --fresh moves its files to the end of the run.
     with PaperStore.for_profile(profile) as store:
-        return _paper_locked(app, profile, store, symbol=symbol, leverage=leverage, seconds=seconds,
-                             speed=speed, gamma=gamma, model=model, interval=interval, fresh=fresh,
-                             flatten_on_exit=flatten_on_exit, as_json=as_json, stream=stream)
+        return _paper_locked(app, profile, store, symbol=symbol, seconds=seconds, speed=speed,
+                             interval=interval, fresh=fresh, flatten_on_exit=flatten_on_exit,
+                             as_json=as_json, stream=stream)
 
 
-def _paper_locked(app: AppContext, profile: Any, store: PaperStore, *, symbol: str, leverage: float | None,
-                  seconds: float | None, speed: float, gamma: float | None, model: str | None, interval: float,
-                  fresh: bool, flatten_on_exit: bool, as_json: bool, stream: bool) -> RunSummary:
+def _paper_locked(app: AppContext, profile: Any, store: PaperStore, *, symbol: str,
+                  seconds: float | None, speed: float, interval: float, fresh: bool, flatten_on_exit: bool,
+                  as_json: bool, stream: bool) -> RunSummary:
     import time
     from contextlib import asynccontextmanager
 

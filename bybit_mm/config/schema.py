@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 from bybit_mm.errors import ConfigError, UsageError
 
@@ -21,6 +21,8 @@ MODELS = ("as", "glft")
 PAPER_MARKETS = ("sim", "live")
 QUEUE_MODELS = ("trade_through", "queue", "power", "log")
 LATENCY_MODELS = ("constant", "lognormal")
+#: Synthetic market presets (bybit_mm.sim.market.PRESETS); "auto": the symbol's own market.
+SIM_PRESETS = ("auto", "deep-major", "thin-alt")
 
 #: A linear USDT perpetual symbol as Bybit spells it.
 SYMBOL = re.compile(r"^[A-Z0-9]{1,20}USDT$")
@@ -126,6 +128,45 @@ class PaperSettings:
 
 
 @dataclass(frozen=True)
+class SimSettings:
+    """The synthetic market of paper.market = "sim": a preset, and any of its parameters overridden.
+
+    Every key but ``preset`` is unset by default (the preset's value applies); the README's
+    "The synthetic market" lists the presets' values.
+    """
+
+    preset: str = opt("auto", "auto (the symbol's own market) | deep-major (BTCUSDT-like) | thin-alt (a "
+                              "thinner alt on the ARBUSDT instrument; `paper --preset` also picks its symbol)",
+                      choices=SIM_PRESETS)
+    start_price: float | None = opt(None, "mid at the start of a fresh market, USDT", lo=0, lo_open=True)
+    annual_vol: float | None = opt(None, "annualised volatility of the mid (0.5 = 50%)", lo=0, hi=20)
+    jumps_per_day: float | None = opt(None, "mean number of price jumps per day", lo=0, hi=100_000)
+    jump_sigma: float | None = opt(None, "standard deviation of a jump, as a fraction of the mid", lo=0, hi=1)
+    spread_ticks: int | None = opt(None, "quoted spread in ticks", lo=1, hi=100_000)
+    wide_spread_prob: float | None = opt(None, "chance per 100 ms step that the spread is 1-3 ticks wider",
+                                         lo=0, hi=1)
+    trades_per_second: float | None = opt(None, "market orders per second (each prints once per level it takes)",
+                                          lo=0, hi=10_000)
+    trade_notional_median: float | None = opt(None, "median market order, USDT (sizes are lognormal)", lo=0,
+                                              lo_open=True)
+    trade_size_sigma: float | None = opt(None, "log-sd of market order sizes (the size tail)", lo=0, hi=5)
+    informed_share: float | None = opt(None, "share of market orders on the side of the mid's next move",
+                                       lo=0, hi=1)
+    informed_horizon_ms: int | None = opt(None, "how far ahead informed orders see the mid, milliseconds",
+                                          lo=1, hi=60_000)
+    touch_notional: float | None = opt(None, "mean size shown at the touch, USDT", lo=0, lo_open=True)
+    depth_growth: float | None = opt(None, "growth of the shown size per level away from the touch",
+                                     lo=0, hi=1_000)
+    refill_per_s: float | None = opt(None, "rate at which size taken from the book comes back, per second",
+                                     lo=0, lo_open=True, hi=1_000)
+
+    def overrides(self) -> dict[str, Any]:
+        """The parameters set in the profile (everything but ``preset`` that is not None)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "preset" and getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
 class Profile:
     """A whole profile. ``name`` and ``path`` say where it came from; they are not TOML keys."""
 
@@ -134,6 +175,7 @@ class Profile:
     quoting: QuotingSettings = field(default_factory=QuotingSettings)
     risk: RiskSettings = field(default_factory=RiskSettings)
     paper: PaperSettings = field(default_factory=PaperSettings)
+    sim: SimSettings = field(default_factory=SimSettings)
     name: str = field(default="", compare=False)
     path: str = field(default="", compare=False)
 
@@ -149,16 +191,22 @@ SECTIONS: dict[str, type] = {
     "quoting": QuotingSettings,
     "risk": RiskSettings,
     "paper": PaperSettings,
+    "sim": SimSettings,
 }
 
 
 def section_fields(cls: type) -> dict[str, tuple[type, Any, dict[str, Any]]]:
-    """Map each key of a section to (python type, default, metadata)."""
+    """Map each key of a section to (python type, default, metadata).
+
+    A key typed ``X | None`` (unset by default) maps to ``X``: a value given must be an ``X``.
+    """
     hints = get_type_hints(cls)
     out: dict[str, tuple[type, Any, dict[str, Any]]] = {}
     for f in fields(cls):
         default = f.default if f.default is not MISSING else None
-        out[f.name] = (hints[f.name], default, dict(f.metadata))
+        typ = hints[f.name]
+        args = [a for a in get_args(typ) if a is not type(None)]
+        out[f.name] = (args[0] if args else typ, default, dict(f.metadata))
     return out
 
 
@@ -283,11 +331,11 @@ def _check_cross_field(profile: Profile, where: str) -> None:
 
 
 def profile_to_dict(profile: Profile) -> dict[str, dict[str, Any]]:
-    """The TOML document of a profile (every key, defaults included)."""
+    """The TOML document of a profile (every key, defaults included; unset keys left out)."""
     out: dict[str, dict[str, Any]] = {}
     for section in SECTIONS:
         obj = getattr(profile, section)
-        out[section] = {f.name: getattr(obj, f.name) for f in fields(obj)}
+        out[section] = {f.name: getattr(obj, f.name) for f in fields(obj) if getattr(obj, f.name) is not None}
     return out
 
 

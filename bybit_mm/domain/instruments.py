@@ -96,6 +96,10 @@ SPECS_NOTES: dict[str, str] = {
     "SOLUSDT": ("filters and tier 1 (200,000 / 1% / 50x) NOT verified against a recorded payload: "
                 "conservative values (higher MMR, lower leverage than may be live); load live specs "
                 "before trading SOL."),
+    "ARBUSDT": ("tickSize 0.0001, qtyStep/minOrderQty 0.1 and minNotionalValue 5 as in an instruments-info "
+                "row for ARBUSDT recorded in a public test suite; maxOrderQty, maxPrice, 50x and tier 1 "
+                "(200,000 / 1% / 50x) NOT verified: conservative values as for SOLUSDT. Ships for the "
+                "synthetic thin-alt preset; load live specs before trading ARB."),
 }
 
 
@@ -138,6 +142,8 @@ DEFAULT_INSTRUMENTS: dict[str, Instrument] = {
         _inst("ETHUSDT", "ETH", "0.01", "0.01", "0.01", "1500", "5", "0.01", "19999.98", "100", 480,
               [("1000000", "0.005", "0", "100")]),
         _inst("SOLUSDT", "SOL", "0.010", "0.1", "0.1", "79770", "5", "0.010", "19999.980", "50", 480,
+              [("200000", "0.01", "0", "50")]),
+        _inst("ARBUSDT", "ARB", "0.0001", "0.1", "0.1", "1000000", "5", "0.0001", "199.9998", "50", 480,
               [("200000", "0.01", "0", "50")]),
     )
 }

@@ -36,6 +36,8 @@ class EmulatorConfig:
     #: Order-entry latency inside the sim: a place, amend or cancel acts this long after it arrives.
     order_latency_ms: float = 0.0
     queue_model: str = "trade_through"
+    #: Synthetic market preset of every listed symbol ("": each symbol's own; see sim.market.PRESETS).
+    preset: str = ""
     #: Enforce Bybit's per-endpoint and per-IP rate limits.
     rate_limits: bool = True
     #: How often (real ms) the background task advances the sim between requests.
@@ -51,6 +53,10 @@ class EmulatorConfig:
     ws_interval_ms: float = 20.0
 
     def __post_init__(self) -> None:
+        from bybit_mm.sim.market import PRESETS
+
+        if self.preset and self.preset not in PRESETS:
+            raise ValueError(f"--preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
         if self.latency_ms < 0 or self.fault_hold_ms < 0 or self.order_latency_ms < 0:

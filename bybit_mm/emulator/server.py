@@ -67,11 +67,16 @@ STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("emulator_state", EmulatorStat
 
 def build_exchange(config: EmulatorConfig, clock: Clock) -> SimExchange:
     """The SimExchange a config describes, on ``clock``."""
+    from bybit_mm.domain.instruments import get_instrument
     from bybit_mm.sim.exchange import SimExchange
+    from bybit_mm.sim.market import MarketParams, synthetic_params
 
+    instruments = [get_instrument(s) for s in config.symbols]
+    markets = MarketParams(symbols={i.symbol: synthetic_params(i.symbol, i, config.preset or None)
+                                    for i in instruments})
     return SimExchange(symbols=config.symbols, seed=config.seed, clock=clock, balance=config.balance,
                        fee_tier=config.fee_tier, queue_model=config.queue_model,
-                       latency_ms=config.order_latency_ms)
+                       latency_ms=config.order_latency_ms, market_params=markets)
 
 
 def default_clock(config: EmulatorConfig) -> Clock:

@@ -253,7 +253,7 @@ class Backtest:
         d = core.decide(now_ms, account, self._working_orders())
         requests: list[Request] = []
         for a in d.actions:
-            if self.budget.try_take({"place": "create", "amend": "amend", "cancel": "cancel"}[a.kind], now_ms):
+            if self.budget.try_take(_ENDPOINT[a.kind], now_ms):
                 requests.append(self._request(a, now_ms))
         if d.reduce is not None:
             side, qty = d.reduce
@@ -328,7 +328,7 @@ class Backtest:
     def _amend(self, a: Action, now_ms: int, decided_ms: int) -> None:
         assert a.order is not None
         try:
-            o = order_info(self._call(self.exchange.amend, a.order.order_id, a.price, a.qty))
+            o = self._call(self.exchange.amend, a.order.order_id, a.price, a.qty)
         except OrderRejected:
             # Amend impossible (the order filled or vanished meanwhile): cancel and replace.
             self._cancel(a.order)
@@ -338,16 +338,16 @@ class Backtest:
             return
         self.counters["amended"] += 1
         if self.journal is not None:
-            self.journal.record_order(o, now_ms)
+            self.journal.record_order(order_info(o), now_ms)
 
     def _cancel(self, order: OrderInfo) -> None:
         try:
-            o = order_info(self._call(self.exchange.cancel, order.order_id))
+            o = self._call(self.exchange.cancel, order.order_id)
         except OrderRejected:
             return  # already gone (filled or cancelled)
         self.counters["cancelled"] += 1
         if self.journal is not None:
-            self.journal.record_order(o, self.exchange.now_ms)
+            self.journal.record_order(order_info(o), self.exchange.now_ms)
 
     def _reduce(self, side: Side, qty: Decimal, now_ms: int) -> None:
         qty = round_qty(qty, self.instrument.qty_step)
@@ -379,6 +379,8 @@ def prepare(profile: Profile, data_symbol: str | None, **overrides: Any
         raise UsageError(f"{instrument.symbol}: leverage {config.leverage}x is above the maximum "
                          f"{instrument.max_leverage}x")
     return instrument, config, BacktestSettings.from_profile(profile, requote_s=requote_s)
+#: The rate-limit bucket each action kind spends.
+_ENDPOINT = {"place": "create", "amend": "amend", "cancel": "cancel"}
 
 
 def run_backtest(events: np.ndarray, config: EngineConfig, instrument: Instrument, settings: BacktestSettings,

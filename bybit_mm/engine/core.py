@@ -112,6 +112,8 @@ class StrategyCore:
             rounding=ROUND_CEILING))
         self._order_qty: dict[Decimal, Decimal] = {}
         self._qty_of_steps: dict[int, Decimal] = {}
+        self._price_of_ticks: dict[int, Decimal] = {}
+        self._steps_of_qty: dict[Decimal, int] = {}
 
     # -- events -------------------------------------------------------------------------------
     def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
@@ -234,12 +236,17 @@ class StrategyCore:
         return self.intensity.fit()
 
     def _steps(self, qty: Decimal) -> int:
-        return int(qty / self.instrument.qty_step)
+        memo = self._steps_of_qty
+        got = memo.get(qty)
+        if got is None:
+            if len(memo) >= 4096:
+                memo.clear()
+            got = memo[qty] = int(qty / self.instrument.qty_step)
+        return got
 
     def _targets(self, now_ms: int, mid: Decimal, account: AccountView, decision: RiskDecision,
                  working: list[OrderInfo]) -> tuple[Quote | None, dict[Side, Target | None], list[str]]:
         cfg = self.config
-        inst = self.instrument
         sigma = self.vol.sigma()
         fit = self._intensity_fit(now_ms)
         self.sigma, self.fit = sigma, fit
@@ -265,7 +272,7 @@ class StrategyCore:
                 targets[side] = None
                 notes.append(f"{side.value.lower()}: below the minimum order value")
                 continue
-            price = self.tick * ticks
+            price = self._tick_price(ticks)
             size = self._step_qty(steps)
             ok, why = self.guard.order_is_safe(side, price, size, position_qty=qty,
                                                entry_price=account.entry_price, mark=account.mark,
@@ -277,6 +284,16 @@ class StrategyCore:
                 continue
             targets[side] = Target(side, price, size)
         return quote, targets, notes
+
+    def _tick_price(self, ticks: int) -> Decimal:
+        # One Decimal per price (its hash computed once: the guard's memo is keyed by it).
+        memo = self._price_of_ticks
+        got = memo.get(ticks)
+        if got is None:
+            if len(memo) >= 4096:
+                memo.clear()
+            got = memo[ticks] = self.tick * ticks
+        return got
 
     def _step_qty(self, steps: int) -> Decimal:
         got = self._qty_of_steps.get(steps)

@@ -199,7 +199,8 @@ class RiskGuard:
         elif cost_f > avail_f:
             return False, "not enough available margin"
         pside = PositionSide.LONG if new_qty > 0 else PositionSide.SHORT
-        info = self._liquidation(pside, entry, abs(new_qty), fee_rate)
+        # Opening from flat: the order's own qty object (its hash is cached for the memo's key).
+        info = self._liquidation(pside, entry, qty if position_qty == 0 else abs(new_qty), fee_rate)
         if info is None:
             return False, "the risk-limit tiers do not allow this position at this leverage"
         liq, mark_f, entry_f = float(info.liquidation_price), float(mark), float(entry)

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from bybit_mm.exchange.port import FuturesClient
     from bybit_mm.exchange.stream import MarketStream
     from bybit_mm.sim.exchange import SimExchange
+    from bybit_mm.sim.market import MarketParams
     from bybit_mm.sim.models import Event, PositionView, SimOrder
     from bybit_mm.sim.models import Execution as SimExecution
 
@@ -107,6 +108,20 @@ def saved_mids(state: dict[str, Any] | None) -> dict[str, Decimal]:
         if mid.is_finite() and mid > 0:
             out[sym] = mid
     return out
+
+
+def sim_market_params(profile: Profile, symbol: str) -> MarketParams:
+    """The synthetic market of the profile's ``[sim]`` section for ``symbol`` (others: their own)."""
+    from bybit_mm.domain.instruments import get_instrument
+    from bybit_mm.sim.market import MarketParams, synthetic_params
+
+    sim = profile.sim
+    preset = None if sim.preset == "auto" else sim.preset
+    try:
+        params = synthetic_params(symbol, get_instrument(symbol), preset, sim.overrides())
+    except ValueError as e:
+        raise ConfigError(f"{profile.path or profile.name}: sim.{e}") from None
+    return MarketParams(symbols={symbol: params})
 
 
 def symbols_in_state(state: dict[str, Any] | None) -> set[str]:
@@ -276,7 +291,8 @@ class DryRunFuturesClient:
                              stream_ready_timeout_s if streaming else None)
         wanted = [get_instrument(s).symbol for s in (symbols or [profile.market.symbol])]
         wanted += sorted(s for s in symbols_in_state(saved) if s in DEFAULT_INSTRUMENTS and s not in wanted)
-        exchange = SimExchange(symbols=wanted, clock=clock or WallClock(1.0), **settings)
+        exchange = SimExchange(symbols=wanted, clock=clock or WallClock(1.0),
+                               market_params=sim_market_params(profile, wanted[0]), **settings)
         for sym, mid in saved_mids(saved).items():
             if sym in wanted:
                 exchange.resume_market(sym, mid)

@@ -37,6 +37,8 @@ All futures arithmetic is the domain's (``bybit_mm.domain.position`` / ``margin`
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import replace
 from decimal import Decimal
 
@@ -245,6 +247,9 @@ class Ledger:
                 raise SimError(E.RISK_LIMIT_EXCEEDED,
                                f"Order placement failed as your position may exceed the max limit. "
                                f"Please adjust your leverage to lower the max. position value {cap}")
+        free = self.free_margin(marks)
+        if self._orders_im_bound(symbol, side, qty, price, live) < float(free):
+            return
         orders_im = ZERO
         for s in self.instruments:
             rows = list(live.get(s, ()))
@@ -252,8 +257,37 @@ class Ledger:
                 rows.append((side, qty, price))
             if rows:
                 orders_im += self.order_cost(s, rows)
-        if orders_im > self.free_margin(marks):
+        if orders_im > free:
             raise SimError(E.INSUFFICIENT_AVAILABLE, "ab not enough for new order")
+
+    def _orders_im_bound(self, symbol: str, side: Side, qty: Decimal, price: Decimal,
+                         live: dict[str, list[tuple[Side, Decimal, Decimal]]]) -> float:
+        """A float upper bound of the order margin :meth:`check_order` computes exactly (inf: none).
+
+        Each order's whole leaves counted as opening, its bankruptcy price at its highest (a short's
+        ``price x (1 + 1/leverage)``): per unit ``price x (1/L + fee x (2 + 1/L))`` >= Bybit's order
+        cost; raised by 1e-9 relative, far above the floats' own error. Below the free margin, the
+        order certainly fits; otherwise the exact Decimals decide.
+        """
+        fee = float(self.taker_rate)
+        if fee < 0:
+            return math.inf
+        total = 0.0
+        for s in self.instruments:
+            buy = sell = 0.0
+            for sd, leaves, p in live.get(s, ()):
+                if sd is Side.BUY:
+                    buy += float(leaves) * float(p)
+                else:
+                    sell += float(leaves) * float(p)
+            if s == symbol:
+                if side is Side.BUY:
+                    buy += float(qty) * float(price)
+                else:
+                    sell += float(qty) * float(price)
+            inv = 1.0 / float(self.leverage[s])
+            total += max(buy, sell) * (inv + fee * (2.0 + inv))
+        return total * (1.0 + 1e-9)
 
     def cross_backing(self, symbol: str, marks: dict[str, Decimal]) -> Decimal:
         """The margin balance standing behind the cross position of ``symbol``.

@@ -1,23 +1,32 @@
 """A deterministic synthetic market for one symbol: mid process, L2 book, trades, mark, funding.
 
-The model, on a fixed step grid (``MarketParams.step_ms``, 100 ms by default, aligned to the epoch):
+The model, on a fixed step grid (``MarketParams.step_ms``, 100 ms by default, aligned to the epoch),
+with its parameters in one :class:`SyntheticMarketParams` (named presets in :data:`PRESETS`):
 
 - **Mid**: geometric Brownian motion with ``annual_vol`` plus Poisson jumps (``jumps_per_day``,
   relative size ~ N(0, ``jump_sigma``)). Log space keeps it positive; it is also floored at one tick.
-- **Book**: integer ticks around the mid. The spread is ``spread_ticks`` (occasionally 1–3 ticks
-  wider); level ``k`` from the touch shows about ``touch_size × (1 + depth_growth·k)`` with per-step
-  and per-level noise. The book is a view of the process, regenerated every step: liquidity taken
-  by trades (ours or the market's) does not persist to the next step.
-- **Trades**: Poisson arrivals (``trades_per_second``) of market orders with lognormal sizes and a
-  random taker side, timestamped inside the step they arrive in, printing at the touch and walking
-  the book level by level (one print per level) when larger than the touch.
+- **Book**: integer ticks around the mid. The spread is ``spread_ticks`` (with probability
+  ``wide_spread_prob`` 1–3 ticks wider). The size resting at a price is
+  ``touch_notional × (1 + depth_growth·level) × noise(price) × side factor``: the noise is fixed per
+  price (a level keeps its size while the mid moves) and the side factor drifts slowly (log AR(1),
+  half-life ~30 s). Market orders eat what they walk; the eaten size comes back at ``refill_per_s``
+  (exponential refill), so a level walked by one order is thinner for the next. The touch is the
+  best price with something left, so a walked touch widens the spread until it refills.
+- **Trades**: Poisson arrivals (``trades_per_second``) of market orders timestamped inside their
+  step, with lognormal notionals (median ``trade_notional_median`` USDT, log-sd
+  ``trade_size_sigma``: a heavy tail), printing at the touch and walking the book level by level
+  (one print per level) when larger than it. A share ``informed_share`` of them is **informed**:
+  their side is the sign of the mid's move over the next ``informed_horizon_ms`` (the innovations
+  are drawn a chunk ahead, so the move is known before it happens); the rest take a random side.
 - **Mark** = EMA of the mid (``mark_ema_ms``), rounded to the tick; **index** = mid.
 - **Funding rate**: mean-reverting (Ornstein–Uhlenbeck) around ``funding_mean``, clamped to
   ±``funding_cap``; settled at every multiple of the instrument's funding interval since the epoch
   (00:00/08:00/16:00 UTC for 480 minutes).
 
-Everything random is drawn from one numpy generator seeded by (seed, symbol), in chunks of
-``chunk_steps`` steps, so the same seed gives the same tape whatever the call pattern.
+Sizes are set in USDT notional and converted at the current mid, so a preset carries over to any
+symbol (:meth:`SyntheticMarketParams.for_symbol`). Everything random is drawn from one numpy
+generator seeded by (seed, symbol), in chunks of ``chunk_steps`` steps, so the same seed gives the
+same tape whatever the call pattern.
 """
 
 from __future__ import annotations
@@ -25,10 +34,11 @@ from __future__ import annotations
 import math
 import zlib
 from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from itertools import islice
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,71 +49,165 @@ from bybit_mm.sim.models import BookSnapshot, Kline, Trade
 _MS_PER_YEAR = 365.0 * 24 * 3600 * 1000
 _MINUTE = 60_000
 _DAY = 24 * 3600 * 1000
-_NOISE_LEVELS = 64
+_NOISE_PRICES = 256
+#: The side factor of the book's sizes: log AR(1) with this half-life and stationary sd.
+_SIDE_HALF_LIFE_S = 30.0
+_SIDE_SD = 0.3
 
 
 @dataclass(frozen=True)
-class SymbolParams:
-    """Parameters of one symbol's synthetic market (sizes in base units, prices in USDT)."""
+class SyntheticMarketParams:
+    """One symbol's synthetic market (see the module docstring); sizes in USDT notional.
 
-    start_price: float
-    annual_vol: float = 0.6
+    ``symbol`` and ``start_price`` say which instrument the parameters model and where its mid
+    starts; :meth:`for_symbol` carries them over to another symbol.
+    """
+
+    symbol: str = "BTCUSDT"
+    start_price: float = 95_000.0
+    annual_vol: float = 0.5
     #: Drift of the log mid per year (0: none; tests use it to force a trend).
     annual_drift: float = 0.0
-    jumps_per_day: float = 3.0
-    jump_sigma: float = 0.004
-    trades_per_second: float = 4.0
-    trade_size_median: float = 0.01
-    trade_size_sigma: float = 1.6
-    touch_size: float = 1.5
-    depth_growth: float = 0.4
+    jumps_per_day: float = 2.0
+    jump_sigma: float = 0.003
     spread_ticks: int = 1
-    wide_spread_prob: float = 0.03
+    wide_spread_prob: float = 0.02
+    trades_per_second: float = 12.0
+    trade_notional_median: float = 1_000.0
+    trade_size_sigma: float = 1.8
+    informed_share: float = 0.15
+    informed_horizon_ms: int = 2_000
+    touch_notional: float = 300_000.0
+    depth_growth: float = 0.05
+    refill_per_s: float = 2.0
     mark_ema_ms: float = 2_000.0
     funding_mean: float = 0.0001
     funding_half_life_h: float = 6.0
     funding_vol_per_day: float = 0.0002
     funding_cap: float = 0.005
-    open_interest: float = 50_000.0
+    open_interest_notional: float = 5.0e9
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{f.name} must be a finite number, got {v!r}")
+        positive = ("start_price", "trade_notional_median", "touch_notional", "refill_per_s", "mark_ema_ms",
+                    "funding_half_life_h")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("annual_vol", "jumps_per_day", "jump_sigma", "trades_per_second", "trade_size_sigma",
+                     "depth_growth", "funding_vol_per_day", "funding_cap", "open_interest_notional"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        for name in ("wide_spread_prob", "informed_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
+        if self.spread_ticks < 1:
+            raise ValueError(f"spread_ticks must be at least 1, got {self.spread_ticks!r}")
+        if self.informed_horizon_ms < 1:
+            raise ValueError(f"informed_horizon_ms must be positive, got {self.informed_horizon_ms!r}")
+
+    @property
+    def open_interest(self) -> float:
+        """Open interest in base units at the start price (the ticker shows it)."""
+        return self.open_interest_notional / self.start_price
+
+    def for_symbol(self, symbol: str, instrument: Instrument) -> SyntheticMarketParams:
+        """These parameters on ``symbol``: the same market shape at that symbol's reference price."""
+        if symbol == self.symbol:
+            return self
+        return replace(self, symbol=symbol, start_price=reference_price(symbol, instrument))
 
 
-DEFAULT_SYMBOL_PARAMS: dict[str, SymbolParams] = {
-    "BTCUSDT": SymbolParams(start_price=95_000.0, annual_vol=0.6, trade_size_median=0.01,
-                            touch_size=0.8, trades_per_second=5.0, open_interest=55_000.0),
-    "ETHUSDT": SymbolParams(start_price=3_300.0, annual_vol=0.75, trade_size_median=0.2,
-                            touch_size=40.0, trades_per_second=4.0, open_interest=1_800_000.0),
-    "SOLUSDT": SymbolParams(start_price=180.0, annual_vol=0.9, trade_size_median=3.0,
-                            touch_size=300.0, trades_per_second=3.0, open_interest=9_000_000.0),
+#: Where a symbol's synthetic mid starts when a preset for another symbol is used on it.
+REFERENCE_PRICES: dict[str, float] = {"BTCUSDT": 95_000.0, "ETHUSDT": 3_300.0, "SOLUSDT": 180.0,
+                                      "ARBUSDT": 0.5}
+
+
+def reference_price(symbol: str, instrument: Instrument) -> float:
+    """A typical price of ``symbol`` (an assumption; 10,000 ticks for a symbol we know nothing of)."""
+    return REFERENCE_PRICES.get(symbol, float(instrument.tick_size) * 10_000)
+
+
+# The presets' numbers and where they come from are in the README ("The synthetic market").
+#: A deep major, BTCUSDT-like: 1-tick spread at a 0.1 tick, a deep touch, a high trade rate,
+#: a share of informed flow.
+DEEP_MAJOR = SyntheticMarketParams()
+#: A thinner alt on the ARBUSDT instrument: a larger relative tick (2 bps at 0.50), a spread of
+#: several ticks, a thin touch that big orders walk, fewer trades with a fatter size tail, and
+#: mostly uninformed flow.
+THIN_ALT = SyntheticMarketParams(
+    symbol="ARBUSDT", start_price=0.5, annual_vol=0.9, jumps_per_day=4.0, jump_sigma=0.006, spread_ticks=4,
+    wide_spread_prob=0.05, trades_per_second=1.5, trade_notional_median=150.0, trade_size_sigma=2.2,
+    informed_share=0.1, informed_horizon_ms=5_000, touch_notional=4_000.0, depth_growth=0.3,
+    refill_per_s=0.2, funding_vol_per_day=0.0004, funding_cap=0.02, open_interest_notional=6.0e7)
+
+#: The named presets (profile ``[sim] preset``, ``paper --preset``).
+PRESETS: dict[str, SyntheticMarketParams] = {"deep-major": DEEP_MAJOR, "thin-alt": THIN_ALT}
+
+#: Each shipped symbol's own market (used when no preset is chosen).
+DEFAULT_SYMBOL_PARAMS: dict[str, SyntheticMarketParams] = {
+    "BTCUSDT": DEEP_MAJOR,
+    "ARBUSDT": THIN_ALT,
+    "ETHUSDT": replace(DEEP_MAJOR, symbol="ETHUSDT", start_price=3_300.0, annual_vol=0.7, trades_per_second=5.0,
+                       trade_notional_median=700.0, touch_notional=150_000.0, open_interest_notional=6.0e9),
+    "SOLUSDT": replace(DEEP_MAJOR, symbol="SOLUSDT", start_price=180.0, annual_vol=0.85, trades_per_second=3.0,
+                       trade_notional_median=500.0, touch_notional=50_000.0, informed_share=0.1,
+                       open_interest_notional=1.6e9),
 }
+
+
+def default_params(symbol: str, instrument: Instrument) -> SyntheticMarketParams:
+    """``symbol``'s own shipped market, or the deep major's shape at its reference price."""
+    return DEFAULT_SYMBOL_PARAMS.get(symbol) or DEEP_MAJOR.for_symbol(symbol, instrument)
+
+
+def synthetic_params(symbol: str, instrument: Instrument, preset: str | None = None,
+                     overrides: Mapping[str, Any] | None = None) -> SyntheticMarketParams:
+    """The market of ``symbol``: ``preset`` (or the symbol's own) with ``overrides`` applied.
+
+    ValueError for an unknown preset or key, or a value out of range.
+    """
+    if preset:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown synthetic market preset {preset!r} (known: {', '.join(PRESETS)})")
+        base = PRESETS[preset].for_symbol(symbol, instrument)
+    else:
+        base = default_params(symbol, instrument)
+    if not overrides:
+        return base
+    known = {f.name for f in fields(SyntheticMarketParams)} - {"symbol"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown synthetic market parameter(s) {', '.join(unknown)}")
+    return replace(base, **overrides)
 
 
 @dataclass(frozen=True)
 class MarketParams:
-    """Parameters shared by all symbols, and per-symbol overrides."""
+    """Parameters shared by all symbols, and per-symbol markets."""
 
     step_ms: int = 100
     #: Minutes of market generated before the clock's start, so klines and 24h stats exist.
     history_minutes: int = 30
     chunk_steps: int = 4096
     book_levels: int = 200
-    symbols: dict[str, SymbolParams] = field(default_factory=dict)
+    symbols: dict[str, SyntheticMarketParams] = field(default_factory=dict)
 
-    def for_symbol(self, symbol: str, instrument: Instrument) -> SymbolParams:
-        """The parameters of ``symbol``: an override, a shipped default, or a generic guess."""
+    def for_symbol(self, symbol: str, instrument: Instrument) -> SyntheticMarketParams:
+        """The parameters of ``symbol``: an override, or its own shipped market."""
         if symbol in self.symbols:
             return self.symbols[symbol]
-        if symbol in DEFAULT_SYMBOL_PARAMS:
-            return DEFAULT_SYMBOL_PARAMS[symbol]
-        price = float(instrument.tick_size) * 10_000
-        return SymbolParams(start_price=price, trade_size_median=float(instrument.min_qty) * 10,
-                            touch_size=float(instrument.min_qty) * 1_000)
+        return default_params(symbol, instrument)
 
 
 class MarketSink(Protocol):
     """Who the market reports to while it steps (the exchange's matching and ledger)."""
 
     def on_trade(self, market: SyntheticMarket, trade: Trade, price_tick: int, qty_steps: int) -> None:
-        """A public trade printed (before the book moves at the end of its step)."""
+        """A public trade printed (the size it took is already gone from the book)."""
 
     def on_book(self, market: SyntheticMarket, ts_ms: int) -> None:
         """The book, mid and mark moved at step time ``ts_ms``."""
@@ -115,7 +219,7 @@ class MarketSink(Protocol):
 class SyntheticMarket:
     """One symbol's synthetic market, stepped forward in time by :meth:`step_until`."""
 
-    def __init__(self, instrument: Instrument, params: SymbolParams, *, seed: int, start_ms: int,
+    def __init__(self, instrument: Instrument, params: SyntheticMarketParams, *, seed: int, start_ms: int,
                  market_params: MarketParams | None = None) -> None:
         mp = market_params or MarketParams()
         self.instrument = instrument
@@ -138,12 +242,16 @@ class SyntheticMarket:
         self._drift_step = params.annual_drift * dt_year
         self._jump_p = params.jumps_per_day * self.step_ms / _DAY
         self._lam_step = params.trades_per_second * self.step_ms / 1000.0
+        self._horizon = min(self._chunk, max(1, round(params.informed_horizon_ms / self.step_ms)))
         self._alpha = 1.0 - math.exp(-self.step_ms / params.mark_ema_ms)
+        self._refill = math.exp(-params.refill_per_s * self.step_ms / 1000.0)
+        phi = math.exp(-math.log(2) * self.step_ms / 1000.0 / _SIDE_HALF_LIFE_S)
+        self._side_sd = _SIDE_SD * math.sqrt(1.0 - phi * phi)
+        self._side_powers = phi ** np.arange(1, self._chunk + 1)
         dt_h = self.step_ms / 3_600_000
         self._f_kappa = 1.0 - math.exp(-math.log(2) / params.funding_half_life_h * dt_h)
         self._f_vol = params.funding_vol_per_day * math.sqrt(self.step_ms / _DAY)
-        self._touch_steps = max(1.0, params.touch_size / self._step_f)
-        self._level_noise = (0.5 + self._rng.random(_NOISE_LEVELS)).tolist()
+        self._noise = (0.5 + self._rng.random(_NOISE_PRICES)).tolist()
 
         origin = start_ms - mp.history_minutes * _MINUTE
         self.ts_ms = origin - origin % self.step_ms  # time of the last processed step
@@ -153,15 +261,28 @@ class SyntheticMarket:
         self.mid = params.start_price
         self.mark = params.start_price
         self.funding_rate = params.funding_mean
-        self.bid_tick = 0
-        self.ask_tick = 0
+        #: Whether the market order printing now is informed (for tests and diagnostics).
+        self.informed_now = False
+        # Size taken from the book by market orders and not yet refilled, by price tick, in units
+        # of ``_scale`` (which decays every step: one multiplication refills every level).
+        self._eaten_bid: dict[int, float] = {}
+        self._eaten_ask: dict[int, float] = {}
+        self._scale = 1.0
+        # Log side factors of the book's sizes, and the factors themselves.
+        self._bid_lf = 0.0
+        self._ask_lf = 0.0
         self._bid_f = 1.0
         self._ask_f = 1.0
-        self._set_book(1.0, 1.0, 0)
+        self.bid_tick = 0
+        self.ask_tick = 0
+        self._extra = 0
+        self._set_book(0)
         self.last_tick = self.bid_tick
         self.trades: deque[Trade] = deque(maxlen=1000)
         self._trade_seq = 0
         self.trade_count = 0
+        #: Market orders sent by the synthetic flow (each prints once per level it takes).
+        self.order_count = 0
         self.step_count = 0
         # Minute candles in ints: [start_ms, o, h, l, c (ticks), volume (steps), turnover (tick·step)].
         self._candles: deque[list[int]] = deque(maxlen=7 * 1440)
@@ -171,58 +292,119 @@ class SyntheticMarket:
         self._stats_key: tuple[int, int] | None = None  # the window stats_24h's cached sums are of
         self._stats_closed: tuple[int, int, int, int, int] | None = None
         self._buf: dict[str, list] = {}
+        self._dlog_next: np.ndarray | None = None
         self._pos = 0
         self._tpos = 0
         self.step_until(start_ms, None)
 
     # --- generation ---------------------------------------------------------------------------
 
-    def _refill(self) -> None:
-        n = self._chunk
+    def _draw_dlog(self, n: int) -> np.ndarray:
         rng = self._rng
-        p = self.params
         dlog = rng.standard_normal(n) * self._sigma_step + (self._drift_step - 0.5 * self._sigma_step ** 2)
         jumps = rng.random(n) < self._jump_p
         if jumps.any():
-            dlog[jumps] += rng.normal(0.0, p.jump_sigma, int(jumps.sum()))
+            dlog[jumps] += rng.normal(0.0, self.params.jump_sigma, int(jumps.sum()))
+        return dlog
+
+    def _refill_buffers(self) -> None:
+        n = self._chunk
+        rng = self._rng
+        p = self.params
+        # The mid's innovations are drawn one chunk ahead, so informed orders can see the next
+        # informed_horizon_ms of them before they happen.
+        dlog = self._dlog_next if self._dlog_next is not None else self._draw_dlog(n)
+        self._dlog_next = nxt = self._draw_dlog(n)
         counts = rng.poisson(self._lam_step, n)
         total = int(counts.sum())
-        sizes = np.maximum(1, np.rint(rng.lognormal(math.log(p.trade_size_median / self._step_f),
-                                                     p.trade_size_sigma, total))).astype(np.int64)
+        notional = rng.lognormal(math.log(p.trade_notional_median), p.trade_size_sigma, total)
+        buy = rng.random(total) < 0.5
+        informed = rng.random(total) < p.informed_share
+        if informed.any():
+            h = self._horizon
+            path = np.concatenate(([0.0], np.cumsum(np.concatenate((dlog, nxt[:h])))))
+            at = np.repeat(np.arange(n), counts)
+            move = path[at + h] - path[at]
+            informed &= move != 0
+            buy = np.where(informed, move > 0, buy)
         wide = rng.random(n) < p.wide_spread_prob
         extra = np.where(wide, rng.integers(1, 4, n), 0)
         self._buf = {
             "dlog": dlog.tolist(),
             "count": counts.tolist(),
-            "size": sizes.tolist(),
-            "buy": (rng.random(total) < 0.5).tolist(),
+            "notional": notional.tolist(),
+            "buy": buy.tolist(),
+            "informed": informed.tolist(),
             "offset": rng.integers(0, self.step_ms, total).tolist(),
-            "bidf": (0.4 + 1.2 * rng.random(n)).tolist(),
-            "askf": (0.4 + 1.2 * rng.random(n)).tolist(),
+            "bidf": self._side_factors(rng.standard_normal(n), True),
+            "askf": self._side_factors(rng.standard_normal(n), False),
             "extra": extra.tolist(),
             "fz": rng.standard_normal(n).tolist(),
         }
         self._pos = 0
         self._tpos = 0
 
-    def _set_book(self, bid_f: float, ask_f: float, extra: int) -> None:
+    def _side_factors(self, z: np.ndarray, bid_side: bool) -> list[float]:
+        """The side factor over the next chunk: exp of a log AR(1) path, solved in closed form."""
+        powers = self._side_powers[:len(z)]
+        x0 = self._bid_lf if bid_side else self._ask_lf
+        path = powers * (x0 + np.cumsum(z * self._side_sd / powers))
+        if bid_side:
+            self._bid_lf = float(path[-1])
+        else:
+            self._ask_lf = float(path[-1])
+        return np.exp(path).tolist()
+
+    def _set_book(self, extra: int) -> None:
+        """Centre the book on the mid (``extra`` ticks of spread on top of ``spread_ticks``)."""
+        self._extra = extra
         spread = self.params.spread_ticks + extra
-        mid_ticks = self.mid / self._tick_f
-        bid = int(math.floor(mid_ticks - spread / 2.0 + 0.5))
+        bid = int(math.floor(self.mid / self._tick_f - spread / 2.0 + 0.5))
         if bid < 1:
             bid = 1
+        self._nominal_bid = bid
+        self._nominal_ask = bid + spread
+        self._touch_steps = max(1.0, self.params.touch_notional / (self.mid * self._step_f))
+        self._retouch()
+
+    def _retouch(self) -> None:
+        """The touch is the best price with size left on it (a walked touch widens the spread)."""
+        bid, eaten = self._nominal_bid, self._eaten_bid
+        limit = bid - self.book_levels
+        while bid in eaten and bid > 1 and bid > limit and self._avail(eaten, True, bid) <= 0:
+            bid -= 1
+        ask, eaten = self._nominal_ask, self._eaten_ask
+        limit = ask + self.book_levels
+        while ask in eaten and ask < limit and self._avail(eaten, False, ask) <= 0:
+            ask += 1
         self.bid_tick = bid
-        self.ask_tick = bid + spread
-        self._bid_f = bid_f
-        self._ask_f = ask_f
+        self.ask_tick = ask
+
+    def _base(self, bid_side: bool, tick: int) -> int:
+        """Size (qty steps) resting at ``tick`` before market orders took any of it."""
+        if bid_side:
+            level, f = self._nominal_bid - tick, self._bid_f
+        else:
+            level, f = tick - self._nominal_ask, self._ask_f
+        noise = self._noise[((tick * 2654435761) >> 7) & (_NOISE_PRICES - 1)]
+        return max(1, int(self._touch_steps * f * (1.0 + self.params.depth_growth * level) * noise))
+
+    def _avail(self, eaten: dict[int, float], bid_side: bool, tick: int) -> int:
+        base = self._base(bid_side, tick)
+        e = eaten.get(tick)
+        if e is None:
+            return base
+        left = int(base - e * self._scale)
+        return left if left > 0 else 0
 
     def step_until(self, ts_ms: int, sink: MarketSink | None) -> None:
         """Process every step whose time is ≤ ``ts_ms``, reporting to ``sink``."""
         step_ms = self.step_ms
         funding_ms = self._funding_ms
+        p = self.params
         while self.ts_ms + step_ms <= ts_ms:
             if self._pos >= len(self._buf.get("dlog", ())):
-                self._refill()
+                self._refill_buffers()
             buf = self._buf
             i = self._pos
             self._pos = i + 1
@@ -232,12 +414,13 @@ class SyntheticMarket:
             if n:
                 j = self._tpos
                 self._tpos = j + n
-                sizes = buf["size"]
+                notional = buf["notional"]
                 buys = buf["buy"]
+                informed = buf["informed"]
                 offs = sorted(buf["offset"][j:j + n])
                 for k in range(n):
-                    self._print(t_prev + 1 + offs[k], buys[j + k], sizes[j + k], sink)
-            # The step boundary: the mid, book, mark and funding rate move.
+                    self._print(t_prev + 1 + offs[k], buys[j + k], notional[j + k], informed[j + k], sink)
+            # The step boundary: the mid, book, mark and funding rate move; taken size refills.
             self._log_mid += buf["dlog"][i]
             mid = math.exp(self._log_mid)
             if mid < self._tick_f:
@@ -245,10 +428,14 @@ class SyntheticMarket:
                 self._log_mid = math.log(mid)
             self.mid = mid
             self.mark += self._alpha * (mid - self.mark)
-            p = self.params
             f = self.funding_rate + self._f_kappa * (p.funding_mean - self.funding_rate) + self._f_vol * buf["fz"][i]
             self.funding_rate = min(p.funding_cap, max(-p.funding_cap, f))
-            self._set_book(buf["bidf"][i], buf["askf"][i], buf["extra"][i])
+            self._bid_f = buf["bidf"][i]
+            self._ask_f = buf["askf"][i]
+            self._scale *= self._refill
+            if not i & 63:
+                self._prune()
+            self._set_book(buf["extra"][i])
             self.ts_ms = t
             self.step_count += 1
             self.update_id += 1
@@ -263,24 +450,47 @@ class SyntheticMarket:
             elif t % funding_ms == 0:
                 self.funding_history.append((t, self.funding_rate_decimal()))
 
-    def _print(self, ts: int, buy: bool, qty_steps: int, sink: MarketSink | None) -> None:
-        """A market order of ``qty_steps`` walks the book from the touch, one print per level."""
-        level = 0
-        while qty_steps > 0 and level < self.book_levels:
-            if buy:
-                tick = self.ask_tick + level
-                avail = self.level_size(Side.SELL, level)
-            else:
-                tick = self.bid_tick - level
-                if tick < 1:
-                    break
-                avail = self.level_size(Side.BUY, level)
-            q = qty_steps if qty_steps < avail else avail
-            qty_steps -= q
-            level += 1
-            trade = self._record(ts, tick, q, buy)
-            if sink is not None:
-                sink.on_trade(self, trade, tick, q)
+    def _prune(self) -> None:
+        """Forget taken size that has refilled, or whose price the touch has moved past."""
+        scale = self._scale
+        if scale < 1e-100:  # fold the decay into the stored amounts before it underflows
+            for eaten in (self._eaten_bid, self._eaten_ask):
+                for tick in eaten:
+                    eaten[tick] *= scale
+            self._scale = scale = 1.0
+        floor = 0.5 / scale
+        bid, ask = self._nominal_bid, self._nominal_ask
+        for eaten, crossed in ((self._eaten_bid, lambda t: t > bid), (self._eaten_ask, lambda t: t < ask)):
+            for tick in [t for t, e in eaten.items() if e < floor or crossed(t)]:
+                del eaten[tick]
+
+    def _print(self, ts: int, buy: bool, notional: float, informed: bool, sink: MarketSink | None) -> None:
+        """A market order of ``notional`` USDT walks the book from the touch, one print per level."""
+        qty_steps = int(notional / (self.mid * self._step_f) + 0.5) or 1
+        self.order_count += 1
+        self.informed_now = informed
+        eaten = self._eaten_ask if buy else self._eaten_bid
+        tick = self.ask_tick if buy else self.bid_tick
+        step = 1 if buy else -1
+        emptied = False
+        for _ in range(self.book_levels):
+            if qty_steps <= 0 or tick < 1:
+                break
+            avail = self._avail(eaten, not buy, tick)
+            if avail > 0:
+                if qty_steps < avail:
+                    q = qty_steps
+                else:
+                    q = avail
+                    emptied = True
+                qty_steps -= q
+                eaten[tick] = eaten.get(tick, 0.0) + q / self._scale
+                trade = self._record(ts, tick, q, buy)
+                if sink is not None:
+                    sink.on_trade(self, trade, tick, q)
+            tick += step
+        if emptied:
+            self._retouch()
 
     def _record(self, ts: int, tick: int, q: int, buy: bool) -> Trade:
         self._trade_seq += 1
@@ -314,8 +524,9 @@ class SyntheticMarket:
         self._log_mid += math.log(r)
         self.mid = mid
         self.mark *= r
-        spread = self.ask_tick - self.bid_tick
-        self._set_book(self._bid_f, self._ask_f, max(0, spread - self.params.spread_ticks))
+        self._eaten_bid.clear()
+        self._eaten_ask.clear()
+        self._set_book(self._extra)
 
         def scale(tick: int) -> int:
             return max(1, int(round(tick * r)))
@@ -342,13 +553,14 @@ class SyntheticMarket:
     # --- views ----------------------------------------------------------------------------------
 
     def level_size(self, side: Side, level: int) -> int:
-        """Displayed size (qty steps) ``level`` ticks away from the touch on the bid or ask side."""
-        f = self._bid_f if side is Side.BUY else self._ask_f
-        noise = self._level_noise[(level * 7 + self._noise_offset(side)) % _NOISE_LEVELS]
-        return max(1, int(self._touch_steps * f * (1.0 + self.params.depth_growth * level) * noise))
+        """Displayed size (qty steps) ``level`` ticks away from the touch on the bid or ask side.
 
-    def _noise_offset(self, side: Side) -> int:
-        return self.update_id + (0 if side is Side.BUY else 31)
+        0 where market orders took everything and it has not refilled yet (a gap in the book).
+        """
+        if side is Side.BUY:
+            tick = self.bid_tick - level
+            return self._avail(self._eaten_bid, True, tick) if tick >= 1 else 0
+        return self._avail(self._eaten_ask, False, self.ask_tick + level)
 
     def displayed_at(self, side: Side, tick: int) -> int:
         """Displayed size (qty steps) at price ``tick`` on ``side`` of the book; 0 inside the spread."""
@@ -382,13 +594,21 @@ class SyntheticMarket:
         return self.ts_ms - self.ts_ms % self._funding_ms + self._funding_ms
 
     def book(self, depth: int = 25) -> BookSnapshot:
-        """The current L2 book, ``depth`` levels a side."""
+        """The current L2 book, ``depth`` non-empty levels a side."""
         depth = max(1, min(depth, self.book_levels))
         tick, step = self.tick, self.qty_step
-        bids = [((self.bid_tick - k) * tick, self.level_size(Side.BUY, k) * step)
-                for k in range(depth) if self.bid_tick - k >= 1]
-        asks = [((self.ask_tick + k) * tick, self.level_size(Side.SELL, k) * step) for k in range(depth)]
-        return BookSnapshot(self.symbol, self.ts_ms, self.update_id, self.update_id, bids, asks)
+        sides: list[list[tuple[Decimal, Decimal]]] = []
+        for side, sign in ((Side.BUY, -1), (Side.SELL, 1)):
+            touch = self.bid_tick if side is Side.BUY else self.ask_tick
+            levels: list[tuple[Decimal, Decimal]] = []
+            for k in range(self.book_levels):
+                if len(levels) >= depth or touch + sign * k < 1:
+                    break
+                q = self.level_size(side, k)
+                if q:
+                    levels.append(((touch + sign * k) * tick, q * step))
+            sides.append(levels)
+        return BookSnapshot(self.symbol, self.ts_ms, self.update_id, self.update_id, sides[0], sides[1])
 
     def minute_candles(self) -> list[list[int]]:
         """Raw minute candles, oldest first (ints: start, o, h, l, c ticks, volume steps, turnover)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from bybit_mm.domain.margin import cross_bankruptcy_price, cross_close_fee_rate, cross_liquidation_price
-from bybit_mm.sim.market import MarketParams, SymbolParams
+from bybit_mm.sim.market import MarketParams, SyntheticMarketParams
 
 
 def test_cross_position_reports_the_domain_liquidation_price(make_ex) -> None:
@@ -29,7 +29,7 @@ def test_cross_position_reports_the_domain_liquidation_price(make_ex) -> None:
 
 
 def test_cross_long_is_liquidated_when_the_mark_reaches_its_reported_price(make_ex, until_liquidation) -> None:
-    falling = SymbolParams(start_price=95_000.0, annual_vol=0.8, annual_drift=-3_000.0, touch_size=0.8)
+    falling = SyntheticMarketParams(annual_vol=0.8, annual_drift=-3_000.0)
     ex = make_ex(balance=D("200"), market_params=MarketParams(history_minutes=2, symbols={"BTCUSDT": falling}))
     ex.set_leverage("BTCUSDT", D("50"))
     ex.place_order(symbol="BTCUSDT", side="Buy", order_type="Market", qty=D("0.08"))

@@ -12,7 +12,7 @@ from bybit_mm.domain.instruments import get_instrument
 from bybit_mm.domain.margin import isolated_liquidation
 from bybit_mm.domain.position import unrealized_pnl
 from bybit_mm.sim.errors import SimError
-from bybit_mm.sim.market import MarketParams, SymbolParams
+from bybit_mm.sim.market import MarketParams, SyntheticMarketParams
 from bybit_mm.sim.models import FundingEvent
 
 DAY0 = 1_767_225_600_000
@@ -93,7 +93,7 @@ def test_funding_at_the_funding_time_only_for_open_positions(make_ex) -> None:
 
 
 def test_isolated_liquidation_by_mark_at_the_bankruptcy_price(make_ex, until_liquidation) -> None:
-    falling = SymbolParams(start_price=95_000.0, annual_vol=0.8, annual_drift=-3_000.0, touch_size=0.8)
+    falling = SyntheticMarketParams(annual_vol=0.8, annual_drift=-3_000.0)
     ex = make_ex(balance=D("5000"), market_params=MarketParams(history_minutes=2, symbols={"BTCUSDT": falling}))
     ex.set_margin_mode("isolated")
     ex.set_leverage("BTCUSDT", D("50"))
@@ -195,3 +195,44 @@ def test_set_balance_is_a_deposit_not_pnl(ex) -> None:
     w = ex.wallet()
     assert w.wallet_balance == D("25000") and w.cum_realised_pnl == 0
     _invariant(ex)
+
+
+def test_order_margin_float_bound_never_below_the_exact_cost() -> None:
+    """check_order's float screen (an upper bound) never lets an order through that the exact
+    Decimal order cost would refuse: random positions, sides, sizes, prices and leverages."""
+    from bybit_mm.domain.orders import Side
+    from bybit_mm.sim.ledger import Ledger
+
+    inst = get_instrument("BTCUSDT")
+    rng = random.Random(11)
+    for _ in range(400):
+        led = Ledger({"BTCUSDT": inst}, D(100_000), D("0.00055"))
+        led.leverage["BTCUSDT"] = D(rng.choice([1, 2, 5, 10, 25, 50, 100]))
+        if rng.random() < 0.6:
+            led.fill("BTCUSDT", rng.choice([Side.BUY, Side.SELL]), D(rng.randint(1, 50)) / 1000,
+                     D(rng.randint(90_000, 110_000)), D("0.0002"), 0)
+        live = [(rng.choice([Side.BUY, Side.SELL]), D(rng.randint(1, 30)) / 1000,
+                 D(rng.randint(900_000, 1_100_000)) / 10) for _ in range(rng.randint(0, 4))]
+        side, qty, price = rng.choice([Side.BUY, Side.SELL]), D(rng.randint(1, 30)) / 1000, D(rng.randint(90_000, 110_000))
+        exact = led.order_cost("BTCUSDT", [*live, (side, qty, price)])
+        assert led._orders_im_bound("BTCUSDT", side, qty, price, {"BTCUSDT": live}) >= float(exact)
+
+
+def test_order_margin_at_the_boundary_is_decided_exactly() -> None:
+    """Free margin exactly the order cost passes; one hundred-millionth less is refused."""
+    from bybit_mm.domain.orders import Side
+    from bybit_mm.sim.ledger import Ledger
+
+    inst = get_instrument("BTCUSDT")
+    led = Ledger({"BTCUSDT": inst}, D(1), D("0.00055"))
+    led.leverage["BTCUSDT"] = D(50)
+    cost = led.order_cost("BTCUSDT", [(Side.SELL, D("0.01"), D(100_000))])
+    led.set_balance(cost)
+    led.check_order("BTCUSDT", Side.SELL, D("0.01"), D(100_000), {}, {"BTCUSDT": D(100_000)}, D(99_999))
+    led.set_balance(cost - D("1e-8"))
+    try:
+        led.check_order("BTCUSDT", Side.SELL, D("0.01"), D(100_000), {}, {"BTCUSDT": D(100_000)}, D(99_999))
+    except SimError as e:
+        assert e.ret_code == 110007
+    else:
+        raise AssertionError("an order beyond the free margin passed")

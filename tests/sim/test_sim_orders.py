@@ -74,7 +74,8 @@ def test_gtc_limit_crossing_takes_then_rests(make_ex) -> None:
     ex = make_ex(balance=D("1000000"))
     t = ex.ticker("BTCUSDT")
     price = t.ask + 2 * ex.instrument("BTCUSDT").tick_size
-    o = ex.place_order(symbol="BTCUSDT", side="Buy", order_type="Limit", qty=D("5"), price=price)
+    shown = sum(q for p, q in ex.orderbook("BTCUSDT", 5).asks if p <= price)
+    o = ex.place_order(symbol="BTCUSDT", side="Buy", order_type="Limit", qty=shown + 1, price=price)
     assert o.status == "PartiallyFilled" and o.filled_qty > 0
     execs = ex.executions("BTCUSDT")
     assert all(not e.is_maker and e.fee_rate == D("0.00055") for e in execs)
@@ -85,18 +86,20 @@ def test_gtc_limit_crossing_takes_then_rests(make_ex) -> None:
 def test_market_and_ioc_walk_the_book_fok_is_all_or_nothing(make_ex) -> None:
     ex = make_ex(balance=D("1000000"))
     book = ex.orderbook("BTCUSDT", 5)
-    m = ex.place_order(symbol="BTCUSDT", side="Buy", order_type="Market", qty=D("3"), price=None)
-    assert m.status == "Filled" and m.filled_qty == D("3")
+    qty = book.asks[0][1] + D("0.5")  # more than the touch shows
+    m = ex.place_order(symbol="BTCUSDT", side="Buy", order_type="Market", qty=qty, price=None)
+    assert m.status == "Filled" and m.filled_qty == qty
     prices = [e.price for e in ex.executions("BTCUSDT")]
     assert min(prices) == book.asks[0][0] and len(set(prices)) > 1  # walked
     ex2 = make_ex(balance=D("1000000"))
-    ask = ex2.ticker("BTCUSDT").ask
-    fok = ex2.place_order(symbol="BTCUSDT", side="Buy", order_type="Limit", qty=D("10"), price=ask,
+    t2 = ex2.ticker("BTCUSDT")
+    ask, big = t2.ask, t2.ask_size + 1
+    fok = ex2.place_order(symbol="BTCUSDT", side="Buy", order_type="Limit", qty=big, price=ask,
                           time_in_force="FOK")
     assert fok.status == "Cancelled" and fok.filled_qty == 0 and ex2.executions() == []
-    ioc = ex2.place_order(symbol="BTCUSDT", side="Buy", order_type="Limit", qty=D("10"), price=ask,
+    ioc = ex2.place_order(symbol="BTCUSDT", side="Buy", order_type="Limit", qty=big, price=ask,
                           time_in_force="IOC")
-    assert ioc.status == "Cancelled" and 0 < ioc.filled_qty < D("10")
+    assert ioc.status == "Cancelled" and 0 < ioc.filled_qty < big
     assert ex2.open_orders() == []
 
 
