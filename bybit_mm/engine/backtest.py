@@ -379,6 +379,8 @@ def prepare(profile: Profile, data_symbol: str | None, **overrides: Any
         raise UsageError(f"{instrument.symbol}: leverage {config.leverage}x is above the maximum "
                          f"{instrument.max_leverage}x")
     return instrument, config, BacktestSettings.from_profile(profile, requote_s=requote_s)
+
+
 #: The rate-limit bucket each action kind spends.
 _ENDPOINT = {"place": "create", "amend": "amend", "cancel": "cancel"}
 
