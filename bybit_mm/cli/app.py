@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "bybit_mm.cli.backtest",
     "bybit_mm.cli.runs",
     "bybit_mm.cli.report",
+    "bybit_mm.cli.sweep",
 )
 
 

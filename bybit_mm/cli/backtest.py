@@ -85,9 +85,7 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
 
     from bybit_mm.cli.paper import journal_path
     from bybit_mm.data.loader import load_events
-    from bybit_mm.domain.instruments import get_instrument
-    from bybit_mm.engine.backtest import BacktestSettings, run_backtest
-    from bybit_mm.engine.config import EngineConfig
+    from bybit_mm.engine.backtest import prepare, run_backtest
     from bybit_mm.engine.journal import Journal
 
     term = app.terminal
@@ -98,13 +96,9 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
     if len(events) <= report.synthetic_rows:  # nothing but the book as it stood at --from
         raise UsageError("no market data in the given files and time window",
                          hint=f"the data spans {_span(report)}" if report.files else None)
-    symbol = (report.symbol or profile.market.symbol).upper()
-    instrument = get_instrument(symbol)  # UsageError (exit 2) naming the known symbols
-    config = EngineConfig.from_profile(profile, gamma=gamma, model=model, interval_s=interval)
-    config = config.with_(symbol=symbol)
-    settings = BacktestSettings.from_profile(profile, requote_s=requote)
-    if config.leverage > instrument.max_leverage:
-        raise UsageError(f"{symbol}: leverage {config.leverage}x is above the maximum {instrument.max_leverage}x")
+    instrument, config, settings = prepare(profile, report.symbol, gamma=gamma, model=model, interval_s=interval,
+                                           requote_s=requote)
+    symbol = instrument.symbol
     journal = Journal(journal_path("backtest", profile.name, symbol), exclusive=False)  # no session to resume
     t1 = time.perf_counter()
     try:

@@ -60,6 +60,9 @@ class BacktestSettings:
     #: Also decide after a complete book update or print, at most every ``requote_s`` (as the
     #: engine does on a stream; 0: after every update). None: every ``interval_s`` only (as on REST).
     requote_s: float | None = None
+    #: The equity curve (:attr:`BacktestResult.equity`) is sampled at the first decision at least
+    #: this many seconds of market time after the previous sample.
+    equity_every_s: float = 10.0
 
     @classmethod
     def from_profile(cls, profile: Profile, *, requote_s: float | None = None) -> BacktestSettings:
@@ -87,6 +90,8 @@ class BacktestResult:
     funding_source: str
     fundings: int
     settings: dict[str, Any]
+    #: (time ms, equity) at decisions every ``equity_every_s`` and at the end; not in ``to_dict``.
+    equity: tuple[tuple[int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly view (``type: backtest``): the summary's keys, then the replay's.
@@ -143,6 +148,9 @@ class Backtest:
         self._working_version = -1
         self._account: AccountView | None = None
         self._account_key: tuple[Any, ...] | None = None
+        self._equity: list[tuple[int, float]] = []
+        self._equity_every_ms = max(1, int(settings.equity_every_s * 1000))
+        self._next_equity_ms = 0
 
     # -- the run ------------------------------------------------------------------------------
     def run(self, progress: Any = None) -> BacktestResult:
@@ -192,6 +200,10 @@ class Backtest:
             cancelled_on_exit=cancelled, flattened=flattened, started_ms=self.started_ms, ended_ms=end_ms,
             latency_p50_ms=rtt, latency_p99_ms=rtt)
         s = self.settings
+        if wallet is not None:
+            if self._equity and self._equity[-1][0] >= end_ms:
+                self._equity.pop()
+            self._equity.append((end_ms, float(wallet.equity)))
         result = BacktestResult(
             summary=summary, events=n, decisions=self.decisions, data_start_ms=first_ms, data_end_ms=last_ms,
             mark_source="mark rows" if ex.mark_rows else "mid",
@@ -201,7 +213,8 @@ class Backtest:
                       "order_latency_ms": getattr(s.latency, "entry", None),
                       "response_latency_ms": getattr(s.latency, "response", None),
                       "feed_latency_ms": getattr(s.latency, "feed", None), "leverage": cfg.leverage,
-                      "margin_mode": cfg.margin_mode, "model": cfg.model})
+                      "margin_mode": cfg.margin_mode, "model": cfg.model},
+            equity=tuple(self._equity))
         if self.journal is not None:
             self.journal.set_state(**{f"{cfg.symbol}.counters": self.counters, f"{cfg.symbol}.last_ts_ms": end_ms})
             self.journal.end_run(end_ms, reason, result.to_dict())
@@ -233,7 +246,11 @@ class Backtest:
         # The replayed book is current at every decision (as the paper account's sim stamps it): a
         # quiet stretch of history is a quiet market, not a stale feed.
         core.on_book(now_ms, core.bid_tick, core.ask_tick)
-        d = core.decide(now_ms, self._account_view(), self._working_orders())
+        account = self._account_view()
+        if now_ms >= self._next_equity_ms:
+            self._equity.append((now_ms, float(account.equity)))
+            self._next_equity_ms = now_ms + self._equity_every_ms
+        d = core.decide(now_ms, account, self._working_orders())
         requests: list[Request] = []
         for a in d.actions:
             if self.budget.try_take(_ENDPOINT[a.kind], now_ms):
@@ -344,6 +361,24 @@ class Backtest:
         self.counters["reduces"] += 1
         if self.journal is not None:
             self.journal.record_order(o, now_ms)
+
+
+def prepare(profile: Profile, data_symbol: str | None, **overrides: Any
+            ) -> tuple[Instrument, EngineConfig, BacktestSettings]:
+    """The instrument, engine config and settings of a backtest of ``profile`` on data of
+    ``data_symbol`` (the profile's symbol when the data does not say). ``overrides`` go to
+    :meth:`EngineConfig.from_profile` (``gamma``, ``model``, ``interval_s``), except ``requote_s``
+    (the settings'). An unknown symbol or a leverage above the symbol's maximum is a UsageError."""
+    from bybit_mm.domain.instruments import get_instrument
+    from bybit_mm.errors import UsageError
+
+    requote_s = overrides.pop("requote_s", None)
+    instrument = get_instrument((data_symbol or profile.market.symbol).upper())
+    config = EngineConfig.from_profile(profile, **overrides).with_(symbol=instrument.symbol)
+    if config.leverage > instrument.max_leverage:
+        raise UsageError(f"{instrument.symbol}: leverage {config.leverage}x is above the maximum "
+                         f"{instrument.max_leverage}x")
+    return instrument, config, BacktestSettings.from_profile(profile, requote_s=requote_s)
 
 
 #: The rate-limit bucket each action kind spends.

@@ -96,7 +96,7 @@ def test_help_does_not_import_ccxt_or_numpy() -> None:
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted(m for m in ('ccxt', 'numpy', 'aiohttp', 'plotly', 'matplotlib') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('ccxt', 'numpy', 'aiohttp', 'plotly', 'matplotlib', 'ray') if m in sys.modules)\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     out = _run(code)
@@ -105,7 +105,7 @@ def test_help_does_not_import_ccxt_or_numpy() -> None:
 
 
 @pytest.mark.parametrize("argv", [["fees", "--json"], ["profile", "list", "--json"], ["profile", "path"],
-                                  ["runs", "--json"], ["report", "--help"]])
+                                  ["runs", "--json"], ["report", "--help"], ["sweep", "--help"]])
 def test_offline_commands_do_not_import_ccxt_or_charts(argv: list[str], tmp_path) -> None:
     code = (
         "import os, sys\n"
@@ -115,7 +115,7 @@ def test_offline_commands_do_not_import_ccxt_or_charts(argv: list[str], tmp_path
         f"    main({argv!r})\n"
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
-        "heavy = sorted(m for m in ('ccxt', 'plotly', 'matplotlib') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('ccxt', 'plotly', 'matplotlib', 'ray') if m in sys.modules)\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     out = _run(code)
