@@ -135,9 +135,10 @@ class CcxtMarketStream:
         elif network == "demo" and hasattr(ex, "enable_demo_trading"):
             ex.enable_demo_trading(True)
         elif network == "emulator":
+            from bybit_mm.exchange.raw_stream import ws_base as to_ws
+
             base = url.rstrip("/")
-            ws_base = ("wss://" + base[len("https://"):]) if base.startswith("https://") else \
-                "ws://" + base.split("://", 1)[-1]
+            ws_base = to_ws(base)
             api = ex.urls["api"]
             for k in list(api):  # mutate in place: ccxt.pro keeps references into these dicts
                 if k != "ws":

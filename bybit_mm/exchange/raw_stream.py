@@ -33,13 +33,18 @@ PUBLIC_URLS = {
 BOOK_DEPTHS = (1, 50, 200, 1000)
 
 
+def ws_base(url: str) -> str:
+    """The WebSocket origin of an HTTP base URL (``https://h`` -> ``wss://h``, else ``ws://``)."""
+    base = url.rstrip("/")
+    if base.startswith("https://"):
+        return "wss://" + base[len("https://"):]
+    return "ws://" + base.split("://", 1)[-1]
+
+
 def public_ws_url(network: str, url: str = "") -> str:
     """The public linear stream of ``network``; for ``emulator``, the one on ``url``'s host."""
     if network == "emulator":
-        base = url.rstrip("/")
-        if base.startswith("https://"):
-            return "wss://" + base[len("https://"):] + PUBLIC_PATH
-        return "ws://" + base.split("://", 1)[-1] + PUBLIC_PATH
+        return ws_base(url) + PUBLIC_PATH
     try:
         return PUBLIC_URLS[network]
     except KeyError:
