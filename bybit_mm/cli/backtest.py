@@ -54,7 +54,8 @@ def register(app: typer.Typer) -> None:
         more: Optional[list[Path]] = typer.Argument(None, metavar="PATH", help="More data paths (after --data).", show_default=False),
         start: Optional[str] = typer.Option(None, "--from", help="Start of the replayed window: 2026-01-01, 2026-01-01T12:30 (UTC) or epoch ms."),
         end: Optional[str] = typer.Option(None, "--to", help="End of the replayed window (exclusive), same forms as --from."),
-        gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion (default: the profile's quoting.gamma)."),
+        risk_aversion: Optional[float] = typer.Option(None, "--risk-aversion", help="Inventory risk aversion: skew in bps per 1,000 USDT of position = risk_aversion x sigma^2 x horizon_s, the same in as and glft (default: the profile's quoting.risk_aversion)."),
+        gamma: Optional[float] = typer.Option(None, "--gamma", hidden=True, help="Deprecated: --risk-aversion = gamma x 1000 / order_notional."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
         interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds of market time between decisions (and the estimators' sampling period)."),
         requote: Optional[float] = typer.Option(None, "--requote", min=0.0, help="Also decide after book updates and trades, at most every this many seconds, as on a live stream (0: after every update)."),
@@ -70,7 +71,11 @@ def register(app: typer.Typer) -> None:
         start_ns, end_ns = parse_time("--from", start), parse_time("--to", end)
         if start_ns is not None and end_ns is not None and end_ns <= start_ns:
             raise UsageError("--to must be after --from")
-        result = _backtest(app, [*data, *(more or [])], start_ns=start_ns, end_ns=end_ns, gamma=gamma, model=model,
+        from bybit_mm.config.schema import with_overrides
+
+        app.use_profile(with_overrides(app.profile, {"quoting.risk_aversion": ("--risk-aversion", risk_aversion),
+                                                     "quoting.gamma": ("--gamma", gamma)}))
+        result = _backtest(app, [*data, *(more or [])], start_ns=start_ns, end_ns=end_ns, model=model,
                            interval=interval, requote=requote, as_json=as_json)
         if result.summary.stop_reason.startswith("kill switch"):
             from bybit_mm.errors import EXIT_REJECTED
@@ -78,8 +83,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_REJECTED)
 
 
-def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int | None, gamma: float | None,
-              model: str | None, interval: float, requote: float | None, as_json: bool) -> BacktestResult:
+def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int | None, model: str | None, interval: float, requote: float | None, as_json: bool) -> BacktestResult:
     import sys
     import time
 
@@ -96,7 +100,7 @@ def _backtest(app: Any, data: list[Path], *, start_ns: int | None, end_ns: int |
     if len(events) <= report.synthetic_rows:  # nothing but the book as it stood at --from
         raise UsageError("no market data in the given files and time window",
                          hint=f"the data spans {_span(report)}" if report.files else None)
-    instrument, config, settings = prepare(profile, report.symbol, gamma=gamma, model=model, interval_s=interval,
+    instrument, config, settings = prepare(profile, report.symbol, model=model, interval_s=interval,
                                            requote_s=requote)
     symbol = instrument.symbol
     journal = Journal(journal_path("backtest", profile.name, symbol), exclusive=False)  # no session to resume

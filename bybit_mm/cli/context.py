@@ -55,6 +55,7 @@ class AppContext:
     terminal: Terminal = field(default_factory=make_terminal)
     secret_filter: SecretFilter = field(default_factory=SecretFilter)
     _profile: Profile | None = None
+    _warned: set[str] = field(default_factory=set)
 
     @property
     def profile(self) -> Profile:
@@ -63,11 +64,20 @@ class AppContext:
             from bybit_mm.config.profiles import resolve
 
             self._profile = resolve(self.profile_selector)
+            self._warn_deprecations(self._profile)
         return self._profile
 
     def use_profile(self, profile: Profile) -> None:
         """Use ``profile`` from now on in place of the selected one (a command's overrides applied)."""
         self._profile = profile
+        self._warn_deprecations(profile)
+
+    def _warn_deprecations(self, profile: Profile) -> None:
+        """One line on stderr per deprecated key or option the profile was read with (each once)."""
+        for note in profile.deprecations:
+            if note not in self._warned:
+                self._warned.add(note)
+                self.terminal.warn(note)
 
     def register_secret(self, *values: str) -> None:
         """Make sure these values never reach a log line."""

@@ -37,7 +37,8 @@ def register(app: typer.Typer) -> None:
         symbol: Optional[str] = typer.Option(None, "--symbol", "-s", help="Symbol to quote (default: the profile's market.symbol)."),
         leverage: Optional[float] = typer.Option(None, "--leverage", "-l", help="Leverage to set and use (default: the profile's market.leverage)."),
         duration: Optional[str] = typer.Option(None, "--duration", "-d", help="Stop after 20m, 90s, 1h30m, 1200 seconds (default: until Ctrl-C)."),
-        gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
+        risk_aversion: Optional[float] = typer.Option(None, "--risk-aversion", help="Inventory risk aversion: skew in bps per 1,000 USDT of position = risk_aversion x sigma^2 x horizon_s, the same in as and glft (default: the profile's quoting.risk_aversion)."),
+        gamma: Optional[float] = typer.Option(None, "--gamma", hidden=True, help="Deprecated: --risk-aversion = gamma x 1000 / order_notional."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
         interval: float = typer.Option(1.0, "--interval", help="Seconds between decisions."),
         resume: bool = typer.Option(False, "--resume", help="Continue the journaled session of this profile and symbol (PnL, limits, counters)."),
@@ -62,6 +63,7 @@ def register(app: typer.Typer) -> None:
         profile = with_overrides(profile, {
             "market.symbol": ("--symbol", symbol.upper() if symbol else None),
             "market.leverage": ("--leverage", leverage),
+            "quoting.risk_aversion": ("--risk-aversion", risk_aversion),
             "quoting.gamma": ("--gamma", gamma),
             "quoting.model": ("--model", model),
         })

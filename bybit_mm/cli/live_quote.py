@@ -84,14 +84,25 @@ async def snapshot(client: FuturesClient, app: AppContext, symbol: str, est: Mar
     fees = await client.fee_rates(symbol)
     est.feed(trades, book)
     position = positions[0].signed_qty if positions else Decimal(0)
-    return compute(app, symbol, inst, book, position, est, maker_fee=float(fees.maker)), est
+    entry = positions[0].entry_price if positions else None
+    return compute(app, symbol, inst, book, position, est, maker_fee=float(fees.maker), entry_price=entry), est
+
+
+#: What `quote` says when the model's half-spread is below the maker fee (a round trip of two maker
+#: fills then costs more than the spread it earns against the mid).
+BELOW_BREAK_EVEN = "at these fees the model's edge is below break-even"
 
 
 def compute(app: AppContext, symbol: str, inst: Instrument, book: OrderBook, position: Decimal,
-            est: MarketEstimates, *, maker_fee: float = 0.0) -> dict[str, Any]:
-    """The `quote --json` document for one market state."""
+            est: MarketEstimates, *, maker_fee: float = 0.0, entry_price: Decimal | None = None) -> dict[str, Any]:
+    """The `quote --json` document for one market state.
+
+    ``below_break_even``: the chosen model's half-spread (bps of the mid) is below the maker fee,
+    the break-even of a round trip of two maker fills against the mid; the quotes the engine sends
+    are widened to the fee floor, so their edge then comes from the floor, not the model.
+    """
     from bybit_mm.errors import ExchangeUnavailable
-    from bybit_mm.quoting.models import model_for, quote_in_bps
+    from bybit_mm.quoting.models import model_for, risk_quote
     from bybit_mm.quoting.orders import shape_orders
 
     settings = app.profile.quoting
@@ -100,23 +111,27 @@ def compute(app: AppContext, symbol: str, inst: Instrument, book: OrderBook, pos
     mid = float(book.mid)
     tick = inst.tick_size
     order_qty = (Decimal(str(settings.order_notional)) / book.mid // inst.qty_step) * inst.qty_step
-    q = float(position / order_qty) if order_qty > 0 else 0.0
     sigma = est.vol.sigma()
     fit = est.intensity.fit()
     models: dict[str, Any] = {}
     for name in ("as", "glft"):
         entry: dict[str, Any] = {"model": name, "reservation_price": None, "bid": None, "ask": None,
-                                 "bid_on_tick": None, "ask_on_tick": None, "spread": None, "skew": None}
+                                 "bid_on_tick": None, "ask_on_tick": None, "spread": None, "skew": None,
+                                 "half_spread_bps": None, "below_break_even": None, "notes": []}
         if sigma is not None and fit is not None:
-            # In basis points of the mid, as the engine quotes: the profile's gamma is per bps.
-            res = quote_in_bps(model_for(name), mid, q, sigma, settings.gamma, fit.k, fit.A, settings.horizon_s)
+            # As the engine quotes: bps of the mid, inventory and order size in USDT.
+            res = risk_quote(model_for(name), mid, float(position) * mid, float(order_qty or inst.qty_step) * mid,
+                             sigma, settings.risk_aversion, fit.k, fit.A, settings.horizon_s)
             shaped = shape_orders(res, tick=tick, order_qty=order_qty or inst.qty_step, qty_step=inst.qty_step,
-                                  best_bid=book.best_bid, best_ask=book.best_ask, maker_fee=maker_fee)
+                                  position=position, best_bid=book.best_bid, best_ask=book.best_ask,
+                                  maker_fee=maker_fee, entry_price=entry_price)
             entry.update(reservation_price=res.reservation_price, bid=res.bid, ask=res.ask,
                          bid_on_tick=shaped.bid_price, ask_on_tick=shaped.ask_price, spread=res.spread,
-                         skew=res.skew)
+                         skew=res.skew, half_spread_bps=res.half_spread / mid * 1e4,
+                         below_break_even=res.half_spread / mid < maker_fee, notes=list(shaped.notes))
         models[name] = entry
     chosen = models[settings.model]
+    below = chosen["below_break_even"]
     return {
         "symbol": symbol, "ts_ms": book.ts_ms, "model": settings.model,
         "horizon": f"rolling, tau = {settings.horizon_s:g} s" if settings.model == "as" else "infinite (GLFT)",
@@ -124,7 +139,10 @@ def compute(app: AppContext, symbol: str, inst: Instrument, book: OrderBook, pos
         "bid_on_tick": chosen["bid_on_tick"], "ask_on_tick": chosen["ask_on_tick"],
         "best_bid": book.best_bid, "best_ask": book.best_ask, "mid": mid,
         "sigma": sigma, "k": fit.k if fit else None, "A": fit.A if fit else None,
-        "gamma": settings.gamma, "tau": settings.horizon_s, "position": position, "order_qty": order_qty, "q": q,
+        "risk_aversion": settings.risk_aversion, "tau": settings.horizon_s, "position": position,
+        "entry_price": entry_price, "order_qty": order_qty, "inventory_usdt": float(position) * mid,
+        "maker_fee": maker_fee, "break_even_half_spread_bps": maker_fee * 1e4,
+        "below_break_even": below, "verdict": BELOW_BREAK_EVEN if below else None,
         "trades_used": est.intensity.trades, "ready": sigma is not None and fit is not None,
         "models": models,
     }
@@ -140,18 +158,22 @@ def render(doc: dict[str, Any]) -> Any:
         return number(value, digits, missing="-")
 
     title = (f"{doc['symbol']} quotes  (sigma {f(doc['sigma'], 4)}/sqrt(s), k {f(doc['k'], 4)}, "
-             f"A {f(doc['A'], 3)}/s, gamma {doc['gamma']:g}, q {doc['q']:.3g})")
+             f"A {f(doc['A'], 3)}/s, risk_aversion {doc['risk_aversion']:g}, "
+             f"inventory {doc['inventory_usdt']:,.0f} USDT)")
     table = Table(title=title, title_justify="left")
-    for col in ("", "bid", "ask", "reservation", "spread", "skew"):
+    for col in ("", "bid", "ask", "reservation", "spread", "skew", "half bps"):
         table.add_column(col, justify="left" if not col else "right")
     table.add_row("market touch", f(doc["best_bid"]), f(doc["best_ask"]), f(doc["mid"]),
                   f(Decimal(doc["best_ask"]) - Decimal(doc["best_bid"])), "")
     for name, label in (("as", "A-S"), ("glft", "GLFT")):
         m = doc["models"][name]
         table.add_row(label + (" *" if name == doc["model"] else ""), f(m["bid_on_tick"]), f(m["ask_on_tick"]),
-                      f(m["reservation_price"]), f(m["spread"]), f(m["skew"]))
+                      f(m["reservation_price"]), f(m["spread"]), f(m["skew"]), f(m["half_spread_bps"]))
     if not doc["ready"]:
         table.caption = "estimates not ready yet (too few trades); --watch keeps collecting"
+    elif doc["below_break_even"]:
+        table.caption = (f"{BELOW_BREAK_EVEN}: half-spread {doc['models'][doc['model']]['half_spread_bps']:.2f} bps "
+                         f"< maker fee {doc['break_even_half_spread_bps']:.2f} bps (the engine widens to the fee floor)")
     return table
 
 
@@ -244,6 +266,7 @@ class _Watcher:
         self._monotonic = time.monotonic
         self._last = self._monotonic()
         self._position: Decimal = Decimal(0)
+        self._entry: Decimal | None = None
         self._position_at = -1e18
         self._maker_fee: float | None = None
 
@@ -284,11 +307,13 @@ class _Watcher:
         if now - self._position_at >= self.interval_s or self._maker_fee is None:
             positions = await self.client.positions(self.symbol)
             self._position = positions[0].signed_qty if positions else Decimal(0)
+            self._entry = positions[0].entry_price if positions else None
             if self._maker_fee is None:
                 self._maker_fee = float((await self.client.fee_rates(self.symbol)).maker)
             self._position_at = now
         self.est.feed(st.recent_trades(), book)
         self._last = self._monotonic()
-        doc = compute(self.app, self.symbol, self.inst, book, self._position, self.est, maker_fee=self._maker_fee)
+        doc = compute(self.app, self.symbol, self.inst, book, self._position, self.est, maker_fee=self._maker_fee,
+                      entry_price=self._entry)
         doc["feed"] = self.feed()
         return doc

@@ -205,7 +205,8 @@ def register(app: typer.Typer) -> None:
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the synthetic market (default: the profile's paper.seed)."),
         preset: Optional[str] = typer.Option(None, "--preset", help="Synthetic market preset: deep-major (BTCUSDT-like), thin-alt (a thinner alt on ARBUSDT) or auto; a preset also picks its symbol unless --symbol (default: the profile's sim.preset)."),
         balance: Optional[float] = typer.Option(None, "--balance", help="Starting balance in USDT of a NEW paper account (see --fresh)."),
-        gamma: Optional[float] = typer.Option(None, "--gamma", help="Risk aversion; the model runs in basis points of the mid, so it means the same on every symbol (default: the profile's quoting.gamma)."),
+        risk_aversion: Optional[float] = typer.Option(None, "--risk-aversion", help="Inventory risk aversion: skew in bps per 1,000 USDT of position = risk_aversion x sigma^2 x horizon_s, the same in as and glft (default: the profile's quoting.risk_aversion)."),
+        gamma: Optional[float] = typer.Option(None, "--gamma", hidden=True, help="Deprecated: --risk-aversion = gamma x 1000 / order_notional."),
         model: Optional[str] = typer.Option(None, "--model", help="as (Avellaneda-Stoikov, rolling horizon) or glft."),
         interval: float = typer.Option(1.0, "--interval", help="Seconds of market time between decisions."),
         stream: bool = typer.Option(True, "--stream/--no-stream", help="With --market live: the public WebSocket streams (REST polling as the fallback), or REST polling only."),
@@ -230,6 +231,7 @@ def register(app: typer.Typer) -> None:
         profile = with_overrides(profile, {
             "market.symbol": ("--symbol", symbol.upper() if symbol else None),
             "market.leverage": ("--leverage", leverage),
+            "quoting.risk_aversion": ("--risk-aversion", risk_aversion),
             "quoting.gamma": ("--gamma", gamma),
             "quoting.model": ("--model", model),
             "paper.market": ("--market", market),

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         market: Optional[str] = typer.Option(None, "--market", help="sim: instead of --data, the synthetic market of each --seeds seed for --duration (the paper engine on a simulated clock)."),
         seeds: str = typer.Option("1", "--seeds", metavar="S1,S2,...", help="With --market sim: the synthetic markets' seeds (each one a data set)."),
         duration: str = typer.Option("20m", "--duration", "-d", help="With --market sim: market time of each run (20m, 90s, 1h30m)."),
-        grid: Optional[list[str]] = typer.Option(None, "--grid", metavar="KEY=V1,V2,...", help="A profile key and its values (e.g. quoting.gamma=0.01,0.05); repeated grids are crossed."),
+        grid: Optional[list[str]] = typer.Option(None, "--grid", metavar="KEY=V1,V2,...", help="A profile key and its values (e.g. quoting.risk_aversion=0.01,0.05); repeated grids are crossed."),
         draws: Optional[int] = typer.Option(None, "--random", metavar="N", min=1, help="N random draws of the --range keys (crossed with the grid)."),
         ranges: Optional[list[str]] = typer.Option(None, "--range", metavar="KEY=LO:HI", help="A numeric profile key drawn uniformly from LO to HI (with --random)."),
         seed: int = typer.Option(1, "--seed", help="Seed of the --random draws."),

@@ -73,11 +73,12 @@ class QuotingSettings:
     """The quoting model and its parameters."""
 
     model: str = opt("as", "as (Avellaneda-Stoikov, rolling horizon) | glft", choices=MODELS)
-    gamma: float = opt(0.01, "risk aversion per basis point of the mid per order size of inventory "
-                                   "(the engine quotes in bps of the mid, so one gamma fits every symbol)",
-                       lo=0, lo_open=True, hi=100)
-    horizon_s: float = opt(300.0, "rolling horizon tau in seconds (Avellaneda-Stoikov)", lo=0,
-                           lo_open=True, hi=86400)
+    risk_aversion: float = opt(0.0025, "inventory risk aversion: the quotes skew risk_aversion x sigma^2 x "
+                                       "horizon_s bps per 1,000 USDT of position (sigma in bps per root "
+                                       "second; 0.01 at 1 bps/sqrt(s) and 300 s: 3 bps), the same in as "
+                                       "and glft, whatever the order size", lo=0, lo_open=True, hi=100)
+    horizon_s: float = opt(300.0, "horizon tau over which inventory risk is priced, seconds (A-S's rolling "
+                                  "horizon; GLFT's skew is matched to it)", lo=0, lo_open=True, hi=86400)
     order_notional: float = opt(100.0, "size of each quote in USDT (rounded down to the qty step)",
                                 lo=0, lo_open=True)
     vol_window_s: float = opt(300.0, "volatility estimator window, seconds", lo=1, hi=86400)
@@ -95,8 +96,12 @@ class RiskSettings:
                                        lo_open=True, hi=1)
     emergency_reduce_ratio: float = opt(0.5, "fraction of the position closed by an emergency reduce",
                                         lo=0, lo_open=True, hi=1)
-    max_position_pct: float = opt(0.5, "largest position as a fraction of balance x leverage", lo=0,
-                                  lo_open=True, hi=1)
+    max_position_pct: float = opt(0.5, "margin cap: largest position as a fraction of balance x leverage "
+                                       "(the quotes stop at the smaller of this and max_inventory_usdt)",
+                                  lo=0, lo_open=True, hi=1)
+    max_inventory_usdt: float = opt(1000.0, "strategy cap: largest |position| in USDT the quotes may build; "
+                                            "at or beyond it the unwinding quote may give up its fee floor",
+                                    lo=0, lo_open=True)
     max_drawdown_pct: float = opt(20.0, "kill switch: stop when equity falls this % below its peak",
                                   lo=0, lo_open=True, hi=100)
     stale_after_s: float = opt(5.0, "stop quoting when market data is older than this, seconds", lo=0,
@@ -178,6 +183,8 @@ class Profile:
     sim: SimSettings = field(default_factory=SimSettings)
     name: str = field(default="", compare=False)
     path: str = field(default="", compare=False)
+    #: One line per deprecated key read (what it was read as); the CLI prints them on stderr.
+    deprecations: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def is_paper(self) -> bool:
@@ -273,10 +280,19 @@ def with_overrides(profile: Profile, overrides: dict[str, tuple[str, Any]]) -> P
     """``profile`` with command-line overrides: ``{"section.key": (option, value)}``.
 
     ``None`` values are skipped. Each value passes the same :func:`check_value` as the profile's
-    own value; a bad one is a UsageError naming the option (``--gamma must be greater than 0``).
+    own value; a bad one is a UsageError naming the option (``--risk-aversion must be greater than 0``).
+    The deprecated ``quoting.gamma`` (``--gamma``) sets ``quoting.risk_aversion`` as
+    :func:`migrate` reads it, at the profile's order_notional, and adds a deprecation note.
     """
     for key, (option, value) in overrides.items():
         if value is None:
+            continue
+        if key == "quoting.gamma":  # deprecated: the risk_aversion it stands for, with a note
+            gamma = check_option(option, value, float, **section_fields(QuotingSettings)["risk_aversion"][2])
+            ra = gamma_as_risk_aversion(gamma, profile.quoting.order_notional)
+            profile = replace(with_value(profile, "quoting", "risk_aversion", ra), deprecations=(
+                *profile.deprecations, f"{option} {gamma:g} is deprecated: read as --risk-aversion {ra:.6g} "
+                                       f"(gamma x 1000 / order_notional {profile.quoting.order_notional:g})"))
             continue
         section, name = key.split(".")
         typ, _, meta = section_fields(SECTIONS[section])[name]
@@ -291,6 +307,7 @@ def _type_name(typ: type) -> str:
 def profile_from_dict(data: dict[str, Any], *, where: str, name: str = "", path: str = "") -> Profile:
     """Build a validated :class:`Profile` from parsed TOML; ``where`` names the file in errors."""
     sections: dict[str, Any] = {}
+    data, deprecations = migrate(data, where)
     for section, body in data.items():
         cls = SECTIONS.get(section)
         if cls is None:
@@ -306,9 +323,48 @@ def profile_from_dict(data: dict[str, Any], *, where: str, name: str = "", path:
             typ, _, meta = spec[key]
             values[key] = coerce_value(where, f"{section}.{key}", typ, value, meta)
         sections[section] = cls(**values)
-    profile = Profile(**sections, name=name, path=path)
+    profile = Profile(**sections, name=name, path=path, deprecations=tuple(deprecations))
     _check_cross_field(profile, where)
     return profile
+
+
+def migrate(data: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]]:
+    """Parsed TOML with deprecated keys replaced by their successors, and one note per key.
+
+    ``quoting.gamma`` (risk aversion per order of ``order_notional`` USDT) becomes
+    ``quoting.risk_aversion = gamma x 1000 / order_notional`` (the same A-S quotes; see
+    :func:`gamma_as_risk_aversion`); when both are set, risk_aversion wins.
+    """
+    quoting = data.get("quoting")
+    if not isinstance(quoting, dict) or "gamma" not in quoting:
+        return data, []
+    spec = section_fields(QuotingSettings)
+    gamma = coerce_value(where, "quoting.gamma", float, quoting["gamma"], spec["risk_aversion"][2])
+    notional = coerce_value(where, "quoting.order_notional", float,
+                            quoting.get("order_notional", spec["order_notional"][1]), spec["order_notional"][2])
+    body = {k: v for k, v in quoting.items() if k != "gamma"}
+    if "risk_aversion" in quoting:
+        note = (f"{where}: quoting.gamma is deprecated and ignored (quoting.risk_aversion is set); "
+                f"remove it (`bybit-mm profile migrate`)")
+    else:
+        body["risk_aversion"] = gamma_as_risk_aversion(gamma, notional)
+        note = (f"{where}: quoting.gamma = {gamma:g} is deprecated: read as quoting.risk_aversion = "
+                f"{body['risk_aversion']:.6g} (gamma x 1000 / order_notional {notional:g}); "
+                f"`bybit-mm profile migrate` rewrites it")
+    return {**data, "quoting": body}, [note]
+
+
+def gamma_as_risk_aversion(gamma: float, order_notional: float) -> float:
+    """The ``quoting.risk_aversion`` of a deprecated ``quoting.gamma`` at ``order_notional`` USDT,
+    rounded to 6 significant digits (it is written into profiles).
+
+    The old gamma was per order unit (``q = position / order_qty``); risk_aversion is per 1,000
+    USDT (``q = position x mid / 1000``, :func:`bybit_mm.quoting.models.risk_quote`), so
+    ``gamma q_old = risk_aversion q_new`` needs ``risk_aversion = gamma x 1000 / order_notional``;
+    with ``Delta = order_notional / 1000`` the A-S spread's ``gamma Delta`` is the old gamma too,
+    so the A-S quotes are the same. Worked example: gamma 0.01 at 100 USDT -> 0.1.
+    """
+    return float(f"{gamma * 1000.0 / order_notional:.6g}")
 
 
 def _check_cross_field(profile: Profile, where: str) -> None:

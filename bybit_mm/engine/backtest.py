@@ -367,7 +367,7 @@ def prepare(profile: Profile, data_symbol: str | None, **overrides: Any
             ) -> tuple[Instrument, EngineConfig, BacktestSettings]:
     """The instrument, engine config and settings of a backtest of ``profile`` on data of
     ``data_symbol`` (the profile's symbol when the data does not say). ``overrides`` go to
-    :meth:`EngineConfig.from_profile` (``gamma``, ``model``, ``interval_s``), except ``requote_s``
+    :meth:`EngineConfig.from_profile` (``model``, ``interval_s``), except ``requote_s``
     (the settings'). An unknown symbol or a leverage above the symbol's maximum is a UsageError."""
     from bybit_mm.domain.instruments import get_instrument
     from bybit_mm.errors import UsageError

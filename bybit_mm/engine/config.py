@@ -22,7 +22,9 @@ class EngineConfig:
     leverage: Decimal = Decimal(50)
     margin_mode: str = "isolated"
     model: str = "as"
-    gamma: float = 0.01
+    #: Risk aversion per (bps x 1,000 USDT) of inventory (profile ``quoting.risk_aversion``;
+    #: :func:`bybit_mm.quoting.models.risk_quote`).
+    risk_aversion: float = 0.0025
     horizon_s: float = 300.0
     order_notional: Decimal = Decimal(100)
     vol_window_s: float = 300.0
@@ -31,6 +33,8 @@ class EngineConfig:
     liquidation_threshold: float = 0.8
     emergency_reduce_ratio: float = 0.5
     max_position_pct: float = 0.5
+    #: Largest |position| in USDT the quotes may build (the smaller of this and the margin cap).
+    max_inventory_usdt: Decimal = Decimal(1000)
     max_drawdown_pct: float = 20.0
     stale_after_s: float = 5.0
     #: Seconds between iterations (market read -> decision -> orders).
@@ -72,11 +76,12 @@ class EngineConfig:
         q, r, m = profile.quoting, profile.risk, profile.market
         cfg = cls(
             symbol=m.symbol, leverage=Decimal(str(m.leverage)), margin_mode=m.margin_mode,
-            model=q.model, gamma=q.gamma, horizon_s=q.horizon_s,
+            model=q.model, risk_aversion=q.risk_aversion, horizon_s=q.horizon_s,
             order_notional=Decimal(str(q.order_notional)), vol_window_s=q.vol_window_s,
             intensity_window_s=q.intensity_window_s, requote_ticks=q.requote_ticks,
             liquidation_threshold=r.liquidation_threshold,
             emergency_reduce_ratio=r.emergency_reduce_ratio, max_position_pct=r.max_position_pct,
+            max_inventory_usdt=Decimal(str(r.max_inventory_usdt)),
             max_drawdown_pct=r.max_drawdown_pct, stale_after_s=r.stale_after_s,
         )
         return cfg.with_(**overrides)
@@ -84,7 +89,7 @@ class EngineConfig:
     def with_(self, **overrides: Any) -> EngineConfig:
         """A copy with the given (non-None) fields replaced; leverage and notional become Decimals."""
         values = {k: v for k, v in overrides.items() if v is not None}
-        for key in ("leverage", "order_notional"):
+        for key in ("leverage", "order_notional", "max_inventory_usdt"):
             if key in values:
                 values[key] = Decimal(str(values[key]))
         return replace(self, **values)

@@ -26,7 +26,7 @@ decision every ``interval_s`` always did.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 
 from bybit_mm.domain.instruments import Instrument
@@ -37,8 +37,8 @@ from bybit_mm.engine.reconcile import Action, Target, plan_actions
 from bybit_mm.engine.risk import RiskDecision, RiskGuard, RiskInputs
 from bybit_mm.exchange.port import OrderInfo
 from bybit_mm.quoting.estimators import IntensityEstimator, IntensityFit, VolatilityEstimator
-from bybit_mm.quoting.models import Quote, model_for, quote_in_bps
-from bybit_mm.quoting.orders import shape_ticks
+from bybit_mm.quoting.models import Quote, model_for, risk_quote
+from bybit_mm.quoting.orders import shape_ticks, unwind_floor_tick
 
 ZERO = Decimal(0)
 _NO_TARGETS: dict[Side, Target | None] = {Side.BUY: None, Side.SELL: None}
@@ -114,6 +114,7 @@ class StrategyCore:
         self._qty_of_steps: dict[int, Decimal] = {}
         self._price_of_ticks: dict[int, Decimal] = {}
         self._steps_of_qty: dict[Decimal, int] = {}
+        self._floor_of: dict[tuple[Decimal, bool], int] = {}
 
     # -- events -------------------------------------------------------------------------------
     def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
@@ -254,13 +255,17 @@ class StrategyCore:
             return None, _NO_TARGETS, ["estimators warming up"]
         qty = account.position_qty
         oq = self.order_qty(mid)
-        q = float(qty / oq) if qty else 0.0
-        # In basis points of the mid, so the profile's gamma means the same on every symbol.
-        quote = quote_in_bps(self.model, float(mid), q, sigma, cfg.gamma, fit.k, fit.A, cfg.horizon_s)
+        mid_f = float(mid)
+        # Inventory and order size in USDT, prices in bps of the mid: one risk_aversion for A-S and GLFT.
+        quote = risk_quote(self.model, mid_f, float(qty) * mid_f, float(oq) * mid_f, sigma, cfg.risk_aversion,
+                           fit.k, fit.A, cfg.horizon_s)
+        floor, release = self._unwind_floor(qty, account.entry_price, mid, decision)
         shaped = shape_ticks(quote, tick=self.tick_f, order_steps=self._steps(oq), position_steps=self._steps(qty),
                              max_position_steps=self._steps(decision.max_position),
                              best_bid_tick=self.bid_tick or None, best_ask_tick=self.ask_tick or None,
-                             maker_fee=self._maker_fee_f, min_steps=self._min_steps)
+                             maker_fee=self._maker_fee_f, min_steps=self._min_steps, unwind_floor=floor)
+        if release:
+            shaped = replace(shaped, notes=(*shaped.notes, release))
         notes = list(shaped.notes)
         targets: dict[Side, Target | None] = {}
         for side, ticks, steps in ((Side.BUY, shaped.bid_tick, shaped.bid_steps),
@@ -284,6 +289,26 @@ class StrategyCore:
                 continue
             targets[side] = Target(side, price, size)
         return quote, targets, notes
+
+    def _unwind_floor(self, qty: Decimal, entry: Decimal, mid: Decimal,
+                      decision: RiskDecision) -> tuple[int | None, str | None]:
+        """The unwinding quote's floor in ticks (:func:`unwind_floor_tick`), or None with the reason
+        it is released: flat, or the risk guard asks to reduce (liquidation danger, or the position at
+        or beyond its limit: ``max_inventory_usdt``, or the margin cap when smaller)."""
+        if qty == 0 or entry <= 0:
+            return None, None
+        side = "ask" if qty > 0 else "bid"
+        if decision.liq_level == "danger":
+            return None, f"{side}: unwind floor released (liquidation guard)"
+        if abs(qty) >= decision.max_position or abs(qty) * mid >= self.config.max_inventory_usdt:
+            return None, f"{side}: unwind floor released (inventory at its limit)"
+        key = (entry, qty > 0)
+        got = self._floor_of.get(key)
+        if got is None:
+            if len(self._floor_of) >= 4096:
+                self._floor_of.clear()
+            got = self._floor_of[key] = unwind_floor_tick(entry, self.maker_fee, self.tick, long=qty > 0)
+        return got, None
 
     def _tick_price(self, ticks: int) -> Decimal:
         # One Decimal per price (its hash computed once: the guard's memo is keyed by it).

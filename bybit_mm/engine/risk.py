@@ -73,7 +73,8 @@ class RiskGuard:
         self._max_position: dict[tuple[Decimal, Decimal], Decimal] = {}
 
     def max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
-        """``balance x leverage x max_position_pct / price``, within the risk tiers, down to the step."""
+        """The smaller of the margin cap ``balance x leverage x max_position_pct`` and the strategy cap
+        ``max_inventory_usdt``, within the risk tiers, over ``price``, down to the step."""
         if price <= 0 or wallet_balance <= 0:
             return ZERO
         memo = self._max_position
@@ -88,6 +89,7 @@ class RiskGuard:
     def _max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
         cfg = self.config
         notional = wallet_balance * cfg.leverage * Decimal(str(cfg.max_position_pct))
+        notional = min(notional, cfg.max_inventory_usdt)
         tiers = [t for t in self.instrument.risk_tiers if t.max_leverage >= cfg.leverage]
         if tiers:
             notional = min(notional, tiers[-1].limit_value)

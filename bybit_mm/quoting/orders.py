@@ -69,6 +69,22 @@ def min_spread_ticks(mid: float, maker_fee: float, tick: float) -> int:
     return max(1, math.ceil(need - _slack(need)))
 
 
+def unwind_floor_tick(entry: Decimal, maker_fee: Decimal, tick: Decimal, *, long: bool) -> int:
+    """The least favourable price, in ticks, at which closing a position at ``entry`` nets >= 0
+    after both legs' maker fees: the ask's floor for a long, the bid's ceiling for a short.
+
+    A long bought at ``E`` paid ``E (1 + f)`` per unit; selling at ``a`` receives ``a (1 - f)``, so
+    ``a >= E (1 + f) / (1 - f)`` (rounded up to the tick). A short sold at ``E`` received
+    ``E (1 - f)``; buying back at ``b`` costs ``b (1 + f)``, so ``b <= E (1 - f) / (1 + f)``
+    (rounded down). A rebate (``f < 0``) lets the close sit inside the entry. Decimal arithmetic:
+    an entry on the grid with ``f = 0`` gives the entry's own tick.
+    """
+    one = Decimal(1)
+    if long:
+        return int((entry * (one + maker_fee) / (one - maker_fee) / tick).to_integral_value(rounding=ROUND_CEILING))
+    return int((entry * (one - maker_fee) / (one + maker_fee) / tick).to_integral_value(rounding=ROUND_FLOOR))
+
+
 @dataclass(frozen=True, slots=True)
 class TickTargets:
     """:class:`OrderTargets` on the grid: prices in whole ticks, sizes in whole lot steps (None: not quoted)."""
@@ -83,11 +99,14 @@ class TickTargets:
 def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: int = 0,
                 max_position_steps: int | None = None, best_bid_tick: int | None = None,
                 best_ask_tick: int | None = None, maker_fee: float = 0.0, min_steps: int = 1,
-                shape_sizes: bool = False) -> TickTargets:
+                shape_sizes: bool = False, unwind_floor: int | None = None) -> TickTargets:
     """:func:`shape_orders` in integer ticks and lot steps (the strategy core's hot path).
 
     ``best_bid_tick`` / ``best_ask_tick`` are the touch in ticks; ``order_steps``,
     ``position_steps`` (signed), ``max_position_steps`` and ``min_steps`` in lot steps.
+    ``unwind_floor`` (ticks, :func:`unwind_floor_tick`): the side that reduces the position is
+    kept at or beyond it (a long's ask at least, a short's bid at most), so closing never gives the
+    fees away; None: no floor (flat, or the risk guard asks to reduce).
     """
     notes: list[str] = []
     b = bid_ticks(quote.bid, tick)
@@ -104,6 +123,12 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
     if best_bid_tick is not None and a < best_bid_tick + 1:
         a = best_bid_tick + 1
         notes.append("ask: held above the best bid")
+    if unwind_floor is not None and position_steps > 0 and a < unwind_floor:
+        a = unwind_floor
+        notes.append(f"ask: held at the unwind floor {unwind_floor} (entry + fees)")
+    elif unwind_floor is not None and position_steps < 0 and b > unwind_floor:
+        b = unwind_floor
+        notes.append(f"bid: held at the unwind floor {unwind_floor} (entry - fees)")
 
     bid_steps = ask_steps = order_steps
     if max_position_steps is not None:
@@ -135,7 +160,7 @@ def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: D
                  position: Decimal = Decimal(0), max_position: Decimal | None = None,
                  best_bid: Decimal | None = None, best_ask: Decimal | None = None,
                  maker_fee: float = 0.0, min_qty: Decimal | None = None,
-                 shape_sizes: bool = False) -> OrderTargets:
+                 shape_sizes: bool = False, entry_price: Decimal | None = None) -> OrderTargets:
     """Turn a model quote into order targets.
 
     In order: round to the tick (bid down, ask up); widen symmetrically about the quote centre to
@@ -143,7 +168,9 @@ def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: D
     ``best_ask - tick``, ask at least ``best_bid + tick``, so a post-only order never takes); size
     each side so the position stays within ``max_position`` (a side that would grow ``|position|``
     past it shrinks, or is dropped when nothing is left); optionally shrink the side that adds to
-    the position linearly with ``|position| / max_position`` (``shape_sizes``). Sizes are rounded
+    the position linearly with ``|position| / max_position`` (``shape_sizes``); with an
+    ``entry_price``, keep the side that reduces the position at its unwind floor
+    (:func:`unwind_floor_tick`). Sizes are rounded
     down to ``qty_step`` and a side below ``min_qty`` (default one step) is dropped.
     ``position``, ``max_position``, ``order_qty`` are in the instrument's base units (a position
     is a whole number of steps, as on the exchange).
@@ -155,13 +182,15 @@ def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: D
         return int((q / qty_step).to_integral_value(rounding=ROUND_FLOOR))
 
     smallest = qty_step if min_qty is None else max(min_qty, qty_step)
+    floor = (None if entry_price is None or position == 0 else
+             unwind_floor_tick(entry_price, Decimal(str(maker_fee)), tick, long=position > 0))
     t = shape_ticks(
         quote, tick=float(tick), order_steps=steps(order_qty), position_steps=steps(position),
         max_position_steps=None if max_position is None else steps(max_position),
         best_bid_tick=None if best_bid is None else int((best_bid / tick).to_integral_value(rounding=ROUND_CEILING)),
         best_ask_tick=None if best_ask is None else int((best_ask / tick).to_integral_value(rounding=ROUND_FLOOR)),
         maker_fee=maker_fee, min_steps=int((smallest / qty_step).to_integral_value(rounding=ROUND_CEILING)),
-        shape_sizes=shape_sizes)
+        shape_sizes=shape_sizes, unwind_floor=floor)
     return OrderTargets(None if t.bid_tick is None else tick * t.bid_tick,
                         None if t.bid_steps is None else (qty_step * t.bid_steps).quantize(qty_step),
                         None if t.ask_tick is None else tick * t.ask_tick,

@@ -1,6 +1,6 @@
 """Sweep axes: ``--grid KEY=V1,V2`` and ``--random N --range KEY=LO:HI`` into combinations.
 
-Keys are dotted profile keys (``quoting.gamma``); values go through the profile schema's
+Keys are dotted profile keys (``quoting.risk_aversion``); values go through the profile schema's
 validator, so a bad key or value is a :class:`UsageError` naming it before any backtest runs.
 """
 
@@ -33,7 +33,7 @@ def parse_grid(spec: str) -> tuple[str, list[Any]]:
     key, raw = _split(spec, "--grid", "KEY=V1,V2,...")
     values = [v.strip() for v in raw.split(",")]
     if not all(values):
-        raise UsageError(f"--grid {spec!r}: empty value", hint="use KEY=V1,V2,... e.g. quoting.gamma=0.01,0.05")
+        raise UsageError(f"--grid {spec!r}: empty value", hint="use KEY=V1,V2,... e.g. quoting.risk_aversion=0.01,0.05")
     typed = [check(key, parse_cli_value(key, v)) for v in values]
     if len(set(typed)) != len(typed):
         raise UsageError(f"--grid {spec!r}: a value is repeated")
@@ -45,7 +45,7 @@ def parse_range(spec: str) -> Range:
     key, raw = _split(spec, "--range", "KEY=LO:HI")
     parts = raw.split(":")
     if len(parts) != 2:
-        raise UsageError(f"--range {spec!r} must be KEY=LO:HI", hint="e.g. quoting.gamma=0.005:0.1")
+        raise UsageError(f"--range {spec!r} must be KEY=LO:HI", hint="e.g. quoting.risk_aversion=0.005:0.1")
     typ = _type(key)
     if typ not in (int, float):
         raise UsageError(f"--range {key}: only numeric keys can be drawn from a range")
@@ -97,7 +97,7 @@ def apply(profile: Profile, params: Params) -> Profile:
 
 
 def describe(params: Params) -> str:
-    """``quoting.gamma=0.01 market.leverage=10``."""
+    """``quoting.risk_aversion=0.01 market.leverage=10``."""
     return " ".join(f"{k}={v}" for k, v in params)
 
 

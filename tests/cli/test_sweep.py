@@ -12,7 +12,7 @@ import pytest
 
 #: 3 × 2 = 6 combinations; leverage 150 is a valid profile value but above BTCUSDT's 100x: those
 #: three fail in their backtest (a deliberately failing combination), the others run.
-GRID = ["--grid", "quoting.gamma=0.01,0.05,0.2", "--grid", "market.leverage=10,150"]
+GRID = ["--grid", "quoting.risk_aversion=0.01,0.05,0.2", "--grid", "market.leverage=10,150"]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_local_and_ray_give_the_same_table(cli: Callable[..., Any], days: list[P
 
 
 def test_the_table_sorts_and_cuts(cli: Callable[..., Any], days: list[Path]) -> None:
-    r = cli("sweep", *_data(days[:1]), "--grid", "quoting.gamma=0.01,0.2", "--grid", "market.leverage=10,150",
+    r = cli("sweep", *_data(days[:1]), "--grid", "quoting.risk_aversion=0.01,0.2", "--grid", "market.leverage=10,150",
             "--sort", "max_drawdown", "--top", "3", "--workers", "1")
     assert r.exit_code == 0, r.stderr
     assert "sweep: 3 of 4 combinations, by max drawdown" in r.stdout
@@ -102,29 +102,29 @@ def test_a_resumed_sweep_skips_finished_rows(cli: Callable[..., Any], days: list
 
 def test_random_draws_are_seeded_and_crossed_with_the_grid(cli: Callable[..., Any], days: list[Path]) -> None:
     args = ["sweep", *_data(days[:1]), "--grid", "quoting.requote_ticks=1,3", "--random", "2",
-            "--range", "quoting.gamma=0.005:0.1", "--range", "quoting.requote_ticks=1:5", "--workers", "1", "--json"]
+            "--range", "quoting.risk_aversion=0.005:0.1", "--range", "quoting.requote_ticks=1:5", "--workers", "1", "--json"]
     r = cli(*args)
     assert r.exit_code == 2 and "quoting.requote_ticks is given more than once" in r.stderr
     args[args.index("quoting.requote_ticks=1:5")] = "quoting.vol_window_s=30:300"
     rows = _table(cli(*args))
     assert len(rows) == 4 and {r["quoting.requote_ticks"] for r in rows} == {1, 3}
-    assert all(0.005 <= r["quoting.gamma"] <= 0.1 and 30 <= r["quoting.vol_window_s"] <= 300 for r in rows)
+    assert all(0.005 <= r["quoting.risk_aversion"] <= 0.1 and 30 <= r["quoting.vol_window_s"] <= 300 for r in rows)
     assert _table(cli(*args)) == rows
 
 
 @pytest.mark.parametrize("args, needle", [
     (["--grid", "quoting.gama=0.1"], "unknown key 'quoting.gama'"),
-    (["--grid", "quoting.gamma=0.1,-1"], "quoting.gamma must be greater than 0, got -1.0"),
-    (["--grid", "quoting.gamma=0.1,abc"], "quoting.gamma must be a number, got 'abc'"),
+    (["--grid", "quoting.risk_aversion=0.1,-1"], "quoting.risk_aversion must be greater than 0, got -1.0"),
+    (["--grid", "quoting.risk_aversion=0.1,abc"], "quoting.risk_aversion must be a number, got 'abc'"),
     (["--grid", "quoting.order_notional=100,nan"], "quoting.order_notional must be a finite number, got nan"),
-    (["--random", "2", "--range", "quoting.gamma=0.1:inf"], "quoting.gamma must be"),
-    (["--grid", "quoting.gamma"], "--grid 'quoting.gamma' must be KEY=V1,V2,..."),
+    (["--random", "2", "--range", "quoting.risk_aversion=0.1:inf"], "quoting.risk_aversion must be"),
+    (["--grid", "quoting.risk_aversion"], "--grid 'quoting.risk_aversion' must be KEY=V1,V2,..."),
     (["--grid", "paper.fee_tier=VIP0,VIP99"], "paper.fee_tier must be one of"),
     (["--random", "3"], "--random N needs at least one --range"),
-    (["--range", "quoting.gamma=0.1:0.2"], "--range needs --random N"),
+    (["--range", "quoting.risk_aversion=0.1:0.2"], "--range needs --random N"),
     (["--random", "2", "--range", "quoting.model=as:glft"], "only numeric keys"),
-    (["--grid", "quoting.gamma=0.1", "--sort", "pnl"], "--sort must be one of"),
-    (["--grid", "quoting.gamma=0.1", "--out", "x.parquet"], "the table is written as CSV"),
+    (["--grid", "quoting.risk_aversion=0.1", "--sort", "pnl"], "--sort must be one of"),
+    (["--grid", "quoting.risk_aversion=0.1", "--out", "x.parquet"], "the table is written as CSV"),
     ([], "nothing to sweep"),
 ])
 def test_bad_keys_and_values_exit_2_before_any_task(cli: Callable[..., Any], days: list[Path], args: list[str],
@@ -146,7 +146,7 @@ def _without(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
 
 def test_ray_missing_names_the_extra(cli: Callable[..., Any], days: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     _without(monkeypatch, "ray")
-    r = cli("sweep", *_data(days), "--grid", "quoting.gamma=0.1", "--ray-address", "auto")
+    r = cli("sweep", *_data(days), "--grid", "quoting.risk_aversion=0.1", "--ray-address", "auto")
     assert r.exit_code == 2 and "pip install 'bybit-mm[cluster]'" in r.stderr
 
 
@@ -154,14 +154,14 @@ def test_charting_missing_names_the_extra(cli: Callable[..., Any], days: list[Pa
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     _without(monkeypatch, "plotly", "matplotlib")
     for name in ("h.html", "h.png"):
-        r = cli("sweep", *_data(days[:1]), "--grid", "quoting.gamma=0.1,0.2", "--grid", "market.leverage=10",
-                "--workers", "1", "--heatmap", "quoting.gamma,market.leverage", "--heatmap-out", str(tmp_path / name))
+        r = cli("sweep", *_data(days[:1]), "--grid", "quoting.risk_aversion=0.1,0.2", "--grid", "market.leverage=10",
+                "--workers", "1", "--heatmap", "quoting.risk_aversion,market.leverage", "--heatmap-out", str(tmp_path / name))
         assert r.exit_code == 3, r.stderr
         assert "pip install 'bybit-mm[report]'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_the_synthetic_market_by_seed(cli: Callable[..., Any], tmp_path: Path) -> None:
-    args = ["sweep", "--market", "sim", "--seeds", "1,2", "--duration", "5m", "--grid", "quoting.gamma=0.01,0.1",
+    args = ["sweep", "--market", "sim", "--seeds", "1,2", "--duration", "5m", "--grid", "quoting.risk_aversion=0.01,0.1",
             "--workers", "2", "--json", "--out", str(tmp_path / "sim.csv")]
     rows = _table(cli(*args))
     assert len(rows) == 2 and all(r["datasets"] == 2 and "error" not in r for r in rows)
@@ -169,18 +169,18 @@ def test_the_synthetic_market_by_seed(cli: Callable[..., Any], tmp_path: Path) -
     assert any(r["fills"] > 0 for r in rows)
     again = cli(*args)
     assert "resuming: 4 of 4 tasks already done" in again.stderr and _table(again) == rows
-    r = cli("sweep", "--market", "sim", "--seeds", "1,x", "--grid", "quoting.gamma=0.1")
+    r = cli("sweep", "--market", "sim", "--seeds", "1,x", "--grid", "quoting.risk_aversion=0.1")
     assert r.exit_code == 2 and "--seeds: 'x' is not a seed" in r.stderr
-    r = cli("sweep", "--market", "sim", "--data", str(tmp_path), "--grid", "quoting.gamma=0.1")
+    r = cli("sweep", "--market", "sim", "--data", str(tmp_path), "--grid", "quoting.risk_aversion=0.1")
     assert r.exit_code == 2 and "--market sim takes no --data" in r.stderr
-    r = cli("sweep", "--grid", "quoting.gamma=0.1")
+    r = cli("sweep", "--grid", "quoting.risk_aversion=0.1")
     assert r.exit_code == 2 and "give the data sets" in r.stderr
 
 
 def test_a_heatmap_of_the_metric_over_two_keys(cli: Callable[..., Any], days: list[Path], tmp_path: Path) -> None:
     pytest.importorskip("plotly")
     pytest.importorskip("matplotlib")
-    args = ["sweep", *_data(days[:1]), *GRID, "--workers", "2", "--heatmap", "market.leverage,quoting.gamma"]
+    args = ["sweep", *_data(days[:1]), *GRID, "--workers", "2", "--heatmap", "market.leverage,quoting.risk_aversion"]
     html, png = tmp_path / "heat.html", tmp_path / "heat.png"
     r = cli(*args, "--heatmap-out", str(html))
     assert r.exit_code == 0, r.stderr
@@ -189,11 +189,11 @@ def test_a_heatmap_of_the_metric_over_two_keys(cli: Callable[..., Any], days: li
     r = cli(*args, "--heatmap-out", str(png), "--sort", "max_drawdown")
     assert r.exit_code == 0, r.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.gamma,paper.seed", "--heatmap-out", str(html))
+    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.risk_aversion,paper.seed", "--heatmap-out", str(html))
     assert r.exit_code == 2 and "paper.seed is not a swept key" in r.stderr
-    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.gamma,market.leverage",
+    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.risk_aversion,market.leverage",
             "--heatmap-out", str(tmp_path / "h.svg"))
     assert r.exit_code == 2 and "must end in .html or .png" in r.stderr
-    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.gamma,market.leverage")
+    r = cli("sweep", *_data(days[:1]), *GRID, "--heatmap", "quoting.risk_aversion,market.leverage")
     assert r.exit_code == 2 and "go together" in r.stderr
 

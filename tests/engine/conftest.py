@@ -11,7 +11,7 @@ from bybit_mm.engine.config import EngineConfig
 
 #: Quoting parameters that fill often on BTC (the engine evaluates the model in bps of the mid; the
 #: profile default gamma 0.1 quotes ~17 bps away and fills a few times in 20 minutes).
-BTC = dict(gamma=0.001, horizon_s=300.0, order_notional=Decimal(100), interval_s=1.0,
+BTC = dict(risk_aversion=0.01, horizon_s=300.0, order_notional=Decimal(100), interval_s=1.0,
            snapshot_every_s=1.0)
 
 

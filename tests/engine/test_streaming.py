@@ -37,7 +37,7 @@ def emu() -> Iterator[EmulatorHandle]:
 
 
 def _config() -> EngineConfig:
-    return EngineConfig(symbol=SYMBOL, leverage=Decimal(10), gamma=0.001, vol_window_s=60.0,
+    return EngineConfig(symbol=SYMBOL, leverage=Decimal(10), risk_aversion=0.01, vol_window_s=60.0,
                         intensity_window_s=120.0, min_trades=20, interval_s=1.0, stale_after_s=30.0,
                         reconcile_s=3600.0)
 

@@ -89,8 +89,15 @@ def inputs(**kw: object) -> RiskInputs:
 
 
 def test_max_position_is_balance_times_leverage_times_pct() -> None:
-    # 1,000 x 50 x 0.5 = 25,000 USDT at 10,000 -> 2.5 BTC
-    assert guard().evaluate(inputs()).max_position == D("2.500")
+    # 1,000 x 50 x 0.5 = 25,000 USDT at 10,000 -> 2.5 BTC (below a 30,000 USDT inventory cap)
+    assert guard(max_inventory_usdt=30_000).evaluate(inputs()).max_position == D("2.500")
+
+
+def test_max_position_is_the_smaller_of_the_margin_cap_and_max_inventory_usdt() -> None:
+    # margin cap 25,000 USDT; max_inventory_usdt 1,000 USDT at 10,000 -> 0.1 BTC; 1,234 -> 0.123 (down to the step)
+    assert guard(max_inventory_usdt=1000).evaluate(inputs()).max_position == D("0.100")
+    assert guard(max_inventory_usdt=1234).evaluate(inputs()).max_position == D("0.123")
+    assert guard(max_inventory_usdt=1000, max_position_pct=0.01).evaluate(inputs()).max_position == D("0.050")
 
 
 def test_liquidation_guard_fires_below_the_threshold_in_stages() -> None:

@@ -46,7 +46,7 @@ def quiet() -> Iterator[EmulatorHandle]:
 
 
 def _config(**kw: Any) -> EngineConfig:
-    base = EngineConfig(symbol=SYMBOL, leverage=Decimal(10), gamma=0.001, interval_s=0.25,
+    base = EngineConfig(symbol=SYMBOL, leverage=Decimal(10), risk_aversion=0.01, interval_s=0.25,
                         snapshot_every_s=0.0, stale_after_s=30.0, duration_s=2.0)
     return replace(base, **kw)
 

@@ -33,7 +33,7 @@ def test_measure_takes_returns_and_the_worst_drawdown_from_the_equity_curve() ->
 def _row(combo: int, data: str, curve: list[float], pnl: str, notional: str, **extra: Any) -> dict[str, Any]:
     r = _result([(i * 10_000, e) for i, e in enumerate(curve)], pnl, notional)
     m = measure(r.summary, r.equity)
-    return {"key": f"{combo}{data}", "combo": combo, "data": data, "params": [["quoting.gamma", 0.1 * (combo + 1)]],
+    return {"key": f"{combo}{data}", "combo": combo, "data": data, "params": [["quoting.risk_aversion", 0.1 * (combo + 1)]],
             **m, **extra}
 
 
@@ -41,7 +41,7 @@ def test_aggregation_pools_returns_adds_money_and_keeps_the_worst_drawdown() -> 
     a = [100.0, 101.0, 100.5, 102.0]
     b = [200.0, 198.0, 199.0]
     rows = [_row(0, "day1", a, "2", "1000"), _row(0, "day2", b, "-1", "3000")]
-    (agg,) = aggregate(rows, ["quoting.gamma"], 2)
+    (agg,) = aggregate(rows, ["quoting.risk_aversion"], 2)
     returns = [y / x - 1 for x, y in zip(a, a[1:])] + [y / x - 1 for x, y in zip(b, b[1:])]
     mean = sum(returns) / len(returns)
     sd = math.sqrt(sum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
@@ -49,15 +49,15 @@ def test_aggregation_pools_returns_adds_money_and_keeps_the_worst_drawdown() -> 
     assert agg["net_pnl"] == 1.0 and agg["notional"] == 4000.0 and agg["fees"] == 1.0
     assert agg["pnl_per_notional_bps"] == pytest.approx(2.5)  # 1 / 4000 = 2.5 bps
     assert agg["max_drawdown_pct"] == pytest.approx(1.0)  # 200 -> 198
-    assert agg["quoting.gamma"] == 0.1 and agg["datasets"] == 2 and "error" not in agg
+    assert agg["quoting.risk_aversion"] == 0.1 and agg["datasets"] == 2 and "error" not in agg
 
 
 def test_a_failed_or_missing_data_set_leaves_the_combination_without_figures() -> None:
     ok = _row(0, "day1", [100.0, 101.0], "1", "100")
-    failed = {"key": "x", "combo": 0, "data": "day2", "params": [["quoting.gamma", 0.1]], "error": "boom"}
-    (agg,) = aggregate([ok, failed], ["quoting.gamma"], 2)
+    failed = {"key": "x", "combo": 0, "data": "day2", "params": [["quoting.risk_aversion", 0.1]], "error": "boom"}
+    (agg,) = aggregate([ok, failed], ["quoting.risk_aversion"], 2)
     assert agg["error"] == "1 of 2 failed: boom" and "net_pnl" not in agg
-    (agg,) = aggregate([ok], ["quoting.gamma"], 2)
+    (agg,) = aggregate([ok], ["quoting.risk_aversion"], 2)
     assert agg["error"] == "1 of 2 not run"
 
 
