@@ -1,4 +1,4 @@
-"""`bybit-mm profile ...`: where profiles live, list, show, init and set."""
+"""`bybit-mm profile ...`: where profiles live, list, show, init, set and migrate."""
 
 from __future__ import annotations
 
@@ -128,6 +128,23 @@ def set_cmd(
 
     _, typed = profiles.set_value(name, key, value)
     app_context(ctx).terminal.message(f"{name}: {key} = {typed!r}")
+
+
+@profile_app.command("migrate")
+def migrate_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Profile name or path."),
+) -> None:
+    """Rewrite deprecated keys as their successors (quoting.gamma -> quoting.risk_aversion), with a note
+    saying what each became (comments in the file are not kept)."""
+    from bybit_mm.config import profiles
+
+    path, notes = profiles.migrate_profile(name)
+    term = app_context(ctx).terminal
+    for note in notes:
+        term.message(f"migrated {note.replace(' is deprecated: read as ', ' -> ').replace(' is deprecated and ignored', ' removed')}")
+    if not notes:
+        term.message(f"{path}: nothing to migrate")
 
 
 def register(app: typer.Typer) -> None:

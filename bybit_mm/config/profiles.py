@@ -14,6 +14,7 @@ from bybit_mm.config.schema import (
     SECTIONS,
     Profile,
     check_option,
+    migrate,
     profile_from_dict,
     profile_to_dict,
     section_fields,
@@ -194,6 +195,21 @@ def set_value(name: str, key: str, raw: str) -> tuple[Profile, Any]:
     return profile, value
 
 
+def migrate_profile(selector: str) -> tuple[Path, list[str]]:
+    """Rewrite the profile ``selector`` (a name in the profiles directory, or a path) with its
+    deprecated keys replaced (:func:`~bybit_mm.config.schema.migrate`); the notes, empty when there
+    was nothing to migrate (the file is then left alone). Validated before it is written."""
+    path = Path(selector).expanduser() if looks_like_path(selector) else profile_path(selector)
+    if not path.is_file():
+        raise ConfigError(f"no profile {selector!r} at {path}",
+                          hint="shipped templates are current; migrate a profile of yours (`bybit-mm profile list`)")
+    data, notes = migrate(read_toml(path), str(path))
+    if notes:
+        profile_from_dict(data, where=str(path))
+        atomic_write_toml(path, data)
+    return path, notes
+
+
 def scrubbed(profile: Profile) -> dict[str, Any]:
     """The profile as a dict safe to print: secrets are reported as present/absent, never shown."""
     from bybit_mm.config.secrets import describe_credentials
@@ -204,6 +220,6 @@ def scrubbed(profile: Profile) -> dict[str, Any]:
 
 
 __all__ = [
-    "DEFAULT_PROFILE", "atomic_write_toml", "init", "list_names", "load_file", "profile_path",
+    "DEFAULT_PROFILE", "atomic_write_toml", "init", "list_names", "load_file", "migrate_profile", "profile_path",
     "resolve", "scrubbed", "set_value", "templates", "with_value",
 ]

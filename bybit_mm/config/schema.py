@@ -307,7 +307,8 @@ def _type_name(typ: type) -> str:
 def profile_from_dict(data: dict[str, Any], *, where: str, name: str = "", path: str = "") -> Profile:
     """Build a validated :class:`Profile` from parsed TOML; ``where`` names the file in errors."""
     sections: dict[str, Any] = {}
-    data, deprecations = migrate(data, where)
+    data, notes = migrate(data, where)
+    deprecations = [f"{note}; `bybit-mm profile migrate` rewrites it" for note in notes]
     for section, body in data.items():
         cls = SECTIONS.get(section)
         if cls is None:
@@ -345,12 +346,11 @@ def migrate(data: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]
     body = {k: v for k, v in quoting.items() if k != "gamma"}
     if "risk_aversion" in quoting:
         note = (f"{where}: quoting.gamma is deprecated and ignored (quoting.risk_aversion is set); "
-                f"remove it (`bybit-mm profile migrate`)")
+                f"remove it")
     else:
         body["risk_aversion"] = gamma_as_risk_aversion(gamma, notional)
         note = (f"{where}: quoting.gamma = {gamma:g} is deprecated: read as quoting.risk_aversion = "
-                f"{body['risk_aversion']:.6g} (gamma x 1000 / order_notional {notional:g}); "
-                f"`bybit-mm profile migrate` rewrites it")
+                f"{body['risk_aversion']:.6g} (gamma x 1000 / order_notional {notional:g})")
     return {**data, "quoting": body}, [note]
 
 

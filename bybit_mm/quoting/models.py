@@ -121,7 +121,8 @@ def glft_coefficients(gamma: float, A: float, k: float, delta: float = 1.0) -> t
     """
     xd = gamma * delta
     c1 = math.log1p(xd / k) / xd
-    c2 = math.sqrt(gamma / (2.0 * A * delta * k) * (1.0 + xd / k) ** (k / xd + 1.0))
+    # (1 + x)^(1/x + 1) through log1p: exact to rounding even where 1 + x is not (x -> 0).
+    c2 = math.sqrt(gamma / (2.0 * A * delta * k) * math.exp((k / xd + 1.0) * math.log1p(xd / k)))
     return c1, c2
 
 

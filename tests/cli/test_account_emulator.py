@@ -120,7 +120,15 @@ def test_fees_live_and_live_quote(run) -> None:
     assert q["ready"] is True and q["model"] == "as"
     assert q["bid"] < q["reservation_price"] < q["ask"] and q["best_bid"] < q["best_ask"]
     assert q["models"]["glft"]["bid_on_tick"] < q["best_ask"]
-    assert "GLFT" in run("quote", "BTCUSDT").stdout
+    # The break-even verdict: the chosen model's half-spread against the maker fee (2 bps at VIP0).
+    assert q["break_even_half_spread_bps"] == pytest.approx(2.0)
+    half = q["models"]["as"]["half_spread_bps"]
+    assert half == pytest.approx((q["ask"] - q["bid"]) / 2 / q["mid"] * 1e4)
+    assert q["below_break_even"] is (half < 2.0)
+    assert q["verdict"] == ("at these fees the model's edge is below break-even" if half < 2.0 else None)
+    table = run("quote", "BTCUSDT").stdout
+    assert "GLFT" in table
+    assert ("edge is below break-even" in table) is q["below_break_even"]
 
 
 def test_wrong_secret_is_exit_4_without_the_secret(run) -> None:
