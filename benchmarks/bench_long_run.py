@@ -50,7 +50,7 @@ def run(updates: int, checkpoints: list[int], disk: bool) -> None:
     store = PaperStore(Path(tmp.name) / "account.json") if tmp else None
     client = DryRunFuturesClient(sim, store=store)
     journal = Journal(Path(tmp.name) / "journal-BTCUSDT.sqlite") if tmp else None
-    cfg = EngineConfig(leverage=Decimal(50), gamma=0.001, interval_s=1.0, duration_s=float(updates),
+    cfg = EngineConfig(leverage=Decimal(50), risk_aversion=0.01, interval_s=1.0, duration_s=float(updates),
                        snapshot_every_s=10.0)
     trader = LiveTrader(client, sim.clock, cfg, journal=journal)
     step = trader.step

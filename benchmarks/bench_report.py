@@ -29,7 +29,7 @@ def main() -> None:
         root = Path(tmp)
         env = {**os.environ, "BYBIT_MM_HOME": str(root), "NO_COLOR": "1"}
         env.pop("BYBIT_MM_PROFILE", None)
-        paper = _timed(["paper", "--market", "sim", "--speed", "0", "--leverage", "50", "--gamma", "0.001",
+        paper = _timed(["paper", "--market", "sim", "--speed", "0", "--leverage", "50", "--risk-aversion", "0.01",
                         "--duration", duration, "--fresh", "--json"], env, root)
         run = "paper/paper/BTCUSDT/1"
         journal = root / "data" / "paper" / "paper" / "journal-BTCUSDT.sqlite"

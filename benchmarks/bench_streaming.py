@@ -66,7 +66,7 @@ def run(streaming: bool) -> list[float]:
                     state["moved_at"] = None
 
     sim.add_listener(listener)
-    config = EngineConfig(symbol=SYMBOL, leverage=Decimal(10), gamma=0.001, vol_window_s=30.0,
+    config = EngineConfig(symbol=SYMBOL, leverage=Decimal(10), risk_aversion=0.01, vol_window_s=30.0,
                           intensity_window_s=60.0, min_trades=10, interval_s=1.0, stale_after_s=30.0,
                           duration_s=RUN_S, reconcile_s=30.0)
 

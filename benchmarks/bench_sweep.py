@@ -1,6 +1,6 @@
 """Sweep figures: wall time with 1 and 2 local workers on the same grid, and Ray's overhead.
 
-The grid: ``quoting.gamma`` × ``quoting.order_notional`` (4 × 2 = 8 combinations) on two
+The grid: ``quoting.risk_aversion`` × ``quoting.order_notional`` (4 × 2 = 8 combinations) on two
 synthetic Bybit days (``write_bybit_day``, ``--events`` rows each), 16 backtests, through the
 same code as ``bybit-mm sweep`` (:func:`bybit_mm.sweep.task.plan`, :mod:`bybit_mm.sweep.runner`).
 
@@ -34,7 +34,7 @@ def _table(tasks: list[Any], run: Any) -> tuple[float, list[dict[str, Any]]]:
     t0 = time.perf_counter()
     run(tasks, rows.append)
     wall = time.perf_counter() - t0
-    return wall, sort_rows(aggregate(rows, ["quoting.gamma", "quoting.order_notional"], 2), "net_pnl")
+    return wall, sort_rows(aggregate(rows, ["quoting.risk_aversion", "quoting.order_notional"], 2), "net_pnl")
 
 
 def _children_cpu_s() -> float:
@@ -62,7 +62,7 @@ def main() -> None:
         for i, day in enumerate(("2026-01-01", "2026-01-02")):
             write_bybit_day(Path(tmp) / day, "BTCUSDT", day, n_events=args.events, seed=20 + i, start_price=95_000.0)
             days.append(str(Path(tmp) / day))
-        combos = combinations([parse_grid("quoting.gamma=0.005,0.01,0.05,0.2"),
+        combos = combinations([parse_grid("quoting.risk_aversion=0.005,0.01,0.05,0.2"),
                                parse_grid("quoting.order_notional=100,500")], [], None)
         tasks = plan(Profile(name="default"), combos, days)
         print(f"grid: {len(combos)} combinations x {len(days)} days ({args.events:,} events each) = {len(tasks)} backtests")

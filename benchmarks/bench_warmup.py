@@ -29,7 +29,7 @@ def first_quote_s(bootstrap: int, cap_s: float) -> tuple[float | None, int]:
         async def main() -> tuple[float | None, int]:
             client = BybitFuturesClient(network="emulator", url=emu.url, api_key=emu.api_key,
                                         api_secret=emu.api_secret)
-            cfg = EngineConfig(symbol="BTCUSDT", leverage=Decimal(10), gamma=0.001, interval_s=1.0,
+            cfg = EngineConfig(symbol="BTCUSDT", leverage=Decimal(10), risk_aversion=0.01, interval_s=1.0,
                                snapshot_every_s=0.0, duration_s=cap_s, bootstrap_trades=bootstrap)
             hit: list[tuple[float, int]] = []
             t0 = time.perf_counter()

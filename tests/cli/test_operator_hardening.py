@@ -113,7 +113,7 @@ def test_an_unexpected_error_in_the_loop_cancels_and_reraises(monkeypatch: pytes
 def test_paper_run_with_an_unexpected_error_prints_the_summary_and_exits_1(
         cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     broken = _BrokenBalance(monkeypatch, after=150)
-    r = cli("paper", "--market", "sim", "--speed", "0", "--gamma", "0.001", "--duration", "1h", "--json")
+    r = cli("paper", "--market", "sim", "--speed", "0", "--risk-aversion", "0.01", "--duration", "1h", "--json")
     assert r.exit_code == 1
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["type"] == "summary" and summary["stop_reason"] == "error: unexpected ValueError"
@@ -206,6 +206,8 @@ FAST_PAPER = ("paper", "--market", "sim", "--speed", "0", "--duration", "1m")
 
 
 @pytest.mark.parametrize("args, fragment", [
+    (("--risk-aversion", "0"), "--risk-aversion must be greater than 0"),
+    (("--risk-aversion", "nan"), "--risk-aversion must be a finite number"),
     (("--gamma", "0"), "--gamma must be greater than 0"),
     (("--gamma", "-1"), "--gamma must be greater than 0"),
     (("--gamma", "nan"), "--gamma must be a finite number"),
@@ -234,6 +236,7 @@ def test_bad_paper_overrides_are_exit_2_naming_the_option(cli: Callable[..., Any
 
 @pytest.mark.parametrize("args, fragment", [
     (("--gamma", "0"), "--gamma must be greater than 0"),
+    (("--risk-aversion", "-1"), "--risk-aversion must be greater than 0"),
     (("--interval", "inf"), "--interval must be a finite number"),
     (("--interval", "0.1"), "--interval must be at least 0.2"),
     (("--leverage", "nan"), "--leverage must be a finite number"),

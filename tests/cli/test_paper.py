@@ -16,7 +16,7 @@ SUMMARY_KEYS = {"fills", "buy_fills", "sell_fills", "volume", "starting_balance"
                 "unrealized_pnl", "fees", "funding", "position_qty", "max_abs_position",
                 "min_liq_distance_pct", "liquidations", "stop_reason", "simulated_seconds",
                 "spread_pnl", "inventory_pnl"}
-FAST = ["paper", "--leverage", "50", "--market", "sim", "--speed", "0", "--gamma", "0.001"]
+FAST = ["paper", "--leverage", "50", "--market", "sim", "--speed", "0", "--risk-aversion", "0.01"]
 
 
 def _lines(stdout: str) -> list[dict[str, Any]]:

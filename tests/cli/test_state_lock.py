@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-PAPER = ["--profile", "paper", "paper", "--market", "sim", "--speed", "0", "--gamma", "0.001", "--json"]
+PAPER = ["--profile", "paper", "paper", "--market", "sim", "--speed", "0", "--risk-aversion", "0.01", "--json"]
 
 
 def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

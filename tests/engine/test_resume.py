@@ -14,7 +14,7 @@ from pathlib import Path
 from bybit_mm.engine.journal import Journal
 from bybit_mm.exchange.paper_store import PaperStore
 
-ARGS = ["paper", "--market", "sim", "--speed", "0", "--gamma", "0.001", "--json"]
+ARGS = ["paper", "--market", "sim", "--speed", "0", "--risk-aversion", "0.01", "--json"]
 
 
 def _env(home: Path) -> dict[str, str]:

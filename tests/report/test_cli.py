@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from bybit_mm.cli.app import app
 
-PAPER = ["paper", "--market", "sim", "--speed", "0", "--leverage", "50", "--gamma", "0.001", "--json"]
+PAPER = ["paper", "--market", "sim", "--speed", "0", "--leverage", "50", "--risk-aversion", "0.01", "--json"]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -61,7 +61,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         (h.path / "profiles" / "bt.toml").write_text(profile)
         book, trades = write_bybit_day(tmp_path_factory.mktemp("bybit"), "BTCUSDT", "2026-01-01",
                                        n_events=30_000, seed=4, start_price=95_000.0)
-        r = h("--profile", "bt", "backtest", "--data", str(book), str(trades), "--gamma", "0.001", "--json")
+        r = h("--profile", "bt", "backtest", "--data", str(book), str(trades), "--risk-aversion", "0.01", "--json")
         assert r.exit_code == 0, r.stderr
         h.backtest = json.loads(r.stdout)
     yield h
