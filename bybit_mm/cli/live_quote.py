@@ -161,19 +161,22 @@ def render(doc: dict[str, Any]) -> Any:
              f"A {f(doc['A'], 3)}/s, risk_aversion {doc['risk_aversion']:g}, "
              f"inventory {doc['inventory_usdt']:,.0f} USDT)")
     table = Table(title=title, title_justify="left")
-    for col in ("", "bid", "ask", "reservation", "spread", "skew", "half bps"):
+    for col in ("", "bid", "ask", "reservation", "spread", "skew"):
         table.add_column(col, justify="left" if not col else "right")
     table.add_row("market touch", f(doc["best_bid"]), f(doc["best_ask"]), f(doc["mid"]),
                   f(Decimal(doc["best_ask"]) - Decimal(doc["best_bid"])), "")
     for name, label in (("as", "A-S"), ("glft", "GLFT")):
         m = doc["models"][name]
         table.add_row(label + (" *" if name == doc["model"] else ""), f(m["bid_on_tick"]), f(m["ask_on_tick"]),
-                      f(m["reservation_price"]), f(m["spread"]), f(m["skew"]), f(m["half_spread_bps"]))
+                      f(m["reservation_price"]), f(m["spread"]), f(m["skew"]))
     if not doc["ready"]:
         table.caption = "estimates not ready yet (too few trades); --watch keeps collecting"
-    elif doc["below_break_even"]:
-        table.caption = (f"{BELOW_BREAK_EVEN}: half-spread {doc['models'][doc['model']]['half_spread_bps']:.2f} bps "
-                         f"< maker fee {doc['break_even_half_spread_bps']:.2f} bps (the engine widens to the fee floor)")
+    else:
+        half = doc["models"][doc["model"]]["half_spread_bps"]
+        fee = doc["break_even_half_spread_bps"]
+        table.caption = (f"{BELOW_BREAK_EVEN}: half-spread {half:.2f} bps < maker fee {fee:.2f} bps (the engine "
+                         f"widens to the fee floor)" if doc["below_break_even"]
+                         else f"half-spread {half:.2f} bps >= maker fee {fee:.2f} bps")
     return table
 
 

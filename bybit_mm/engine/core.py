@@ -293,15 +293,16 @@ class StrategyCore:
     def _unwind_floor(self, qty: Decimal, entry: Decimal, mid: Decimal,
                       decision: RiskDecision) -> tuple[int | None, str | None]:
         """The unwinding quote's floor in ticks (:func:`unwind_floor_tick`), or None with the reason
-        it is released: flat, or the risk guard asks to reduce (liquidation danger, or the position at
-        or beyond its limit: ``max_inventory_usdt``, or the margin cap when smaller)."""
+        it is released: flat, or the risk guard asks to reduce (liquidation danger, or the position
+        beyond its limit: ``max_inventory_usdt`` at the mid, or the margin cap when smaller). At the
+        limit exactly the floor holds: the bid has stopped, and the position waits for its price."""
         if qty == 0 or entry <= 0:
             return None, None
         side = "ask" if qty > 0 else "bid"
         if decision.liq_level == "danger":
             return None, f"{side}: unwind floor released (liquidation guard)"
-        if abs(qty) >= decision.max_position or abs(qty) * mid >= self.config.max_inventory_usdt:
-            return None, f"{side}: unwind floor released (inventory at its limit)"
+        if abs(qty) > decision.max_position or abs(qty) * mid > self.config.max_inventory_usdt:
+            return None, f"{side}: unwind floor released (inventory beyond its limit)"
         key = (entry, qty > 0)
         got = self._floor_of.get(key)
         if got is None:

@@ -60,13 +60,17 @@ def test_a_short_position_is_bid_no_higher_than_entry_minus_both_fees() -> None:
     assert "bid: held at the unwind floor 4996 (entry - fees)" in notes
 
 
-def test_the_floor_is_released_at_the_inventory_limit() -> None:
+def test_the_floor_holds_at_the_limit_and_is_released_beyond_it() -> None:
     core = _core()
-    # 2,000 ARB at 0.5001 = 1,000.2 USDT: at max_inventory_usdt; the ask goes back to the model's price.
+    # The limit: 1,000 USDT / 0.5001 = 1,999.6 ARB (down to the 0.1 step). At it, the bid stops and
+    # the ask keeps its floor.
+    quote, targets, notes = _targets(core, "1999.6", "0.5004")
+    assert targets[Side.BUY] is None and targets[Side.SELL].price == D("0.5007")
+    # 2,000 ARB at 0.5001 = 1,000.2 USDT: beyond max_inventory_usdt; the ask goes back to the model's price.
     quote, targets, notes = _targets(core, "2000", "0.5004")
     assert targets[Side.SELL].price < D("0.5007")
-    assert "ask: unwind floor released (inventory at its limit)" in notes
-    assert targets[Side.BUY] is None  # and the bid stops adding
+    assert "ask: unwind floor released (inventory beyond its limit)" in notes
+    assert targets[Side.BUY] is None
 
 
 def test_the_floor_is_released_when_the_liquidation_guard_is_in_danger() -> None:
