@@ -73,13 +73,13 @@ class QuotingSettings:
     """The quoting model and its parameters."""
 
     model: str = opt("as", "as (Avellaneda-Stoikov, rolling horizon) | glft", choices=MODELS)
-    risk_aversion: float = opt(0.0025, "inventory risk aversion: the quotes skew risk_aversion x sigma^2 x "
+    risk_aversion: float = opt(0.005, "inventory risk aversion: the quotes skew risk_aversion x sigma^2 x "
                                        "horizon_s bps per 1,000 USDT of position (sigma in bps per root "
                                        "second; 0.01 at 1 bps/sqrt(s) and 300 s: 3 bps), the same in as "
                                        "and glft, whatever the order size", lo=0, lo_open=True, hi=100)
     horizon_s: float = opt(300.0, "horizon tau over which inventory risk is priced, seconds (A-S's rolling "
                                   "horizon; GLFT's skew is matched to it)", lo=0, lo_open=True, hi=86400)
-    order_notional: float = opt(100.0, "size of each quote in USDT (rounded down to the qty step)",
+    order_notional: float = opt(300.0, "size of each quote in USDT (rounded down to the qty step)",
                                 lo=0, lo_open=True)
     vol_window_s: float = opt(300.0, "volatility estimator window, seconds", lo=1, hi=86400)
     intensity_window_s: float = opt(600.0, "arrival-intensity estimator window, seconds", lo=1, hi=86400)
@@ -99,7 +99,7 @@ class RiskSettings:
     max_position_pct: float = opt(0.5, "margin cap: largest position as a fraction of balance x leverage "
                                        "(the quotes stop at the smaller of this and max_inventory_usdt)",
                                   lo=0, lo_open=True, hi=1)
-    max_inventory_usdt: float = opt(1000.0, "strategy cap: largest |position| in USDT the quotes may build; "
+    max_inventory_usdt: float = opt(2000.0, "strategy cap: largest |position| in USDT the quotes may build; "
                                             "beyond it the unwinding quote gives up its fee floor",
                                     lo=0, lo_open=True)
     max_drawdown_pct: float = opt(20.0, "kill switch: stop when equity falls this % below its peak",

@@ -24,9 +24,9 @@ class EngineConfig:
     model: str = "as"
     #: Risk aversion per (bps x 1,000 USDT) of inventory (profile ``quoting.risk_aversion``;
     #: :func:`bybit_mm.quoting.models.risk_quote`).
-    risk_aversion: float = 0.0025
+    risk_aversion: float = 0.005
     horizon_s: float = 300.0
-    order_notional: Decimal = Decimal(100)
+    order_notional: Decimal = Decimal(300)
     vol_window_s: float = 300.0
     intensity_window_s: float = 600.0
     requote_ticks: int = 1
@@ -34,7 +34,7 @@ class EngineConfig:
     emergency_reduce_ratio: float = 0.5
     max_position_pct: float = 0.5
     #: Largest |position| in USDT the quotes may build (the smaller of this and the margin cap).
-    max_inventory_usdt: Decimal = Decimal(1000)
+    max_inventory_usdt: Decimal = Decimal(2000)
     max_drawdown_pct: float = 20.0
     stale_after_s: float = 5.0
     #: Seconds between iterations (market read -> decision -> orders).

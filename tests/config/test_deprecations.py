@@ -26,8 +26,8 @@ def test_a_profile_with_gamma_is_read_as_risk_aversion_with_one_note() -> None:
     (note,) = p.deprecations
     assert note.startswith("x.toml: quoting.gamma = 0.02 is deprecated: read as quoting.risk_aversion = 0.1 ")
     assert "\n" not in note and "bybit-mm profile migrate" in note
-    # Without order_notional, the default 100 USDT applies.
-    assert profile_from_dict({"quoting": {"gamma": 0.01}}, where="x").quoting.risk_aversion == 0.1
+    # Without order_notional, the default (300 USDT) applies.
+    assert profile_from_dict({"quoting": {"gamma": 0.01}}, where="x").quoting.risk_aversion == 0.0333333
     # risk_aversion set too: it wins, gamma is ignored with a note.
     both = profile_from_dict({"quoting": {"gamma": 0.01, "risk_aversion": 0.005}}, where="x")
     assert both.quoting.risk_aversion == 0.005 and "ignored" in both.deprecations[0]
@@ -54,8 +54,9 @@ def test_paper_gamma_warns_once_on_stderr(cli: Callable[..., Any]) -> None:
     r = cli("paper", "--market", "sim", "--speed", "0", "--duration", "30s", "--gamma", "0.01", "--fresh", "--json")
     assert r.exit_code == 0, r.stderr
     lines = [line for line in r.stderr.splitlines() if "deprecated" in line]
-    assert lines == ["warning: --gamma 0.01 is deprecated: read as --risk-aversion 0.1 "
-                     "(gamma x 1000 / order_notional 100)"]
+    # The default order is 300 USDT: 0.01 x 1000 / 300.
+    assert lines == ["warning: --gamma 0.01 is deprecated: read as --risk-aversion 0.0333333 "
+                     "(gamma x 1000 / order_notional 300)"]
 
 
 def test_profile_migrate_rewrites_gamma(cli: Callable[..., Any], home: Path) -> None:
