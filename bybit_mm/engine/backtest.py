@@ -135,6 +135,10 @@ class Backtest:
             latency=settings.latency, seed=settings.seed)
         self.core = StrategyCore(config, instrument, maker_fee=fees.maker, taker_fee=fees.taker)
         self.ledger = Ledger(config.symbol, settings.starting_balance)
+        # attribution: fed the touch while markouts wait for it; fills journaled with their markouts
+        self._att = self.ledger.attribution
+        self._att.on_done = journal.record_markouts if journal is not None else None
+        self._half_tick = float(instrument.tick_size) / 2
         self.budget = RateBudget(config.order_rate_per_s)
         self.counters = {"placed": 0, "amended": 0, "cancelled": 0, "rejected": 0, "errors": 0,
                          "reduces": 0, "liquidations": 0}
@@ -224,6 +228,8 @@ class Backtest:
     def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
         """The touch reaches the strategy."""
         self.core.on_book(ts_ms, bid_tick, ask_tick)
+        if self._att.pending and bid_tick and ask_tick:  # attribution: markouts waiting for a later mid
+            self._att.on_mid(ts_ms, (bid_tick + ask_tick) * self._half_tick)
 
     def on_trade(self, ts_ms: int, price: float, buy: bool) -> None:
         """A print reaches the strategy (``buy``: the aggressor bought)."""
@@ -231,10 +237,11 @@ class Backtest:
 
     def on_execution(self, ex: SimExecution) -> None:
         """Book a fill, funding or liquidation as the async driver does (spread capture against
-        the mid of the last decision)."""
+        the replayed touch's mid at the execution)."""
         self._version += 1
-        book_executions(self.ledger, (execution_info(ex),), self.core.decision_mid, counters=self.counters,
-                        journal=self.journal)
+        b, a = self.exchange.bid_tick, self.exchange.ask_tick
+        book_executions(self.ledger, (execution_info(ex),), counters=self.counters, journal=self.journal,
+                        mid=(b + a) * self._half_tick if b and a else None)
 
     def decide(self, now_ms: int) -> list[Request]:
         """One decision: the core's actions as requests (within the order-rate budget)."""

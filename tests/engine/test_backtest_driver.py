@@ -67,7 +67,8 @@ def test_paper_driver_and_backtest_give_the_same_orders_and_fills(tmp_path: Path
     assert _orders(bt_journal) == _orders(paper_journal)
     assert _fills(bt_journal) == _fills(paper_journal)
     for key in ("fills", "orders_placed", "orders_amended", "orders_cancelled", "orders_rejected", "realized_pnl",
-                "fees", "funding", "spread_pnl", "position_qty", "equity", "wallet_balance", "total_pnl"):
+                "fees", "funding", "spread_capture", "adverse_selection", "inventory_pnl", "markout_1s_fills",
+                "markout_60s_bps", "position_qty", "equity", "wallet_balance", "total_pnl"):
         assert getattr(bt, key) == getattr(paper, key), key
 
 

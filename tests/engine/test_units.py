@@ -12,9 +12,10 @@ from bybit_mm.domain.instruments import get_instrument
 from bybit_mm.domain.orders import Side
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.journal import Journal
-from bybit_mm.engine.ledger import Ledger
+from bybit_mm.engine.ledger import Ledger, book_executions
 from bybit_mm.engine.reconcile import OrderIds, RateBudget, Target, plan_actions
 from bybit_mm.engine.risk import RiskGuard, RiskInputs
+from bybit_mm.engine.snapshot import pnl_split
 from bybit_mm.exchange.port import Execution, OrderInfo
 
 D = Decimal
@@ -150,13 +151,15 @@ def fill(i: int, side: Side, price: str, qty: str, fee: str, ts: int) -> Executi
 
 def test_ledger_books_pnl_fees_and_spread_capture() -> None:
     L = Ledger("BTCUSDT", D(1000))
-    assert L.apply(fill(1, Side.BUY, "100", "2", "0.04", 1), mid=D("100.5"))
-    assert not L.apply(fill(1, Side.BUY, "100", "2", "0.04", 1), mid=D("100.5"))  # seen
-    assert L.apply(fill(2, Side.SELL, "102", "1", "0.0204", 2), mid=D("101.5"))
+    counters = {"liquidations": 0}
+    book_executions(L, [fill(1, Side.BUY, "100", "2", "0.04", 1)], counters=counters, mid=100.5)
+    assert not L.apply(fill(1, Side.BUY, "100", "2", "0.04", 1))  # seen
+    book_executions(L, [fill(2, Side.SELL, "102", "1", "0.0204", 2)], counters=counters, mid=101.5)
     assert L.realized_pnl == D(2) and L.fees == D("0.0604")
-    assert L.spread_capture == D("1.5")  # 0.5 x 2 + 0.5 x 1
+    assert L.attribution.capture == 1.5  # 0.5 x 2 + 0.5 x 1
     assert L.equity(D(103)) == D(1000) + D(2) + D(3) - D("0.0604")
-    assert L.inventory_pnl(D(103)) == D(2) + D(3) - D("1.5")
+    split = pnl_split(L, D(103))  # nothing resolved at 60 s: no adverse selection yet
+    assert (split.spread_capture, split.adverse_selection, split.inventory_pnl) == (D("1.5"), 0, D(2) + D(3) - D("1.5"))
     assert (L.fills, L.buy_fills, L.sell_fills, L.max_abs_position) == (2, 1, 1, D(2))
 
 

@@ -34,20 +34,23 @@ def write_journal(root: Path, kind: str, *, snapshots: bool, end: bool = True, p
     j = Journal(path)
     j.start_run("BTCUSDT", network or kind, T0, D(10000), resumed=False)
     ledger = Ledger("BTCUSDT", D(10000))
+    spread = D(0)
     for i, side, price, qty, ts, mid in FILLS:
         ex = _fill(i, side, price, qty, ts)
         j.record_fill(ex, D(mid))
-        ledger.apply(ex, D(mid))
+        ledger.apply(ex)
+        spread += (D(mid) - D(price)) * D(qty) * side.sign
     j.record_funding("BTCUSDT", T0 + 25_000, D("0.1"), "f1")
     ledger.funding = D("0.1")
     if snapshots:
         for ts, mid in MIDS:
             j.record_snapshot(T0 + ts, {"symbol": "BTCUSDT", "mid": D(mid), "equity": D(10000), "total_pnl": 0,
                                         "position_qty": 0, "emergency_reduces": 0})
-    if end:
+    if end:  # a summary as the engine wrote it before its own attribution
         mark = D(100)
         j.end_run(T0 + 30_000, "duration reached", {
-            "fills": ledger.fills, "spread_pnl": ledger.spread_capture, "inventory_pnl": ledger.inventory_pnl(mark),
+            "fills": ledger.fills, "spread_pnl": spread,
+            "inventory_pnl": ledger.realized_pnl + ledger.unrealized(mark) - spread,
             "fees": ledger.fees, "funding": ledger.funding, "total_pnl": ledger.equity(mark) - D(10000)})
     j.close()
     return path
