@@ -72,6 +72,20 @@ def test_paper_driver_and_backtest_give_the_same_orders_and_fills(tmp_path: Path
         assert getattr(bt, key) == getattr(paper, key), key
 
 
+def test_backtest_fills_are_attributed_and_journaled_with_their_markouts(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "bt.sqlite")
+    s = run_backtest(make_feed(600), CONFIG, BTC, SETTINGS, journal=journal).summary
+    fills = [ex for ex, mid in journal.fills("BTCUSDT") if ex.exec_type == "trade" and mid is not None]
+    assert s.fills > 20 and s.attributed_fills == s.fills == len(fills)
+    last_minute = sum(ex.ts_ms > s.ended_ms - 60_000 for ex in fills)
+    assert s.markout_60s_fills == s.fills - last_minute  # the rest reach past the end: unresolved
+    assert s.markout_1s_fills >= s.markout_10s_fills >= s.markout_60s_fills
+    marks = journal.fill_markouts("BTCUSDT")
+    assert sum(m[1] is not None for m in marks.values()) == s.markout_1s_fills
+    assert s.spread_capture - s.adverse_selection + s.inventory_pnl - s.fees - s.funding == s.total_pnl
+    journal.close()
+
+
 def test_the_same_data_and_settings_give_byte_identical_json(tmp_path: Path) -> None:
     events = make_feed(300, seed=5)
     settings = BacktestSettings(fee_tier="SVIP", queue_model="queue", latency=ConstantLatency(30, 40, 10))

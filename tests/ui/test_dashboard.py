@@ -139,3 +139,18 @@ def test_the_live_view_shows_progress_and_eta_then_the_final_state() -> None:
     console.print(view)
     final = console.export_text()
     assert "ETA" not in final and "0 (flat)" in final and "4 (2 b / 2 s)" in final
+
+
+def test_the_attribution_is_on_the_80x24_table_and_in_the_summary() -> None:
+    text = "\n".join(_render(dashboard(_snap(), width=80, height=24), 80, 24))
+    # 0.2 of 210.37 traded: +9.5 bp; adverse selection a cost (+); markouts at 1/10/60 s
+    assert re.search(r"capture\s+\+0\.2000 \+9\.5bp", text) and re.search(r"adverse\s+\+0\.0500 \+2\.4bp", text)
+    assert re.search(r"inventory\s+-0\.0300 -1\.4bp", text) and "+4.2/+1.1/-2.4 bp" in text
+    assert re.search(r"total\s+-0\.1900 -9\.0bp", text)
+    fresh = "\n".join(_render(dashboard(_snap(notional=D(0), markout_1s_bps=None, markout_10s_bps=None,
+                                               markout_60s_bps=None), width=80, height=24), 80, 24))
+    assert re.search(r"1/10/60s\s+–", fresh) and "bp" not in fresh  # nothing traded yet
+    table = "\n".join(_render(summary_table(_summary()), 80))
+    assert re.search(r"spread capture \(at the fill\)\s+│\s+\+0\.2100 \(\+7\.5 bps\)", table)
+    assert re.search(r"markout 10 s\s+│\s+\+1\.79 bps \(3 of 4 fills\)", table)
+    assert re.search(r"markout 60 s\s+│\s+– \(0 of 4 fills\)", table)
