@@ -171,3 +171,19 @@ def test_paper_fills_are_priced_at_the_simulated_touch_of_their_time(config: Eng
     assert summary.spread_capture - summary.adverse_selection + summary.inventory_pnl - summary.fees \
         - summary.funding == summary.total_pnl
     journal.close()
+
+
+def test_a_resumed_session_keeps_the_attribution_of_its_earlier_fills(config: EngineConfig, tmp_path: Path) -> None:
+    client = make_client(seed=3)
+    journal = Journal(tmp_path / "paper.sqlite")
+    first = asyncio.run(LiveTrader(client, client.clock, config.with_(duration_s=300), journal=journal).run())
+    client.clock.advance(1000)
+    again = asyncio.run(LiveTrader(client, client.clock, config.with_(duration_s=120), journal=journal,
+                                   resume=True).run())
+    journal.close()
+    assert first.attributed_fills > 0 and again.fills >= first.fills
+    assert again.attributed_fills == again.fills  # the session's fills: journaled ones with their mid, new ones
+    # the first run's resolved markouts are counted again, not lost (its unresolved ones stay so)
+    assert again.markout_1s_fills >= first.markout_1s_fills
+    assert again.spread_capture - again.adverse_selection + again.inventory_pnl - again.fees - again.funding \
+        == again.total_pnl
