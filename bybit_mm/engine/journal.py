@@ -176,7 +176,7 @@ class Journal:
              now_ms, now_ms))
 
     def record_fill(self, ex: Execution, mid: Decimal | None) -> None:
-        """Insert a fill (idempotent on :func:`~bybit_mm.engine.ledger.fill_key`)."""
+        """Insert a fill with the mid at its time (idempotent on :func:`~bybit_mm.engine.ledger.fill_key`)."""
         self.db.execute(
             "INSERT OR IGNORE INTO fills (fill_key, exec_id, run_id, order_id, client_order_id, symbol, side,"
             " price, qty, fee, is_maker, ts_ms, mid, exec_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -227,7 +227,8 @@ class Journal:
     # -- reading back -----------------------------------------------------------------------
     def fills(self, symbol: str | None = None, *, run_ids: Collection[int] | None = None,
               ) -> list[tuple[Execution, Decimal | None]]:
-        """Every journaled fill (oldest first) with the mid the engine saw; of ``symbol`` and of the
+        """Every journaled fill (oldest first) with the mid at the fill (journals from before the
+        engine's attribution: the mid of its last decision; None for a forced close); of ``symbol`` and of the
         runs ``run_ids`` when given."""
         where, args = _where(symbol, run_ids)
         sql = ("SELECT exec_id, order_id, client_order_id, symbol, side, price, qty, fee, is_maker, ts_ms,"
