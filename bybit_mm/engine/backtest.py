@@ -25,12 +25,11 @@ from bybit_mm.domain.rounding import round_qty
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.core import AccountView, StrategyCore
 from bybit_mm.engine.ledger import Ledger, book_executions
-from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget
+from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget, Working
 from bybit_mm.engine.snapshot import RunSummary, summarize
 from bybit_mm.errors import OrderRejected
 from bybit_mm.exchange.errors import error_for_ret_code
 from bybit_mm.exchange.paper_client import execution_info, order_info
-from bybit_mm.exchange.port import OrderInfo
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.latency import ConstantLatency, LatencyModel, latency_from_settings
 from bybit_mm.sim.replay import Request
@@ -142,10 +141,13 @@ class Backtest:
         self.stop_reason: str | None = None
         self.started_ms = int(events["local_ts"][0]) // 1_000_000 if len(events) else 0
         self.ids = OrderIds(self.started_ms, prefix=ID_PREFIX)
-        self._working: list[OrderInfo] = []
-        #: Bumped by every order request and execution: cached views older than it are redone.
+        #: Our working orders as the core sees them, kept from the requests sent and the fills
+        #: (rebuilt from the exchange after a liquidation closed them), in the paper client's order.
+        self._working: list[Working] = []
+        self._created: dict[str, tuple[int, int]] = {}  # order id -> (created ms, -place sequence)
+        self._rebuild = False
+        #: Bumped by every order request and execution: a cached account view older than it is redone.
         self._version = 0
-        self._working_version = -1
         self._account: AccountView | None = None
         self._account_key: tuple[Any, ...] | None = None
         self._equity: list[tuple[int, float]] = []
@@ -235,6 +237,10 @@ class Backtest:
         self._version += 1
         book_executions(self.ledger, (execution_info(ex),), self.core.decision_mid, counters=self.counters,
                         journal=self.journal)
+        if ex.exec_type == "Trade":
+            self._filled(ex.order_id, self.core.steps_of(ex.qty))
+        elif ex.exec_type != "Funding":
+            self._rebuild = True  # a liquidation closed our orders
 
     def decide(self, now_ms: int) -> list[Request]:
         """One decision: the core's actions as requests (within the order-rate budget)."""
@@ -284,24 +290,48 @@ class Backtest:
         self._account_key = key
         return self._account
 
-    def _working_orders(self) -> list[OrderInfo]:
-        if self._working_version != self._version:
-            # As the paper client lists them: newest first, then stably by creation time.
-            views = [order_info(o) for o in reversed(self.exchange.open_orders())]
-            views.sort(key=lambda o: o.created_ms)
-            self._working = views
-            self._working_version = self._version
+    def _working_orders(self) -> list[Working]:
+        if self._rebuild:
+            self._rebuild = False
+            core = self.core
+            self._working = [core.working(o.side, o.price, o.qty - o.filled_qty, o.filled_qty, o.order_id)
+                             for o in self.exchange.open_orders() if not o.reduce_only]
+            self._created = {o.order_id: self._created.get(o.order_id, (o.created_ms, 0))
+                             for o in self.exchange.open_orders()}
+            self._working.sort(key=lambda w: self._created[w.ref])
         return self._working
+
+    def _find(self, order_id: str) -> int:
+        for i, w in enumerate(self._working):
+            if w.ref == order_id:
+                return i
+        return -1
+
+    def _filled(self, order_id: str, steps: int) -> None:
+        i = self._find(order_id)
+        if i < 0:
+            return
+        w = self._working[i]
+        if w.steps <= steps:
+            del self._working[i]
+        else:
+            self._working[i] = w._replace(steps=w.steps - steps, filled_steps=w.filled_steps + steps)
+
+    def _rest(self, side: Side, tick: int, steps: int, order_id: str, created_ms: int) -> None:
+        # As the paper client lists them: by creation time, the newest first among equals.
+        self._created[order_id] = (created_ms, -self.ids.seq)
+        self._working.append(Working(side, tick, steps, 0, order_id))
+        self._working.sort(key=lambda w: self._created[w.ref])
 
     # -- requests -----------------------------------------------------------------------------
     def _request(self, a: Action, decided_ms: int) -> Request:
         if a.kind == "cancel":
             assert a.order is not None
-            order = a.order
-            return lambda t: self._cancel(order)
+            order_id = a.order.ref
+            return lambda t: self._cancel(order_id)
         if a.kind == "amend":
             return lambda t: self._amend(a, t, decided_ms)
-        return lambda t: self._place(a.side, a.price, a.qty, t)
+        return lambda t: self._place(a.side, a.tick, a.steps, t)  # type: ignore[arg-type]
 
     def _call(self, fn: Any, *args: Any) -> Any:
         """An exchange call; its rejection as the project's error (as the paper client raises it)."""
@@ -311,38 +341,51 @@ class Backtest:
         except SimError as e:
             raise error_for_ret_code(e.ret_code, e.message) from e
 
-    def _place(self, side: Side, price: Decimal | None, qty: Decimal | None, now_ms: int) -> None:
-        assert price is not None and qty is not None
+    def _place(self, side: Side, tick: int, steps: int, now_ms: int) -> None:
         cid = self.ids.next("b" if side is Side.BUY else "a")
         try:
-            o = order_info(self._call(self.exchange.place_post_only, side, price, qty, cid))
+            o = order_info(self._call(self.exchange.place_post_only, side, self.core.price_of(tick),
+                                      self.core.qty_of(steps), cid))
         except OrderRejected:
             self.counters["rejected"] += 1
             return
         self.counters["placed"] += 1
         if o.status in ("cancelled", "rejected"):
             self.counters["rejected"] += 1
+        elif o.is_open:
+            self._rest(side, tick, steps, o.order_id, o.created_ms)
         if self.journal is not None:
             self.journal.record_order(o, now_ms)
 
     def _amend(self, a: Action, now_ms: int, decided_ms: int) -> None:
-        assert a.order is not None
+        assert a.order is not None and a.tick is not None and a.steps is not None
+        order_id = a.order.ref
         try:
-            o = self._call(self.exchange.amend, a.order.order_id, a.price, a.qty)
+            o = self._call(self.exchange.amend, order_id, self.core.price_of(a.tick), self.core.qty_of(a.steps))
         except OrderRejected:
             # Amend impossible (the order filled or vanished meanwhile): cancel and replace.
-            self._cancel(a.order)
-            remaining = (a.qty or ZERO) - a.order.filled_qty
+            self._cancel(order_id)
+            remaining = a.steps - a.order.filled_steps
             if remaining > 0 and self.budget.try_take("create", decided_ms):
-                self._place(a.side, a.price, remaining, now_ms)
+                self._place(a.side, a.tick, remaining, now_ms)
             return
         self.counters["amended"] += 1
+        i = self._find(order_id)
+        if i >= 0:
+            if o.status == "Cancelled":  # PostOnly: it would have taken
+                del self._working[i]
+            else:
+                w = self._working[i]
+                self._working[i] = w._replace(tick=a.tick, steps=a.steps - w.filled_steps)
         if self.journal is not None:
             self.journal.record_order(order_info(o), now_ms)
 
-    def _cancel(self, order: OrderInfo) -> None:
+    def _cancel(self, order_id: str) -> None:
+        i = self._find(order_id)
+        if i >= 0:
+            del self._working[i]
         try:
-            o = self._call(self.exchange.cancel, order.order_id)
+            o = self._call(self.exchange.cancel, order_id)
         except OrderRejected:
             return  # already gone (filled or cancelled)
         self.counters["cancelled"] += 1
