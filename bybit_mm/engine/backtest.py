@@ -15,12 +15,12 @@ a clock: the same rows and settings give the same result, byte for byte.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.position import unrealized_pnl
 from bybit_mm.domain.rounding import round_qty
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.core import AccountView, StrategyCore
@@ -149,7 +149,8 @@ class Backtest:
         #: Bumped by every order request and execution: a cached account view older than it is redone.
         self._version = 0
         self._account: AccountView | None = None
-        self._account_key: tuple[Any, ...] | None = None
+        self._account_version = -1
+        self._isolated = config.margin_mode == "isolated"
         self._equity: list[tuple[int, float]] = []
         self._equity_every_ms = max(1, int(settings.equity_every_s * 1000))
         self._next_equity_ms = 0
@@ -275,19 +276,24 @@ class Backtest:
     def _account_view(self) -> AccountView:
         ex = self.exchange
         mark = ex.mark_decimal()
-        sym = self.config.symbol
-        pos = ex.ledger.positions[sym]
-        # Flat, the mark moves nothing but the view's mark (no uPnL, no position margin, no LP).
-        key = (mark if pos.qty else None, self._version)
+        pos = ex.ledger.positions[self.config.symbol]
         cached = self._account
-        if cached is not None and key == self._account_key:
-            return cached if cached.mark == mark else dataclasses.replace(cached, mark=mark)
+        if cached is not None and self._account_version == self._version and (not pos.qty or self._isolated):
+            if cached.mark == mark:
+                return cached
+            # Flat, the mark moves nothing but the view's mark (no uPnL, no position margin, no LP).
+            # An isolated position's margin is on its entry price and its liquidation price fixed:
+            # the mark moves its uPnL, so the equity, only (as the sim's wallet view computes it).
+            equity = cached.wallet_balance + unrealized_pnl(pos, mark) if pos.qty else cached.equity
+            return AccountView(cached.position_qty, cached.entry_price, cached.liq_price, cached.wallet_balance,
+                               equity, cached.available, mark)
+        sym = self.config.symbol
         w = ex.wallet()
         liq = ex.ledger.position_view(sym, mark, {sym: mark}).liq_price if pos.qty else None
         self._account = AccountView(position_qty=pos.qty, entry_price=pos.entry_price if pos.qty else ZERO,
                                     liq_price=liq, wallet_balance=w.wallet_balance, equity=w.equity,
                                     available=w.available_balance, mark=mark)
-        self._account_key = key
+        self._account_version = self._version
         return self._account
 
     def _working_orders(self) -> list[Working]:
@@ -344,24 +350,23 @@ class Backtest:
     def _place(self, side: Side, tick: int, steps: int, now_ms: int) -> None:
         cid = self.ids.next("b" if side is Side.BUY else "a")
         try:
-            o = order_info(self._call(self.exchange.place_post_only, side, self.core.price_of(tick),
-                                      self.core.qty_of(steps), cid))
+            o = self._call(self.exchange.place_ticks, side, tick, steps, cid)
         except OrderRejected:
             self.counters["rejected"] += 1
             return
         self.counters["placed"] += 1
-        if o.status in ("cancelled", "rejected"):
+        if o.status == "Cancelled":  # PostOnly: it would have taken
             self.counters["rejected"] += 1
-        elif o.is_open:
+        else:
             self._rest(side, tick, steps, o.order_id, o.created_ms)
         if self.journal is not None:
-            self.journal.record_order(o, now_ms)
+            self.journal.record_order(order_info(o.view()), now_ms)
 
     def _amend(self, a: Action, now_ms: int, decided_ms: int) -> None:
         assert a.order is not None and a.tick is not None and a.steps is not None
         order_id = a.order.ref
         try:
-            o = self._call(self.exchange.amend, order_id, self.core.price_of(a.tick), self.core.qty_of(a.steps))
+            o = self._call(self.exchange.amend_ticks, order_id, a.tick, a.steps)
         except OrderRejected:
             # Amend impossible (the order filled or vanished meanwhile): cancel and replace.
             self._cancel(order_id)
@@ -378,7 +383,7 @@ class Backtest:
                 w = self._working[i]
                 self._working[i] = w._replace(tick=a.tick, steps=a.steps - w.filled_steps)
         if self.journal is not None:
-            self.journal.record_order(order_info(o), now_ms)
+            self.journal.record_order(order_info(o.view()), now_ms)
 
     def _cancel(self, order_id: str) -> None:
         i = self._find(order_id)
