@@ -146,8 +146,11 @@ class Backtest:
         self._working: list[Working] = []
         self._created: dict[str, tuple[int, int]] = {}  # order id -> (created ms, -place sequence)
         self._rebuild = False
-        #: Bumped by every order request and execution: a cached account view older than it is redone.
+        #: Bumped by every execution (fills, funding, liquidation) and by every order request: a cached
+        #: account view older than them is redone (only its available balance after a request).
         self._version = 0
+        self._orders_version = 0
+        self._account_orders = -1
         self._account: AccountView | None = None
         self._account_version = -1
         self._isolated = config.margin_mode == "isolated"
@@ -279,21 +282,25 @@ class Backtest:
         pos = ex.ledger.positions[self.config.symbol]
         cached = self._account
         if cached is not None and self._account_version == self._version and (not pos.qty or self._isolated):
-            if cached.mark == mark:
+            # Our requests since moved the order margin, so the available balance, only.
+            available = cached.available if self._account_orders == self._orders_version else ex.available()
+            self._account_orders = self._orders_version
+            if cached.mark == mark and available is cached.available:
                 return cached
             # Flat, the mark moves nothing but the view's mark (no uPnL, no position margin, no LP).
             # An isolated position's margin is on its entry price and its liquidation price fixed:
             # the mark moves its uPnL, so the equity, only (as the sim's wallet view computes it).
             equity = cached.wallet_balance + unrealized_pnl(pos, mark) if pos.qty else cached.equity
-            return AccountView(cached.position_qty, cached.entry_price, cached.liq_price, cached.wallet_balance,
-                               equity, cached.available, mark)
+            self._account = AccountView(cached.position_qty, cached.entry_price, cached.liq_price,
+                                        cached.wallet_balance, equity, available, mark)
+            return self._account
         sym = self.config.symbol
         w = ex.wallet()
         liq = ex.ledger.position_view(sym, mark, {sym: mark}).liq_price if pos.qty else None
         self._account = AccountView(position_qty=pos.qty, entry_price=pos.entry_price if pos.qty else ZERO,
                                     liq_price=liq, wallet_balance=w.wallet_balance, equity=w.equity,
                                     available=w.available_balance, mark=mark)
-        self._account_version = self._version
+        self._account_version, self._account_orders = self._version, self._orders_version
         return self._account
 
     def _working_orders(self) -> list[Working]:
@@ -341,7 +348,7 @@ class Backtest:
 
     def _call(self, fn: Any, *args: Any) -> Any:
         """An exchange call; its rejection as the project's error (as the paper client raises it)."""
-        self._version += 1
+        self._orders_version += 1
         try:
             return fn(*args)
         except SimError as e:

@@ -127,6 +127,8 @@ class RiskGuard:
         tiers = [t for t in instrument.risk_tiers if t.max_leverage >= config.leverage]
         self._tier_cap_f = float(tiers[-1].limit_value) if tiers else math.inf
         self._drawdown_key: tuple[Decimal, Decimal] | None = None
+        self._flat_key: tuple[Any, ...] | None = None
+        self._flat: RiskDecision | None = None
         self._drawdown: tuple[Decimal, str | None] = (ZERO, None)
         self._plans: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._prices: dict[int, Decimal] = {}
@@ -186,9 +188,13 @@ class RiskGuard:
         liq = x.liq_price
         if not (qty != 0 and liq is not None and liq > 0 and x.mark > 0):
             self.stage = 0
-            return RiskDecision(max_position_steps=max_steps, qty_step=self._step, allow=_NEITHER if stale else _BOTH,
-                                kill_reason=kill, stale=stale, drawdown_pct=drawdown,
-                                notes=_STALE_NOTES if stale else ())
+            key = (stale, max_steps, drawdown, kill)
+            if key != self._flat_key:  # the same verdict decision after decision: made once
+                self._flat_key = key
+                self._flat = RiskDecision(max_position_steps=max_steps, qty_step=self._step,
+                                          allow=_NEITHER if stale else _BOTH, kill_reason=kill, stale=stale,
+                                          drawdown_pct=drawdown, notes=_STALE_NOTES if stale else ())
+            return self._flat
         side = PositionSide.LONG if qty > 0 else PositionSide.SHORT
         mark_f, liq_f, entry_f = float(x.mark), float(liq), float(x.entry_price)
         if entry_f > 0:

@@ -130,6 +130,7 @@ class ReplayExchange:
         tiers = [t for t in instrument.risk_tiers if t.max_leverage >= leverage]
         self._cap_f = float(tiers[-1].limit_value) if tiers else 0.0
         self._free_key: tuple[Decimal, Decimal, Decimal] | None = None
+        self._free = ZERO
         self._free_f = 0.0
         self.strategy: ReplayStrategy | None = None
         self._view: deque[tuple[int, int, int, int, float]] = deque()  # (due, 0 book/1 trade, bid / a buy print, ask, px)
@@ -365,6 +366,24 @@ class ReplayExchange:
         rows = [(o.side, o.leaves, o.price) for o in self._live() if not o.reduce_only]
         return self.ledger.order_cost(self.symbol, rows) if rows else ZERO
 
+    def available(self) -> Decimal:
+        """The wallet's available balance (``wallet().available_balance``) alone: the free margin
+        (kept while fills and funding leave it as it is, on an isolated position) less the order margin."""
+        return max(ZERO, self._free_margin() - self.order_im())
+
+    def _free_margin(self) -> Decimal:
+        ledger = self.ledger
+        if ledger.margin_mode[self.symbol] != "isolated":
+            return ledger.free_margin(self._marks())
+        pos = ledger.positions[self.symbol]
+        key = (ledger.balance, pos.qty, pos.entry_price)
+        if key != self._free_key:
+            self._free_key = key
+            # Isolated: the position margin is on the entry price, whatever the mark.
+            self._free = ledger.free_margin(self._marks())
+            self._free_f = float(self._free)
+        return self._free
+
     def wallet(self) -> WalletView:
         """The USDT wallet, as the sim reports it."""
         return self.ledger.wallet_view(self._marks(), self.order_im())
@@ -543,16 +562,10 @@ class ReplayExchange:
         return bound < self._free_margin_f()
 
     def _free_margin_f(self) -> float:
-        """The ledger's free margin as a float (isolated: it moves with fills and funding only, not
-        with the mark, so it is kept until they change it)."""
-        ledger = self.ledger
-        if ledger.margin_mode[self.symbol] != "isolated":
-            return float(ledger.free_margin(self._marks()))
-        pos = ledger.positions[self.symbol]
-        key = (ledger.balance, pos.qty, pos.entry_price)
-        if key != self._free_key:
-            self._free_key = key
-            self._free_f = float(ledger.free_margin(self._marks()))
+        """The ledger's free margin as a float."""
+        if self.ledger.margin_mode[self.symbol] != "isolated":
+            return float(self._free_margin())
+        self._free_margin()
         return self._free_f
 
     def cancel(self, order_id: str) -> SimOrder:
