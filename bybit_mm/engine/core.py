@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import NamedTuple
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.orders import Side
@@ -48,8 +48,7 @@ _WARMING_UP = ("estimators warming up",)
 _CLOSE = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class AccountView:
+class AccountView(NamedTuple):
     """What the core must know of the account at a decision (Decimals, as an exchange reports)."""
 
     position_qty: Decimal
@@ -61,8 +60,7 @@ class AccountView:
     mark: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The core's answer: order actions to send, an emergency reduction, or a stop."""
 
     actions: list[Action]
