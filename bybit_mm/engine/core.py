@@ -291,9 +291,7 @@ class StrategyCore:
                              maker_fee=self._maker_fee_f, min_steps=self._min_steps)
         notes = shaped.notes
         allow = decision.allow
-        guard = self.guard
-        mark = account.mark
-        mark_f = available_f = 0.0
+        held: dict[Side, int] | None = None
         targets: list[Target | None] = []
         for side, ticks, steps in ((Side.BUY, shaped.bid_tick, shaped.bid_steps),
                                    (Side.SELL, shaped.ask_tick, shaped.ask_steps)):
@@ -304,15 +302,16 @@ class StrategyCore:
                 targets.append(None)
                 notes += (f"{side.value.lower()}: below the minimum order value",)
                 continue
-            if not mark_f:
-                mark_f, available_f = float(mark), float(account.available)
-            # Our working orders on this side will be amended: the margin they hold is available to them.
-            held = sum(o.tick * o.steps for o in working if o.side is side)
-            ok, why = guard.order_is_safe_ticks(
-                side, ticks, steps, position_steps=position_steps, position_qty=qty, entry_price=account.entry_price,
-                mark=mark, mark_f=mark_f, available_f=available_f + held * self._margin_per_unit,
-                available=lambda side=side: account.available + self._working_margin(working, side),  # type: ignore[misc]
-                fee_rate=self.taker_fee)
+            if held is None:
+                # Our working orders will be amended: the margin they hold is available to them.
+                held = {Side.BUY: 0, Side.SELL: 0}
+                for o in working:
+                    held[o.side] += o.tick * o.steps
+                available_f = float(account.available)
+            ok, why = self.guard.order_is_safe_ticks(
+                side, ticks, steps, position_steps, account, available_f + held[side] * self._margin_per_unit,
+                lambda side=side: account.available + self._working_margin(working, side),  # type: ignore[misc]
+                self.taker_fee)
             if not ok:
                 targets.append(None)
                 notes += (f"{side.value.lower()}: {why}",)

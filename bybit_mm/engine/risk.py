@@ -102,6 +102,7 @@ _NEITHER = {Side.BUY: False, Side.SELL: False}
 _STALE_NOTES = ("stale market data: not quoting",)
 #: An order that only reduces the position (always safe).
 _REDUCING = ()
+_SAFE = (True, "")
 
 
 class RiskGuard:
@@ -320,37 +321,38 @@ class RiskGuard:
             return False, "would start inside the liquidation guard"
         return True, ""
 
-    def order_is_safe_ticks(self, side: Side, tick: int, steps: int, *, position_steps: int, position_qty: Decimal,
-                            entry_price: Decimal, mark: Decimal, mark_f: float, available_f: float,
-                            available: Callable[[], Decimal], fee_rate: Decimal) -> tuple[bool, str]:
-        """:meth:`order_is_safe` of ``steps`` lot steps at ``tick`` ticks (``position_steps``: the
-        position in steps, ``position_qty`` the same in Decimal), on floats: what depends only on the
-        order and the position (the entry it would leave, its liquidation price, its cost) is
-        remembered; against the mark and the available margin (``available_f``) the floats decide
-        unless they land within ``_CLOSE`` of the boundary, and then :meth:`order_is_safe` does, on
-        the exact Decimals (``available()`` gives the available margin's)."""
+    def order_is_safe_ticks(self, side: Side, tick: int, steps: int, position_steps: int, account: Any,
+                            available_f: float, available: Callable[[], Decimal], fee_rate: Decimal) -> tuple[bool, str]:
+        """:meth:`order_is_safe` of ``steps`` lot steps at ``tick`` ticks against ``account`` (its
+        ``position_qty``, ``entry_price`` and ``mark``; ``position_steps`` is its position in steps),
+        on floats: what depends only on the order and the position (the entry it would leave, its
+        liquidation price, its cost) is remembered; against the mark and the available margin
+        (``available_f``) the floats decide unless they land within ``_CLOSE`` of the boundary, and
+        then :meth:`order_is_safe` does, on the exact Decimals (``available()`` gives the margin's)."""
+        entry_price = account.entry_price
         key = (side, tick, steps, position_steps, entry_price, fee_rate)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plan(side, tick, steps, position_steps, position_qty, entry_price, fee_rate)
+            plan = self._plan(side, tick, steps, position_steps, account.position_qty, entry_price, fee_rate)
             if len(self._plans) >= 4096:
                 self._plans.clear()
             self._plans[key] = plan
         if plan is _REDUCING:
-            return True, ""
+            return _SAFE
         cost_f, sign, liq_f, limit_f = plan
         if abs(cost_f - available_f) <= _CLOSE * max(cost_f, abs(available_f), 1.0):
-            return self._exact(side, tick, steps, position_qty, entry_price, mark, available(), fee_rate)
+            return self._exact(side, tick, steps, account, available(), fee_rate)
         if cost_f > available_f:
             return False, "not enough available margin"
         if liq_f is None:
             return False, "the risk-limit tiers do not allow this position at this leverage"
+        mark_f = float(account.mark)
         d_f = sign * (mark_f - liq_f) / mark_f
         if abs(d_f - limit_f) <= _CLOSE * max(abs(d_f), abs(limit_f), 1.0):
-            return self._exact(side, tick, steps, position_qty, entry_price, mark, available(), fee_rate)
+            return self._exact(side, tick, steps, account, available(), fee_rate)
         if d_f <= limit_f:
             return False, "would start inside the liquidation guard"
-        return True, ""
+        return _SAFE
 
     def _plan(self, side: Side, tick: int, steps: int, position_steps: int, position_qty: Decimal,
               entry_price: Decimal, fee_rate: Decimal) -> tuple[Any, ...]:
@@ -378,10 +380,11 @@ class RiskGuard:
         sign = 1.0 if pside is PositionSide.LONG else -1.0
         return cost_f, sign, liq, sign * (entry_f - liq) / entry_f * self._trigger_frac_f
 
-    def _exact(self, side: Side, tick: int, steps: int, position_qty: Decimal, entry_price: Decimal, mark: Decimal,
-               available: Decimal, fee_rate: Decimal) -> tuple[bool, str]:
-        return self.order_is_safe(side, self.price_of(tick), self.qty_of(steps), position_qty=position_qty,
-                                  entry_price=entry_price, mark=mark, available=available, fee_rate=fee_rate)
+    def _exact(self, side: Side, tick: int, steps: int, account: Any, available: Decimal,
+               fee_rate: Decimal) -> tuple[bool, str]:
+        return self.order_is_safe(side, self.price_of(tick), self.qty_of(steps), position_qty=account.position_qty,
+                                  entry_price=account.entry_price, mark=account.mark, available=available,
+                                  fee_rate=fee_rate)
 
     def price_of(self, tick: int) -> Decimal:
         """``tick`` ticks as a price (one Decimal per price: its hash is computed once)."""
