@@ -132,6 +132,8 @@ class ReplayExchange:
         self._free_key: tuple[Decimal, Decimal, Decimal] | None = None
         self._free = ZERO
         self._free_f = 0.0
+        self._order_im: dict[tuple[object, ...], Decimal] = {}
+        self._im_per_value = self.ledger.order_im_per_value(self.symbol)
         self.strategy: ReplayStrategy | None = None
         self._view: deque[tuple[int, int, int, int, float]] = deque()  # (due, 0 book/1 trade, bid / a buy print, ask, px)
         self._requests: deque[tuple[int, Request]] = deque()  # (due, request)
@@ -362,9 +364,18 @@ class ReplayExchange:
     # --- account views --------------------------------------------------------------------------
 
     def order_im(self) -> Decimal:
-        """Margin our live non-reduce-only orders hold."""
-        rows = [(o.side, o.leaves, o.price) for o in self._live() if not o.reduce_only]
-        return self.ledger.order_cost(self.symbol, rows) if rows else ZERO
+        """Margin our live non-reduce-only orders hold (remembered per orders and position: quotes
+        come back to the same prices)."""
+        rows = tuple((o.side, o.leaves, o.price) for o in self._live() if not o.reduce_only)
+        if not rows:
+            return ZERO
+        key = (rows, self.ledger.positions[self.symbol].qty)
+        got = self._order_im.get(key)
+        if got is None:
+            if len(self._order_im) >= 4096:
+                self._order_im.clear()
+            got = self._order_im[key] = self.ledger.order_cost(self.symbol, list(rows))
+        return got
 
     def available(self) -> Decimal:
         """The wallet's available balance (``wallet().available_balance``) alone: the free margin
@@ -545,20 +556,30 @@ class ReplayExchange:
         lim = self._limits
         if not (lim[0] <= steps <= lim[1] and lim[2] <= tick <= lim[3] and steps * tick >= lim[4]):
             return False
-        live = [o for o in self._live() if o is not exclude and not o.reduce_only]
-        ledger = self.ledger
-        pos = ledger.positions[self.symbol]
+        pos = self.ledger.positions[self.symbol]
+        # Our other live orders: their value per side (in ticks x base units), and on this side
+        # their sizes and highest price.
+        size = steps * self._step_f
+        top = max(tick, self.bid_tick)
+        value = {Side.BUY: 0.0, Side.SELL: 0.0}
+        value[side] = size * tick
+        for book in (self._bids, self._asks):
+            for o in book:
+                if o is exclude or o.reduce_only:
+                    continue
+                leaves = float(o.leaves)
+                value[o.side] += leaves * o.tick
+                if o.side is side:
+                    size += leaves
+                    top = max(top, o.tick)
         # Risk limit: the position value the fills could leave is at most every size involved at the
         # highest price involved (a crossing sell fills at up to the best bid).
-        same = [o for o in live if o.side is side]
-        size = abs(float(pos.qty)) + steps * self._step_f + sum(float(o.leaves) for o in same)
-        top = max([tick, self.bid_tick] + [o.tick for o in same]) * self._tick_f
-        if size * max(top, float(pos.entry_price)) * (1.0 + 1e-9) >= self._cap_f:
+        if ((abs(float(pos.qty)) + size) * max(top * self._tick_f, float(pos.entry_price)) * (1.0 + 1e-9)
+                >= self._cap_f):
             return False
-        # Margin: the ledger's own float bound of the order margin, against the free margin.
-        rows = [(o.side, o.leaves, o.price) for o in live]
-        bound = ledger._orders_im_bound(self.symbol, side, self.qty_of(steps), self.price_of(tick),
-                                        {self.symbol: rows})
+        # Margin: the ledger's float bound of the order margin (each order's whole value at the
+        # highest cost per value), against the free margin.
+        bound = max(value[Side.BUY], value[Side.SELL]) * self._tick_f * self._im_per_value * (1.0 + 1e-9)
         return bound < self._free_margin_f()
 
     def _free_margin_f(self) -> float:
