@@ -328,7 +328,7 @@ class Backtest:
         if w.steps <= steps:
             del self._working[i]
         else:
-            self._working[i] = w._replace(steps=w.steps - steps, filled_steps=w.filled_steps + steps)
+            self._working[i] = Working(w.side, w.tick, w.steps - steps, w.filled_steps + steps, w.ref)
 
     def _rest(self, side: Side, tick: int, steps: int, order_id: str, created_ms: int) -> None:
         # As the paper client lists them: by creation time, the newest first among equals.
@@ -388,7 +388,7 @@ class Backtest:
                 del self._working[i]
             else:
                 w = self._working[i]
-                self._working[i] = w._replace(tick=a.tick, steps=a.steps - w.filled_steps)
+                self._working[i] = Working(w.side, a.tick, a.steps - w.filled_steps, w.filled_steps, w.ref)
         if self.journal is not None:
             self.journal.record_order(order_info(o.view()), now_ms)
 

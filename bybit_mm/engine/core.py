@@ -215,7 +215,7 @@ class StrategyCore:
             buy = sell = None
         actions = plan_actions(buy, sell, working, requote_ticks=self.config.requote_ticks)
         reduce = None
-        if decision.reduce_qty > 0 and decision.reduce_side is not None and not decision.stale:
+        if decision.reduce_side is not None and decision.reduce_qty > 0 and not decision.stale:
             reduce = (decision.reduce_side, min(decision.reduce_qty, abs(account.position_qty)))
         self.decision_mid = mid
         status = ("stopping" if kill else "stale data" if decision.stale

@@ -82,8 +82,11 @@ def plan_actions(buy: Target | None, sell: Target | None, working: Sequence[Work
     Cancels come first (they free margin and can never hurt), then amends, then new orders.
     """
     actions: list[Action] = []
-    for side, target in ((Side.BUY, buy), (Side.SELL, sell)):
-        mine = [o for o in working if o.side is side]
+    bids: list[Working] = []
+    asks: list[Working] = []
+    for o in working:
+        (bids if o.side is Side.BUY else asks).append(o)
+    for side, target, mine in ((Side.BUY, buy, bids), (Side.SELL, sell, asks)):
         if (target is not None and len(mine) == 1 and mine[0].tick == target.tick
                 and mine[0].steps == target.steps):
             continue  # already there
