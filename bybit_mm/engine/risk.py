@@ -12,15 +12,15 @@ stages re-arm once ``d`` is back above the trigger.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.margin import LiquidationInfo, isolated_liquidation, liquidation_distance
 from bybit_mm.domain.orders import PositionSide, Side
-from bybit_mm.domain.rounding import round_qty
+from bybit_mm.domain.rounding import GridDecimals, round_qty
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.errors import RiskLimitError
 
@@ -132,8 +132,7 @@ class RiskGuard:
         self._flat: RiskDecision | None = None
         self._drawdown: tuple[Decimal, str | None] = (ZERO, None)
         self._plans: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        self._prices: dict[int, Decimal] = {}
-        self._qtys: dict[int, Decimal] = {}
+        self._decimals = GridDecimals(instrument.tick_size, instrument.qty_step)
 
     def max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
         """``balance x leverage x max_position_pct / price``, within the risk tiers, down to the step."""
@@ -387,23 +386,12 @@ class RiskGuard:
                                   fee_rate=fee_rate)
 
     def price_of(self, tick: int) -> Decimal:
-        """``tick`` ticks as a price (one Decimal per price: its hash is computed once)."""
-        got = self._prices.get(tick)
-        if got is None:
-            if len(self._prices) >= 4096:
-                self._prices.clear()
-            got = self._prices[tick] = self._tick * tick
-        return got
+        """``tick`` ticks as a price."""
+        return self._decimals.price(tick)
 
     def qty_of(self, steps: int) -> Decimal:
         """``steps`` lot steps as a quantity, on the step."""
-        got = self._qtys.get(steps)
-        if got is None:
-            if len(self._qtys) >= 4096:
-                self._qtys.clear()
-            got = self._qtys[steps] = (self._step * steps).quantize(self._step)
-        return got
-
+        return self._decimals.qty(steps)
 
 
 #: Distance (relative, and absolute below 1) within which a float comparison is left to the exact

@@ -34,6 +34,7 @@ from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import FillEffect
+from bybit_mm.domain.rounding import GridDecimals
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.latency import ConstantLatency, LatencyModel
@@ -118,8 +119,7 @@ class ReplayExchange:
         self.id_salt = f"replay-{seed}"
         self._id_seq = 0
         self._liq_at: float | None = None  # the position's liquidation price (float), None when flat
-        self._prices: dict[int, Decimal] = {}
-        self._qtys: dict[int, Decimal] = {}
+        self._decimals = GridDecimals(self.tick, self.qty_step)
         self._mids: dict[int, Decimal] = {}
         self._tick_f = float(self.tick)
         self._step_f = float(self.qty_step)
@@ -540,21 +540,11 @@ class ReplayExchange:
 
     def price_of(self, tick: int) -> Decimal:
         """``tick`` ticks as a price."""
-        got = self._prices.get(tick)
-        if got is None:
-            if len(self._prices) >= 4096:
-                self._prices.clear()
-            got = self._prices[tick] = self.tick * tick
-        return got
+        return self._decimals.price(tick)
 
     def qty_of(self, steps: int) -> Decimal:
         """``steps`` lot steps as a quantity, on the step."""
-        got = self._qtys.get(steps)
-        if got is None:
-            if len(self._qtys) >= 4096:
-                self._qtys.clear()
-            got = self._qtys[steps] = (self.qty_step * steps).quantize(self.qty_step)
-        return got
+        return self._decimals.qty(steps)
 
     def _fits(self, side: Side, tick: int, steps: int, exclude: OrderRecord | None) -> bool:
         """Whether an order of ``steps`` at ``tick`` certainly passes :meth:`_check` (the size rules in
