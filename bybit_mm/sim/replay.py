@@ -373,15 +373,16 @@ class ReplayExchange:
     def order_im(self) -> Decimal:
         """Margin our live non-reduce-only orders hold (remembered per orders and position: quotes
         come back to the same prices)."""
-        rows = tuple((o.side, o.leaves, o.price) for o in self._live() if not o.reduce_only)
-        if not rows:
+        live = [o for o in self._live() if not o.reduce_only]
+        if not live:
             return ZERO
-        key = (rows, self.ledger.positions[self.symbol].qty)
+        # The orders' own Decimals (their hashes are kept), not their leaves made afresh.
+        key = (tuple((o.side, o.tick, o.qty, o.filled) for o in live), self.ledger.positions[self.symbol].qty)
         got = self._order_im.get(key)
         if got is None:
             if len(self._order_im) >= 4096:
                 self._order_im.clear()
-            got = self._order_im[key] = self.ledger.order_cost(self.symbol, list(rows))
+            got = self._order_im[key] = self.ledger.order_cost(self.symbol, [(o.side, o.leaves, o.price) for o in live])
         return got
 
     def available(self) -> Decimal:
@@ -558,17 +559,25 @@ class ReplayExchange:
         # their sizes and highest price.
         size = steps * self._step_f
         top = max(tick, self.bid_tick)
-        value = {Side.BUY: 0.0, Side.SELL: 0.0}
-        value[side] = size * tick
-        for book in (self._bids, self._asks):
-            for o in book:
-                if o is exclude or o.reduce_only:
-                    continue
+        value_buy = value_sell = 0.0
+        for o in self._bids:
+            if o is not exclude and not o.reduce_only:
                 leaves = float(o.leaves)
-                value[o.side] += leaves * o.tick
-                if o.side is side:
+                value_buy += leaves * o.tick
+                if side is Side.BUY:
                     size += leaves
                     top = max(top, o.tick)
+        for o in self._asks:
+            if o is not exclude and not o.reduce_only:
+                leaves = float(o.leaves)
+                value_sell += leaves * o.tick
+                if side is Side.SELL:
+                    size += leaves
+                    top = max(top, o.tick)
+        if side is Side.BUY:
+            value_buy += steps * self._step_f * tick
+        else:
+            value_sell += steps * self._step_f * tick
         # Risk limit: the position value the fills could leave is at most every size involved at the
         # highest price involved (a crossing sell fills at up to the best bid).
         if ((abs(float(pos.qty)) + size) * max(top * self._tick_f, float(pos.entry_price)) * (1.0 + 1e-9)
@@ -576,7 +585,7 @@ class ReplayExchange:
             return False
         # Margin: the ledger's float bound of the order margin (each order's whole value at the
         # highest cost per value), against the free margin.
-        bound = max(value[Side.BUY], value[Side.SELL]) * self._tick_f * self._im_per_value * (1.0 + 1e-9)
+        bound = max(value_buy, value_sell) * self._tick_f * self._im_per_value * (1.0 + 1e-9)
         return bound < self._free_margin_f()
 
     def _free_margin_f(self) -> float:
