@@ -448,7 +448,8 @@ class LiveTrader:
                               liq_price=pos.liquidation_price if pos else None,
                               wallet_balance=balance.wallet_balance, equity=balance.equity,
                               available=balance.available, mark=mark)
-        d = core.decide(now, account, working)
+        d = core.decide(now, account, [core.working(o.side, o.price, o.remaining_qty, o.filled_qty, o)
+                                       for o in working if not o.reduce_only and o.is_open])
         if d.kill_reason:
             self.request_stop(d.kill_reason)
         await self._execute(d.actions, now)
@@ -461,7 +462,7 @@ class LiveTrader:
             q = d.quote
             log.debug("decision: mid %s mark %s position %s -> Buy %s / Sell %s; %s", mid, mark, qty,
                       f"{q.bid:.8g}" if q else "none", f"{q.ask:.8g}" if q else "none",
-                      "; ".join(f"{a.kind} {a.side.value} {a.qty or ''} {a.price or ''}".rstrip()
+                      "; ".join(f"{a.kind} {a.side.value} {self._qty(a.steps) or ''} {self._price(a.tick) or ''}".rstrip()
                                 for a in d.actions) or "no change")
         if self.latest is None or status != self.latest.status:
             log.info("status: %s%s", status, f" ({'; '.join(d.notes)})" if d.notes else "")
@@ -536,11 +537,11 @@ class LiveTrader:
             try:
                 if a.kind == "cancel":
                     assert a.order is not None
-                    await self._cancel(a.order, a.reason)
+                    await self._cancel(a.order.ref, a.reason)
                 elif a.kind == "amend":
                     await self._amend(a, now)
                 else:
-                    await self._place(a.side, a.price, a.qty, now)
+                    await self._place(a.side, self._price(a.tick), self._qty(a.steps), now)
             except ExchangeUnavailable as e:
                 self.counters["errors"] += 1
                 log.warning("%s failed: %s", a.kind, e.one_line())
@@ -567,19 +568,28 @@ class LiveTrader:
             self.journal.record_order(o, now)
         return o
 
+    def _price(self, tick: int | None) -> Decimal | None:
+        """An action's price in ticks as the exchange's Decimal."""
+        return None if tick is None else self.core.price_of(tick)
+
+    def _qty(self, steps: int | None) -> Decimal | None:
+        """An action's size in lot steps as the exchange's Decimal."""
+        return None if steps is None else self.core.qty_of(steps)
+
     async def _amend(self, a: Action, now: int) -> None:
-        assert a.order is not None
+        assert a.order is not None and a.steps is not None
+        order: OrderInfo = a.order.ref
         try:
             o = await self._timed(self.client.amend_order(
-                self.config.symbol, order_id=a.order.order_id, client_order_id=a.order.client_order_id,
-                price=a.price, qty=a.qty))
+                self.config.symbol, order_id=order.order_id, client_order_id=order.client_order_id,
+                price=self._price(a.tick), qty=self._qty(a.steps)))
         except OrderRejected as e:
             # Amend impossible (the order filled or vanished meanwhile): cancel and replace.
             log.info("amend refused (%s): cancel/replace", e.one_line())
-            await self._cancel(a.order, "amend impossible")
-            remaining = (a.qty or ZERO) - a.order.filled_qty
+            await self._cancel(order, "amend impossible")
+            remaining = a.steps - a.order.filled_steps
             if remaining > 0 and self.budget.try_take("create", now):
-                await self._place(a.side, a.price, remaining, now)
+                await self._place(a.side, self._price(a.tick), self._qty(remaining), now)
             return
         self.counters["amended"] += 1
         self._note_order(o)
