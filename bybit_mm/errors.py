@@ -15,6 +15,8 @@ EXIT_AUTH = 4
 EXIT_UNAVAILABLE = 5
 EXIT_REJECTED = 6
 EXIT_INTERRUPTED = 130
+#: The reader of stdout went away (128 + SIGPIPE, as the shell reports a tool killed by it).
+EXIT_BROKEN_PIPE = 141
 
 
 class BybitMMError(Exception):

@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from bybit_mm import __version__
-from bybit_mm.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, BybitMMError
+from bybit_mm.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_UNEXPECTED, BybitMMError
 
 #: Command modules; each exposes ``register(app)``. Imported at start-up, so they must keep
 #: heavy imports (ccxt, numpy, aiohttp) inside their functions.
@@ -44,6 +44,11 @@ class ErrorMappingGroup(TyperGroup):
         except KeyboardInterrupt:
             _message("interrupted")
             ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader of our output went away (`... --json | head`): stop as a Unix tool does.
+            _stdout_gone()
+            _message("stopped: the output was closed (broken pipe)")
+            ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as e:
             if _is_framework_signal(e):
                 raise
@@ -54,6 +59,15 @@ class ErrorMappingGroup(TyperGroup):
 def _is_framework_signal(e: Exception) -> bool:
     # Exit, Abort and usage errors of Typer/Click (Typer >= 0.2x vendors Click as typer._click).
     return type(e).__module__.split(".")[0] in ("click", "typer")
+
+
+def _stdout_gone() -> None:
+    import os
+
+    # Python flushes stdout at exit; on a closed pipe that flush would raise once more.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _message(text: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from bybit_mm.quoting.models import Quote
@@ -85,8 +86,7 @@ def unwind_floor_tick(entry: Decimal, maker_fee: Decimal, tick: Decimal, *, long
     return int((entry * (one - maker_fee) / (one + maker_fee) / tick).to_integral_value(rounding=ROUND_FLOOR))
 
 
-@dataclass(frozen=True, slots=True)
-class TickTargets:
+class TickTargets(NamedTuple):
     """:class:`OrderTargets` on the grid: prices in whole ticks, sizes in whole lot steps (None: not quoted)."""
 
     bid_tick: int | None
@@ -108,7 +108,7 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
     kept at or beyond it (a long's ask at least, a short's bid at most), so closing never gives the
     fees away; None: no floor (flat, or the risk guard asks to reduce).
     """
-    notes: list[str] = []
+    notes: tuple[str, ...] = ()
     b = bid_ticks(quote.bid, tick)
     a = ask_ticks(quote.ask, tick)
     need = min_spread_ticks(0.5 * (quote.bid + quote.ask), maker_fee, tick)
@@ -116,19 +116,19 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
         centre = 0.5 * (quote.bid + quote.ask) / tick
         b = math.floor(centre - need / 2.0 + _EPS)
         a = b + need
-        notes.append(f"spread widened to {need} ticks (fees)")
+        notes += (f"spread widened to {need} ticks (fees)",)
     if best_ask_tick is not None and b > best_ask_tick - 1:
         b = best_ask_tick - 1
-        notes.append("bid: held below the best ask")
+        notes += ("bid: held below the best ask",)
     if best_bid_tick is not None and a < best_bid_tick + 1:
         a = best_bid_tick + 1
-        notes.append("ask: held above the best bid")
+        notes += ("ask: held above the best bid",)
     if unwind_floor is not None and position_steps > 0 and a < unwind_floor:
         a = unwind_floor
-        notes.append(f"ask: held at the unwind floor {unwind_floor} (entry + fees)")
+        notes += (f"ask: held at the unwind floor {unwind_floor} (entry + fees)",)
     elif unwind_floor is not None and position_steps < 0 and b > unwind_floor:
         b = unwind_floor
-        notes.append(f"bid: held at the unwind floor {unwind_floor} (entry - fees)")
+        notes += (f"bid: held at the unwind floor {unwind_floor} (entry - fees)",)
 
     bid_steps = ask_steps = order_steps
     if max_position_steps is not None:
@@ -138,22 +138,24 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
             short_part = max(0, min(max_position_steps, -position_steps))
             bid_steps = order_steps * (max_position_steps - long_part) // max_position_steps
             ask_steps = order_steps * (max_position_steps - short_part) // max_position_steps
-        bid_steps = min(bid_steps, max_position_steps - position_steps)
-        ask_steps = min(ask_steps, max_position_steps + position_steps)
+        if bid_steps > max_position_steps - position_steps:
+            bid_steps = max_position_steps - position_steps
+        if ask_steps > max_position_steps + position_steps:
+            ask_steps = max_position_steps + position_steps
     bid_t: int | None = b
     ask_t: int | None = a
     bs: int | None = bid_steps
     as_: int | None = ask_steps
     if bid_steps < min_steps:
         bid_t = bs = None
-        notes.append("bid: inventory limit")
+        notes += ("bid: inventory limit",)
     if ask_steps < min_steps:
         ask_t = as_ = None
-        notes.append("ask: inventory limit")
+        notes += ("ask: inventory limit",)
     if b <= 0 and bid_t is not None:
         bid_t = bs = None
-        notes.append("bid: not a positive price")
-    return TickTargets(bid_t, bs, ask_t, as_, tuple(notes))
+        notes += ("bid: not a positive price",)
+    return TickTargets(bid_t, bs, ask_t, as_, notes)
 
 
 def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: Decimal,

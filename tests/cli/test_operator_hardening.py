@@ -299,3 +299,22 @@ def test_profile_set_hint_leads_to_the_right_template(cli: Callable[..., Any], h
     assert cli("profile", "set", "testnet", "market.leverage", "5").exit_code == 0
     data = tomllib.loads((home / "profiles" / "testnet.toml").read_text())
     assert (data["exchange"]["network"], data["market"]["leverage"]) == ("testnet", 5)
+
+
+def test_closed_output_stops_the_run_quietly_with_141(tmp_path: Path) -> None:
+    """`bybit-mm paper --json | head`: the reader goes away; one line on stderr, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BYBIT_MM_HOME": str(tmp_path), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bybit_mm", "paper", "--market", "sim", "--duration", "20m",
+                             "--speed", "0", "--fresh", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10).startswith(b"{")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "stopped: the output was closed (broken pipe)"
