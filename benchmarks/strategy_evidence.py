@@ -5,7 +5,8 @@ For each preset and seed: ``bybit-mm paper --leverage 50 --market sim --preset P
 paper/SYMBOL/1 --json`` for the markouts. Printed per run and per preset: fills, traded notional,
 fees, net PnL after fees and before fees (net + fees), spread capture against the mid at the fill
 (the 0 s markout) and the 10 s markout in bps of traded notional, the largest |inventory| in USDT
-(over the snapshots: |position| x mid) and the smallest distance to liquidation.
+(over the snapshots: |position| x mid), the smallest distance to liquidation, and the liquidation
+guard's emergency reductions and liquidations.
 
 Run: python benchmarks/strategy_evidence.py [--presets thin-alt,deep-major] [--seeds 1-10]
      [--duration 4h] [--workers 2] [--json] [-- extra paper options, e.g. --risk-aversion 0.02]
@@ -58,6 +59,7 @@ def run_one(preset: str, seed: int, duration: str, extra: list[str]) -> dict[str
             "capture_bps": marks[0]["bps"] if 0 in marks else None,
             "markout_10s_bps": marks[10]["bps"] if 10 in marks else None,
             "max_inventory_usdt": max_inv, "min_liq_distance_pct": summary["min_liq_distance_pct"],
+            "liquidations": summary["liquidations"], "emergency_reduces": summary["emergency_reduces"],
             "stop_reason": summary["stop_reason"]}
 
 
@@ -82,10 +84,11 @@ def main() -> None:
         print()
         return
     cols = ("preset", "seed", "fills", "notional", "fees", "net", "before_fees", "net_bps", "capture_bps",
-            "markout_10s_bps", "max_inventory_usdt", "min_liq_distance_pct")
+            "markout_10s_bps", "max_inventory_usdt", "min_liq_distance_pct", "emergency_reduces", "liquidations")
     print(" | ".join(cols))
     for r in rows:
-        print(" | ".join(str(r[c]) if c in ("preset", "seed", "fills") else _f(r[c]) for c in cols))
+        print(" | ".join(str(r[c]) if c in ("preset", "seed", "fills", "emergency_reduces", "liquidations")
+                         else _f(r[c]) for c in cols))
     for preset in args.presets.split(","):
         mine = [r for r in rows if r["preset"] == preset]
         wins = sum(r["net"] > 0 for r in mine)
@@ -93,7 +96,9 @@ def main() -> None:
         print(f"{preset}: net > 0 on {wins} of {len(mine)} seeds; before fees > 0 on {pre}; "
               f"total net {_f(sum(r['net'] for r in mine))}, fees {_f(sum(r['fees'] for r in mine))}, "
               f"max |inventory| {_f(max(r['max_inventory_usdt'] for r in mine), 0)} USDT, "
-              f"min liquidation distance {_f(min(r['min_liq_distance_pct'] or 1e9 for r in mine), 3)} %")
+              f"min liquidation distance {_f(min(r['min_liq_distance_pct'] or 1e9 for r in mine), 3)} %, "
+              f"emergency reduces {sum(r['emergency_reduces'] for r in mine)}, "
+              f"liquidations {sum(r['liquidations'] for r in mine)}")
 
 
 if __name__ == "__main__":

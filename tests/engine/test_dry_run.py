@@ -12,7 +12,9 @@ from tests.engine.conftest import make_client
 
 
 def test_twenty_minutes_at_50x_fills_both_sides_and_the_books_balance(config: EngineConfig) -> None:
-    client = make_client(seed=1)
+    # A lively market (300% vol): the quotes sit at least the fees from the mid and a position's
+    # unwinding side at its fee floor, so a calm BTC fills a handful of times in 20 minutes.
+    client = make_client(seed=1, vol=3.0)
     snaps: list[EngineSnapshot] = []
     trader = LiveTrader(client, client.clock, config.with_(duration_s=1200), on_snapshot=snaps.append)
     summary = asyncio.run(trader.run())

@@ -86,7 +86,7 @@ def test_judge_answers_as_the_exact_guard() -> None:
 
 
 def test_evaluate_is_judge() -> None:
-    g = RiskGuard(EngineConfig(), BTC)
+    g = RiskGuard(EngineConfig(max_inventory_usdt=D(30_000)), BTC)  # the margin cap binds: 25,000 USDT
     x = RiskInputs(now_ms=1, market_ts_ms=1, mark=D(10000), position_qty=D(1), entry_price=D(10000),
                    liq_price=D(9850), wallet_balance=D(1000), equity=D(1000), available=D(100))
     d = g.evaluate(x)

@@ -36,8 +36,9 @@ def _targets(core: StrategyCore, qty: str, entry: str, *, mark: str = "0.5001", 
         now_ms=1_000, market_ts_ms=1_000, mark=account.mark, position_qty=account.position_qty,
         entry_price=account.entry_price, liq_price=account.liq_price, wallet_balance=account.wallet_balance,
         equity=account.equity, available=account.available))
-    quote, targets, notes = core._targets(1_000, core.mid(account.mark), account, decision, [])
-    return quote, targets, notes
+    mid = core.mid(account.mark)
+    quote, buy, sell, notes = core._targets(1_000, mid, float(mid), account, decision, [])
+    return quote, {Side.BUY: buy, Side.SELL: sell}, notes
 
 
 def test_a_long_position_is_offered_no_lower_than_entry_plus_both_fees() -> None:
@@ -46,17 +47,17 @@ def test_a_long_position_is_offered_no_lower_than_entry_plus_both_fees() -> None
     # closing below 0.5004 x 1.0002 / 0.9998 = 0.50060... would lose after fees: ask 0.5007.
     quote, targets, notes = _targets(core, "800", "0.5004")
     assert quote is not None and quote.ask < 0.5007
-    assert targets[Side.SELL].price == D("0.5007")
+    assert targets[Side.SELL].tick == 5007
     assert "ask: held at the unwind floor 5007 (entry + fees)" in notes
     # The opening bid keeps the model's (skewed) price.
-    assert targets[Side.BUY].price < D("0.4999")
+    assert targets[Side.BUY].tick < 4999
 
 
 def test_a_short_position_is_bid_no_higher_than_entry_minus_both_fees() -> None:
     core = _core()
     quote, targets, notes = _targets(core, "-800", "0.4998")
     # 0.4998 x 0.9998 / 1.0002 = 0.49960... -> 0.4996
-    assert targets[Side.BUY].price == D("0.4996")
+    assert targets[Side.BUY].tick == 4996
     assert "bid: held at the unwind floor 4996 (entry - fees)" in notes
 
 
@@ -65,10 +66,10 @@ def test_the_floor_holds_at_the_limit_and_is_released_beyond_it() -> None:
     # The limit: 1,000 USDT / 0.5001 = 1,999.6 ARB (down to the 0.1 step). At it, the bid stops and
     # the ask keeps its floor.
     quote, targets, notes = _targets(core, "1999.6", "0.5004")
-    assert targets[Side.BUY] is None and targets[Side.SELL].price == D("0.5007")
+    assert targets[Side.BUY] is None and targets[Side.SELL].tick == 5007
     # 2,000 ARB at 0.5001 = 1,000.2 USDT: beyond max_inventory_usdt; the ask goes back to the model's price.
     quote, targets, notes = _targets(core, "2000", "0.5004")
-    assert targets[Side.SELL].price < D("0.5007")
+    assert targets[Side.SELL].tick < 5007
     assert "ask: unwind floor released (inventory beyond its limit)" in notes
     assert targets[Side.BUY] is None
 
