@@ -375,32 +375,27 @@ class RiskGuard:
             entry = price
         cost_f = steps * self._step_f * (tick * self._tick_f) * self._cost_per_value[fee_rate]
         pside = PositionSide.LONG if new_steps > 0 else PositionSide.SHORT
-        liq: float | None
-        if position_steps == 0:
-            liq = self.opening_liquidation_f(pside, tick, qty, fee_rate)
-        else:
-            info = self._liquidation(pside, entry, abs(new_qty), fee_rate)
-            liq = None if info is None else float(info.liquidation_price)
+        # Opening from flat: the order's own qty object (its hash is cached for the memos' keys).
+        liq = self.liquidation_f(pside, entry, qty if position_steps == 0 else abs(new_qty), fee_rate)
         if liq is None:
             return cost_f, 0.0, None, 0.0
         entry_f = float(entry)
         sign = 1.0 if pside is PositionSide.LONG else -1.0
         return cost_f, sign, liq, sign * (entry_f - liq) / entry_f * self._trigger_frac_f
 
-    def opening_liquidation_f(self, side: PositionSide, tick: int, qty: Decimal, taker_rate: Decimal) -> float | None:
-        """The liquidation price (float) of a position of ``qty`` opened at ``tick`` ticks (None: the
-        tiers refuse it). Within one risk tier the domain's isolated liquidation price is affine in the
-        entry for a fixed size: its line, drawn through two of the domain's own answers, is kept per
-        (side, qty, rate) and read where the position's value is clearly inside that tier; elsewhere
-        (and for the line's first answer) the domain answers on Decimals."""
+    def liquidation_f(self, side: PositionSide, entry: Decimal, qty: Decimal, taker_rate: Decimal) -> float | None:
+        """The isolated liquidation price (float) of a position of ``qty`` at ``entry`` (None: the
+        tiers refuse it). Within one risk tier the domain's liquidation price is affine in the entry
+        for a fixed size: its line, drawn through the domain's own answers, is kept per (side, qty,
+        rate) and read where the position's value is clearly inside that tier; elsewhere (and for the
+        line's first answer) the domain answers on Decimals."""
         key = (side, qty, taker_rate)
         line = self._lines.get(key, _UNDRAWN)
-        entry_f = tick * self._tick_f
         if line is not _UNDRAWN and line is not None:
             slope, intercept, low, high = line
+            entry_f = float(entry)
             if low < float(qty) * entry_f < high:
                 return slope * entry_f + intercept
-        entry = self.price_of(tick)
         info = self._liquidation(side, entry, qty, taker_rate)
         if line is _UNDRAWN and info is not None:
             if len(self._lines) >= 4096:

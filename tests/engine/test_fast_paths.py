@@ -62,8 +62,8 @@ def test_order_is_safe_ticks_answers_as_order_is_safe() -> None:
 
 
 @pytest.mark.parametrize("leverage", [D(10), D(50), D(100)])
-def test_the_opening_liquidation_line_is_the_domains_price(leverage: Decimal) -> None:
-    # Flat, every new quote price used to cost the domain's Decimal liquidation picture; the line
+def test_the_liquidation_line_is_the_domains_price(leverage: Decimal) -> None:
+    # Every new quote price used to cost the domain's Decimal liquidation picture; the line
     # drawn from two of its answers gives its price to float rounding (far inside the guard's
     # exact margin), and None where the tiers refuse the position, across the tiers' bounds.
     guard = RiskGuard(EngineConfig(leverage=leverage), BTC)
@@ -73,11 +73,12 @@ def test_the_opening_liquidation_line_is_the_domains_price(leverage: Decimal) ->
         for steps in (1, 3, 50, 2_000, 21_000, 30_000):
             qty = guard.qty_of(steps)
             for _ in range(150):
-                tick = rng.randrange(100_000, 2_000_000)
+                # an order's price, or a position's weighted entry (off the tick grid)
+                entry = guard.price_of(rng.randrange(100_000, 2_000_000)) + D(rng.choice([0, 7])) / 3
                 drawn = guard._lines.get((side, qty, FEE))
-                got = guard.opening_liquidation_f(side, tick, qty, FEE)
+                got = guard.liquidation_f(side, entry, qty, FEE)
                 try:
-                    want: float | None = float(isolated_liquidation(BTC, side, guard.price_of(tick), qty, leverage,
+                    want: float | None = float(isolated_liquidation(BTC, side, entry, qty, leverage,
                                                                     taker_rate=FEE).liquidation_price)
                 except RiskLimitError:
                     want = None
