@@ -188,6 +188,9 @@ class DryRunFuturesClient:
         self._build = build
         self._symbols = list(exchange.symbols) if exchange is not None else [s.upper() for s in symbols]
         self._exec_seq = 0  # the first execution the store has not been given
+        # The port's view of each sim trade recently read, by trade id (a read returns the last N
+        # prints every time; each is converted once).
+        self._public: dict[str, tuple[Any, PublicTrade]] = {}
         if exchange is not None:
             if saved_state is not None:
                 exchange.load_account_state(saved_state)
@@ -296,7 +299,7 @@ class DryRunFuturesClient:
                              stream_ready_timeout_s if streaming else None)
         wanted = [get_instrument(s).symbol for s in (symbols or [profile.market.symbol])]
         wanted += sorted(s for s in symbols_in_state(saved) if s in DEFAULT_INSTRUMENTS and s not in wanted)
-        exchange = SimExchange(symbols=wanted, clock=clock or WallClock(1.0),
+        exchange = SimExchange(symbols=wanted, clock=clock or WallClock(1.0), trade_events=False,
                                market_params=sim_market_params(profile, wanted[0]), **settings)
         for sym, mid in saved_mids(saved).items():
             if sym in wanted:
@@ -336,7 +339,7 @@ class DryRunFuturesClient:
 
         def build(instruments: Mapping[str, Instrument]) -> SimExchange:
             return SimExchange(symbols=list(instruments), instruments=instruments, clock=feed.clock,
-                               market_source="external", start_prices=mids, **settings)
+                               trade_events=False, market_source="external", start_prices=mids, **settings)
 
         return cls(None, store=store, saved_state=saved, feed=feed, build=build, symbols=wanted)
 
@@ -372,11 +375,12 @@ class DryRunFuturesClient:
 
     def advance(self) -> list[Event]:
         """Let the sim catch up with the clock; persists when the account changed."""
-        from bybit_mm.sim.models import BookEvent, TradeEvent
-
         events = self.exchange.advance()
-        if any(not isinstance(e, (TradeEvent, BookEvent)) for e in events):
-            self.save()
+        if events:
+            from bybit_mm.sim.models import BookEvent, TradeEvent
+
+            if any(not isinstance(e, (TradeEvent, BookEvent)) for e in events):
+                self.save()
         return events
 
     def save(self) -> None:
@@ -455,8 +459,16 @@ class DryRunFuturesClient:
         self.advance()
         trades = self.exchange.recent_trades(self._symbol(symbol), limit)
         await self._feed_delay()
-        return [PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms, price=t.price, qty=t.qty,
-                            side=t.side) for t in reversed(trades)]
+        seen, out = self._public, []
+        for t in reversed(trades):
+            hit = seen.get(t.trade_id)
+            if hit is None or hit[0] is not t:
+                hit = seen[t.trade_id] = (t, PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms,
+                                                         price=t.price, qty=t.qty, side=t.side))
+            out.append(hit[1])
+        if len(seen) > 2 * max(limit, 1000):  # keep what the last read returned
+            self._public = {p.trade_id: (seen[p.trade_id][0], p) for p in out}
+        return out
 
     # --- account ----------------------------------------------------------------------------
 
