@@ -31,6 +31,7 @@ on data that old. A live feed is already as late as the network makes it: nothin
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -188,9 +189,9 @@ class DryRunFuturesClient:
         self._build = build
         self._symbols = list(exchange.symbols) if exchange is not None else [s.upper() for s in symbols]
         self._exec_seq = 0  # the first execution the store has not been given
-        # The port's view of each sim trade recently read, by trade id (a read returns the last N
-        # prints every time; each is converted once).
-        self._public: dict[str, tuple[Any, PublicTrade]] = {}
+        # The last trades read (the sim's, newest first) and what they were returned as (oldest
+        # first): a read returns the last N prints every time, so each print is converted once.
+        self._last_trades: tuple[list[Any], list[PublicTrade]] = ([], [])
         if exchange is not None:
             if saved_state is not None:
                 exchange.load_account_state(saved_state)
@@ -383,8 +384,9 @@ class DryRunFuturesClient:
                 self.save()
         return events
 
-    def save(self) -> None:
-        """Write the account and each market's last mid/mark to the store (no-op without one)."""
+    def save(self, *, flush: bool = False) -> None:
+        """Write the account and each market's last mid/mark to the store (no-op without one);
+        ``flush`` (the last save) also writes what waits for the next change (see the store)."""
         if self.store is None or self._exchange is None:
             return
         from bybit_mm.sim.exchange import execution_state
@@ -393,7 +395,7 @@ class DryRunFuturesClient:
         state = ex.account_state(executions=False)
         state["market"] = ex.market_state()
         state = _merge_state(state, self._saved, ex.symbols)
-        self.store.write(state, [execution_state(e) for e in ex.executions_since(self._exec_seq)])
+        self.store.write(state, [execution_state(e) for e in ex.executions_since(self._exec_seq)], flush=flush)
         self._exec_seq = ex.execution_seq
 
     async def close(self) -> None:
@@ -401,7 +403,7 @@ class DryRunFuturesClient:
         try:
             if self._exchange is not None:
                 self.advance()
-                self.save()
+                self.save(flush=True)
         finally:
             if self.store is not None:
                 self.store.close()
@@ -459,16 +461,27 @@ class DryRunFuturesClient:
         self.advance()
         trades = self.exchange.recent_trades(self._symbol(symbol), limit)
         await self._feed_delay()
-        seen, out = self._public, []
-        for t in reversed(trades):
-            hit = seen.get(t.trade_id)
-            if hit is None or hit[0] is not t:
-                hit = seen[t.trade_id] = (t, PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms,
-                                                         price=t.price, qty=t.qty, side=t.side))
-            out.append(hit[1])
-        if len(seen) > 2 * max(limit, 1000):  # keep what the last read returned
-            self._public = {p.trade_id: (seen[p.trade_id][0], p) for p in out}
-        return out
+        return self._public_trades(trades)
+
+    def _public_trades(self, trades: list[Any]) -> list[PublicTrade]:
+        """The port's view of ``trades`` (the sim's, newest first), oldest first."""
+        last, last_out = self._last_trades
+        new = len(trades)  # how many of the newest were not in the last read
+        if last:
+            head = last[0]
+            for i, t in enumerate(trades):
+                if t is head:
+                    new = i
+                    break
+        kept = len(trades) - new
+        if kept and kept <= len(last) and all(map(operator.is_, trades[new:], last)):
+            out = last_out[len(last_out) - kept:]
+        else:
+            out, new = [], len(trades)
+        out.extend(PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms, price=t.price, qty=t.qty,
+                               side=t.side) for t in reversed(trades[:new]))
+        self._last_trades = (trades, out)
+        return list(out)
 
     # --- account ----------------------------------------------------------------------------
 

@@ -597,7 +597,8 @@ class SyntheticMarket:
 
     def recent_trades(self, limit: int) -> list[Trade]:
         """The newest ``limit`` prints, newest first."""
-        return [self._trade(e) for e in islice(reversed(self._tape), max(0, limit))]
+        make = self._trade
+        return [e[5] or make(e) for e in islice(reversed(self._tape), max(0, limit))]
 
     def rebase(self, mid: float) -> None:
         """Scale the market so its mid is ``mid`` now (a resumed paper account's last mid).
