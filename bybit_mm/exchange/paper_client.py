@@ -4,7 +4,10 @@ The simulated account (balance, positions, leverage and margin mode, open orders
 a :class:`~bybit_mm.sim.exchange.SimExchange` and, when a :class:`PaperStore` is given, is written
 to ``<data dir>/paper/<profile>/account.sqlite`` after every change (only what changed, one
 transaction each, see :mod:`~bybit_mm.exchange.paper_store`), so a paper account survives restarts
-and crashes; the client owns the account until :meth:`DryRunFuturesClient.close` (one process per
+and crashes (fills, the balance, positions, new and closed orders at once; an amend alone, a
+quoting engine's every second, waits for the next change or the close: a run killed after an
+amend resumes that order at its previous price and size, and the engine cancels what a killed run
+left working); the client owns the account until :meth:`DryRunFuturesClient.close` (one process per
 paper account). Market data comes from one of two sources (``paper.market``):
 
 - ``sim``: the sim's synthetic market, driven by the injected clock: a ``WallClock`` (real time ×
@@ -374,19 +377,26 @@ class DryRunFuturesClient:
                              hint=f"simulated: {', '.join(self._symbols)}")
         return sym
 
-    def advance(self) -> list[Event]:
-        """Let the sim catch up with the clock; persists when the account changed."""
+    def advance(self, amended: str = "") -> list[Event]:
+        """Let the sim catch up with the clock; persists when the account changed.
+
+        Order ``amended`` (just amended) having a new price or size is not a change worth a save
+        of its own: it is saved with the next change (see the module docstring).
+        """
         events = self.exchange.advance()
         if events:
-            from bybit_mm.sim.models import BookEvent, TradeEvent
+            from bybit_mm.sim.models import BookEvent, OrderUpdate, TradeEvent
 
-            if any(not isinstance(e, (TradeEvent, BookEvent)) for e in events):
+            def passive(e: Event) -> bool:
+                return isinstance(e, (TradeEvent, BookEvent)) or (
+                    isinstance(e, OrderUpdate) and e.order.order_id == amended and e.order.status == "New")
+
+            if not all(map(passive, events)):
                 self.save()
         return events
 
-    def save(self, *, flush: bool = False) -> None:
-        """Write the account and each market's last mid/mark to the store (no-op without one);
-        ``flush`` (the last save) also writes what waits for the next change (see the store)."""
+    def save(self) -> None:
+        """Write the account and each market's last mid/mark to the store (no-op without one)."""
         if self.store is None or self._exchange is None:
             return
         from bybit_mm.sim.exchange import execution_state
@@ -395,7 +405,7 @@ class DryRunFuturesClient:
         state = ex.account_state(executions=False)
         state["market"] = ex.market_state()
         state = _merge_state(state, self._saved, ex.symbols)
-        self.store.write(state, [execution_state(e) for e in ex.executions_since(self._exec_seq)], flush=flush)
+        self.store.write(state, [execution_state(e) for e in ex.executions_since(self._exec_seq)])
         self._exec_seq = ex.execution_seq
 
     async def close(self) -> None:
@@ -403,7 +413,7 @@ class DryRunFuturesClient:
         try:
             if self._exchange is not None:
                 self.advance()
-                self.save(flush=True)
+                self.save()
         finally:
             if self.store is not None:
                 self.store.close()
@@ -581,7 +591,7 @@ class DryRunFuturesClient:
             o = self._sim(self.exchange.amend_order, symbol=self._symbol(symbol), order_id=order_id,
                           order_link_id=client_order_id, qty=None if qty is None else Decimal(str(qty)),
                           price=None if price is None else Decimal(str(price)))
-            self.advance()
+            self.advance(amended=o.order_id)
         finally:
             await self._answer()
         return order_info(o)

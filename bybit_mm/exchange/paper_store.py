@@ -9,11 +9,8 @@ account as of its last committed change (WAL survives a process crash; ``synchro
 only risks the last transactions on a power loss, as the engine's journal), and a write costs
 the same on the first hour of a run and the tenth day.
 
-Two kinds of change are not worth a transaction of their own and go with the next one (or the
-last save on close): the market's last prices, and an amend (a working order's new price or
-size; a quoting engine amends every second). Fills, the balance, positions, new and closed
-orders are written when they happen; a run killed after an amend resumes that order at its
-previous price and size (the engine cancels what a killed run left working).
+What the paper client saves is its choice: it does not save after an amend alone (see
+:mod:`~bybit_mm.exchange.paper_client`).
 
 An ``account.json`` left by an earlier version is read once, written into the database and
 renamed ``account.json.migrated``.
@@ -45,17 +42,9 @@ CREATE TABLE IF NOT EXISTS executions (seq INTEGER PRIMARY KEY AUTOINCREMENT, ex
 _META = ("paper_version", "version", "fee_tier", "id_salt", "id_seq", "ledger", "market", "ts_ms")
 #: Keys that change on every save without the account changing: written along with a real change.
 _PASSIVE = {"market", "ts_ms"}
-#: What an amend changes in a working order: written along with a real change too.
-_AMENDED = {"price", "qty", "updated_ms"}
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _amended(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
-    """Whether working order ``new`` is stored ``old`` with only a new price or size."""
-    return old is not None and old.keys() == new.keys() and all(
-        old[k] == v for k, v in new.items() if k not in _AMENDED)
 
 
 class PaperStore:
@@ -175,20 +164,18 @@ class PaperStore:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def write(self, state: dict[str, Any], executions: list[dict[str, Any]], *, flush: bool = False) -> bool:
+    def write(self, state: dict[str, Any], executions: list[dict[str, Any]]) -> bool:
         """Write what changed in ``state`` (its ``orders`` are every working order) and append
         ``executions``, in one transaction; returns whether anything was written.
 
-        Only the market's last prices (and the time), or amended orders, changing is not worth a
-        write: they go with the next real change; with ``flush`` (the last save) amends are
-        written now.
+        Only the market's last prices (and the time) changing is not worth a write: they go with
+        the next real change, or the last save on close.
         """
         changed = {k: state[k] for k in _META if k in state and self._meta.get(k) != state[k]}
         orders = {o["order_id"]: o for o in state.get("orders", [])}
-        upserts = [(oid, o) for oid, o in orders.items() if self._orders.get(oid) != o]
+        upserts = [(oid, _dumps(o)) for oid, o in orders.items() if self._orders.get(oid) != o]
         gone = [(oid,) for oid in self._orders if oid not in orders]
-        if not executions and not gone and set(changed) <= _PASSIVE and (
-                not upserts or (not flush and all(_amended(self._orders.get(oid), o) for oid, o in upserts))):
+        if not executions and not upserts and not gone and set(changed) <= _PASSIVE:
             return False
         db = self._connect()
         try:
@@ -200,7 +187,7 @@ class PaperStore:
                                    [(k, _dumps(v)) for k, v in changed.items()])
                 if upserts:
                     db.executemany("INSERT INTO orders (order_id, data) VALUES (?, ?) ON CONFLICT(order_id)"
-                                   " DO UPDATE SET data=excluded.data", [(oid, _dumps(o)) for oid, o in upserts])
+                                   " DO UPDATE SET data=excluded.data", upserts)
                 if gone:
                     db.executemany("DELETE FROM orders WHERE order_id=?", gone)
                 if executions:

@@ -36,7 +36,7 @@ def test_only_changes_are_written_and_the_history_stays_bounded(tmp_path: Path, 
     client = _client(path)
     writes: list[bool] = []
     real = client.store.write  # type: ignore[union-attr]
-    monkeypatch.setattr(client.store, "write", lambda *a, **k: writes.append(real(*a, **k)) or writes[-1])
+    monkeypatch.setattr(client.store, "write", lambda *a: writes.append(real(*a)) or writes[-1])
 
     async def trade() -> None:
         for i in range(30):
