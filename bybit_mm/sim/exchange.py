@@ -986,8 +986,9 @@ class SimExchange:
             if requeue:
                 self.queue.on_join(o, m.displayed_at(o.side, o.tick))
             self._rest(o)
-        self._events.append(OrderUpdate(o.view()))
-        return o.view()
+        view = o.view()
+        self._events.append(OrderUpdate(view))
+        return view
 
     def cancel_order(self, *, symbol: str, order_id: str = "", order_link_id: str = "") -> SimOrder:
         """Cancel a live order; 110001 if it is unknown or already closed when the request arrives."""

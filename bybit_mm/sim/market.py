@@ -687,17 +687,25 @@ class SyntheticMarket:
         """The current L2 book, ``depth`` non-empty levels a side."""
         depth = max(1, min(depth, self.book_levels))
         tick, step = self.tick, self.qty_step
-        avail = self._avail
+        growth, noise, scale = self._depth_growth, self._noise, self._scale
         sides: list[list[tuple[Decimal, Decimal]]] = []
-        for bid_side, touch, sign, eaten in ((True, self.bid_tick, -1, self._eaten_bid),
-                                             (False, self.ask_tick, 1, self._eaten_ask)):
+        for touch, sign, eaten, nominal, f in ((self.bid_tick, -1, self._eaten_bid, self._nominal_bid, self._bid_f),
+                                               (self.ask_tick, 1, self._eaten_ask, self._nominal_ask, self._ask_f)):
+            # What _avail computes, level by level from the touch outwards.
+            touch_f = self._touch_steps * f
             levels: list[tuple[Decimal, Decimal]] = []
             price = touch
             for _ in range(self.book_levels):
                 if len(levels) >= depth or price < 1:
                     break
-                q = avail(eaten, bid_side, price)
-                if q:
+                q = int(touch_f * (1.0 + growth * ((price - nominal) * sign))
+                        * noise[((price * 2654435761) >> 7) & (_NOISE_PRICES - 1)])
+                if q < 1:
+                    q = 1
+                e = eaten.get(price)
+                if e is not None:
+                    q = int(q - e * scale)
+                if q > 0:
                     levels.append((price * tick, q * step))
                 price += sign
             sides.append(levels)
