@@ -468,7 +468,9 @@ class SyntheticMarket:
             self.mark += alpha * (mid - self.mark)
             rate = self.funding_rate
             rate = rate + f_kappa * (f_mean - rate) + f_vol * fz[i]
-            self.funding_rate = min(cap, max(-cap, rate))
+            # min(cap, max(-cap, rate)) without the calls (as they pick: the first unless beaten)
+            rate = rate if rate > -cap else -cap
+            self.funding_rate = rate if rate < cap else cap
             self._bid_f = bidf[i]
             self._ask_f = askf[i]
             self._scale *= refill
@@ -483,7 +485,8 @@ class SyntheticMarket:
                 bid = 1
             self._nominal_bid = bid
             self._nominal_ask = ask = bid + spread
-            self._touch_steps = max(1.0, touch_notional / (mid * step_f))
+            touch = touch_notional / (mid * step_f)
+            self._touch_steps = touch if touch > 1.0 else 1.0
             if bid in eaten_bid or ask in eaten_ask:
                 self._retouch()
             else:
