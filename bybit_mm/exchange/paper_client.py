@@ -488,8 +488,7 @@ class DryRunFuturesClient:
             out = last_out[len(last_out) - kept:]
         else:
             out, new = [], len(trades)
-        out.extend(PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms, price=t.price, qty=t.qty,
-                               side=t.side) for t in reversed(trades[:new]))
+        out.extend(PublicTrade(t.trade_id, t.symbol, t.ts_ms, t.price, t.qty, t.side) for t in reversed(trades[:new]))
         self._last_trades = (trades, out)
         return list(out)
 
