@@ -1,7 +1,11 @@
 """Backtest data path on a 1,000,000-event BTCUSDT-like day in Bybit's own file formats.
 
 The feed: ``write_bybit_day`` (a seeded random walk, a 5-25-level book, deltas every 100 ms and
-trades) written as ``2026-01-01_BTCUSDT_ob500.data.zip`` and ``BTCUSDT2026-01-01.csv.gz``.
+trades that take liquidity: a print consumes the level it hits, larger ones walk the book, and
+bursts of sweeps move the price fast, so a quoting strategy gets filled) written as
+``2026-01-01_BTCUSDT_ob500.data.zip`` and ``BTCUSDT2026-01-01.csv.gz``. ``--dir`` keeps it between
+runs (a feed written by an older generator, whose prints never took liquidity, gives no fills: use
+a fresh directory).
 Figures, each from its own function:
 
 1. import: parse both files and write the columnar cache (``bybit_mm.data.cache.convert``), in a

@@ -3,8 +3,12 @@
 :func:`write_bybit_day` writes ``YYYY-MM-DD_SYMBOL_ob500.data.zip`` (one ``orderbook.500``
 message a line, a snapshot first, then deltas every 100 ms) and ``SYMBOLYYYY-MM-DD.csv.gz``
 (Bybit's trade columns, with the header) from a seeded random walk of a BTCUSDT-like book whose
-depth wanders between 5 and 25 levels a side. The lower-level writers take messages and trade
-rows as given, so a test can write exactly the lines it needs (a gap, a corrupt line...).
+depth wanders between 5 and 25 levels a side (every tick near the touch, sparser further out).
+Prints take liquidity as real ones do: a print at the best ask consumes what it takes of it, a
+larger one walks the levels (one trade row per level, at that level's price), and the book's next
+message shows the levels taken; now and then a burst of sweeps (an aggressive order taking most
+of a side, message after message) moves the price fast. The lower-level writers take messages
+and trade rows as given, so a test can write exactly the lines it needs (a gap, a corrupt line...).
 """
 
 from __future__ import annotations
@@ -110,6 +114,18 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
+#: Chance, per 100 ms book message, that a burst of sweeps starts, and its length in messages.
+_BURST_P = 1 / 300
+_BURST_MESSAGES = (2, 6)
+#: Chance that a print outside a burst is a large one (it walks a level or two).
+_LARGE_P = 0.1
+
+
+#: Levels a side on every tick from the touch; beyond them, levels sit on every ``_ROUND``-th tick.
+_DENSE = 10
+_ROUND = 10
+
+
 def _simulate(symbol: str, day: Date, n_events: int, seed: int, start_price: float, tick: float
               ) -> tuple[list[str], list[TradeRow]]:
     rng = random.Random(seed)
@@ -128,7 +144,12 @@ def _simulate(symbol: str, day: Date, n_events: int, seed: int, start_price: flo
     def wanted(side: int) -> set[int]:
         top = best_bid if side == 0 else best_bid + 1
         step = -1 if side == 0 else 1
-        return {top + step * i for i in range(depth[side])}
+        out = {top + step * i for i in range(min(depth[side], _DENSE))}
+        edge = top + step * (_DENSE - 1)
+        # Further out, resting size gathers on round prices (anchored to the grid, not the touch).
+        first = (edge // _ROUND + 1) * _ROUND if step > 0 else ((edge - 1) // _ROUND) * _ROUND
+        out.update(first + step * _ROUND * i for i in range(depth[side] - _DENSE))
+        return out
 
     for s in (0, 1):
         sides[s] = {p: size() for p in wanted(s)}
@@ -138,18 +159,51 @@ def _simulate(symbol: str, day: Date, n_events: int, seed: int, start_price: flo
                        [(price(p), f"{sides[1][p]:.3f}") for p in sorted(sides[1])], u, seq)]
     events = 1 + len(sides[0]) + len(sides[1])
     trades: list[TradeRow] = []
+    burst, burst_buy = 0, True
+
+    def take(buy: bool, qty: float, t: int, changes: list[dict[int, float]]) -> int:
+        """A print of ``qty`` taking the opposite side from its best level on: a trade row per level
+        it reaches; returns the rows written. The touch moves past what it emptied."""
+        nonlocal best_bid
+        s = 1 if buy else 0
+        book = sides[s]
+        stamp = f"{t // 1000}.{(t % 1000) * 10 + rng.randrange(10):04d}"
+        rows = 0
+        for p in sorted(book, reverse=not buy):
+            if qty <= 0.0005:
+                break
+            got = min(qty, book[p])
+            qty = round(qty - got, 3)
+            trades.append((stamp, "Buy" if buy else "Sell", f"{got:.3f}", price(p)))
+            rows += 1
+            left = round(book[p] - got, 3)
+            if left > 0:
+                book[p] = changes[s][p] = left
+            else:
+                del book[p]
+                changes[s][p] = 0.0
+        # The emptied levels are gone: the touch is the first level left (a 1-tick spread again).
+        if book:
+            best_bid = min(book) - 1 if buy else max(book)
+        return rows
+
     while events < n_events:
         ts += 100
         seq += rng.randint(1, 49)
+        changes: list[dict[int, float]] = [{}, {}]
         # Trades in the last 100 ms (about one message in two has some).
         for _ in range(_poisson(rng, 0.6)):
             buy = rng.random() < 0.5
-            t = ts - 100 + rng.randrange(100)
-            trades.append((f"{t // 1000}.{(t % 1000) * 10 + rng.randrange(10):04d}", "Buy" if buy else "Sell",
-                           f"{round(rng.expovariate(20) + 0.001, 3):.3f}",
-                           price(best_bid + 1 if buy else best_bid)))
-            events += 1
-        changes: list[dict[int, float]] = [{}, {}]
+            large = rng.random() < _LARGE_P
+            qty = round((rng.expovariate(1 / 2.0) if large else rng.expovariate(20)) + 0.001, 3)
+            events += take(buy, qty, ts - 100 + rng.randrange(100), changes)
+        if burst == 0 and rng.random() < _BURST_P:
+            burst, burst_buy = rng.randint(*_BURST_MESSAGES), rng.random() < 0.5
+        if burst:
+            # An aggressive order sweeping half to all of the side's visible size.
+            burst -= 1
+            side_size = sum(sides[1 if burst_buy else 0].values())
+            events += take(burst_buy, round(side_size * rng.uniform(0.5, 1.0), 3), ts - 1, changes)
         best_bid += rng.choice((-1, 0, 0, 0, 1))
         for s in (0, 1):
             depth[s] = min(25, max(5, depth[s] + rng.choice((-1, 0, 1))))

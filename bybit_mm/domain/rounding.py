@@ -80,3 +80,38 @@ def check_order(instrument: Instrument, qty: Decimal, price: Decimal) -> None:
     if notional < instrument.min_notional:
         raise OrderTooSmall(f"{sym}: order value {notional} USDT is below the minimum "
                             f"{instrument.min_notional} USDT", reason="min_notional", ret_code=110094)
+
+
+class GridDecimals:
+    """Whole ticks and lot steps as the exchange's Decimals (``tick x tick_size``, ``steps x qty_step``
+    on the step), each made once: hot paths work in integers and meet the same prices again and
+    again (one Decimal object per price also computes its hash once, for the memos keyed by it)."""
+
+    __slots__ = ("tick_size", "qty_step", "_prices", "_qtys")
+
+    #: Entries kept per table before it starts afresh.
+    LIMIT = 4096
+
+    def __init__(self, tick_size: Decimal, qty_step: Decimal) -> None:
+        self.tick_size = tick_size
+        self.qty_step = qty_step
+        self._prices: dict[int, Decimal] = {}
+        self._qtys: dict[int, Decimal] = {}
+
+    def price(self, ticks: int) -> Decimal:
+        """``ticks`` ticks as a price."""
+        got = self._prices.get(ticks)
+        if got is None:
+            if len(self._prices) >= self.LIMIT:
+                self._prices.clear()
+            got = self._prices[ticks] = self.tick_size * ticks
+        return got
+
+    def qty(self, steps: int) -> Decimal:
+        """``steps`` lot steps as a quantity, on the step."""
+        got = self._qtys.get(steps)
+        if got is None:
+            if len(self._qtys) >= self.LIMIT:
+                self._qtys.clear()
+            got = self._qtys[steps] = (self.qty_step * steps).quantize(self.qty_step)
+        return got

@@ -15,22 +15,21 @@ a clock: the same rows and settings give the same result, byte for byte.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from bybit_mm.domain.orders import Side
+from bybit_mm.domain.position import unrealized_pnl
 from bybit_mm.domain.rounding import round_qty
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.core import AccountView, StrategyCore
 from bybit_mm.engine.ledger import Ledger, book_executions
-from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget
+from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget, Working
 from bybit_mm.engine.snapshot import RunSummary, summarize
 from bybit_mm.errors import OrderRejected
 from bybit_mm.exchange.errors import error_for_ret_code
 from bybit_mm.exchange.paper_client import execution_info, order_info
-from bybit_mm.exchange.port import OrderInfo
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.latency import ConstantLatency, LatencyModel, latency_from_settings
 from bybit_mm.sim.replay import Request
@@ -135,6 +134,10 @@ class Backtest:
             latency=settings.latency, seed=settings.seed)
         self.core = StrategyCore(config, instrument, maker_fee=fees.maker, taker_fee=fees.taker)
         self.ledger = Ledger(config.symbol, settings.starting_balance)
+        # attribution: fed the touch while markouts wait for it; fills journaled with their markouts
+        self._att = self.ledger.attribution
+        self._att.on_done = journal.record_markouts if journal is not None else None
+        self._half_tick = float(instrument.tick_size) / 2
         self.budget = RateBudget(config.order_rate_per_s)
         self.counters = {"placed": 0, "amended": 0, "cancelled": 0, "rejected": 0, "errors": 0,
                          "reduces": 0, "liquidations": 0}
@@ -142,12 +145,19 @@ class Backtest:
         self.stop_reason: str | None = None
         self.started_ms = int(events["local_ts"][0]) // 1_000_000 if len(events) else 0
         self.ids = OrderIds(self.started_ms, prefix=ID_PREFIX)
-        self._working: list[OrderInfo] = []
-        #: Bumped by every order request and execution: cached views older than it are redone.
+        #: Our working orders as the core sees them, kept from the requests sent and the fills
+        #: (rebuilt from the exchange after a liquidation closed them), in the paper client's order.
+        self._working: list[Working] = []
+        self._created: dict[str, tuple[int, int]] = {}  # order id -> (created ms, -place sequence)
+        self._rebuild = False
+        #: Bumped by every execution (fills, funding, liquidation) and by every order request: a cached
+        #: account view older than them is redone (only its available balance after a request).
         self._version = 0
-        self._working_version = -1
+        self._orders_version = 0
+        self._account_orders = -1
         self._account: AccountView | None = None
-        self._account_key: tuple[Any, ...] | None = None
+        self._account_version = -1
+        self._isolated = config.margin_mode == "isolated"
         self._equity: list[tuple[int, float]] = []
         self._equity_every_ms = max(1, int(settings.equity_every_s * 1000))
         self._next_equity_ms = 0
@@ -224,6 +234,8 @@ class Backtest:
     def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
         """The touch reaches the strategy."""
         self.core.on_book(ts_ms, bid_tick, ask_tick)
+        if self._att.pending and bid_tick and ask_tick:  # attribution: markouts waiting for a later mid
+            self._att.on_mid(ts_ms, (bid_tick + ask_tick) * self._half_tick)
 
     def on_trade(self, ts_ms: int, price: float, buy: bool) -> None:
         """A print reaches the strategy (``buy``: the aggressor bought)."""
@@ -231,10 +243,15 @@ class Backtest:
 
     def on_execution(self, ex: SimExecution) -> None:
         """Book a fill, funding or liquidation as the async driver does (spread capture against
-        the mid of the last decision)."""
+        the replayed touch's mid at the execution)."""
         self._version += 1
-        book_executions(self.ledger, (execution_info(ex),), self.core.decision_mid, counters=self.counters,
-                        journal=self.journal)
+        b, a = self.exchange.bid_tick, self.exchange.ask_tick
+        book_executions(self.ledger, (execution_info(ex),), counters=self.counters, journal=self.journal,
+                        mid=(b + a) * self._half_tick if b and a else None)
+        if ex.exec_type == "Trade":
+            self._filled(ex.order_id, self.core.steps_of(ex.qty))
+        elif ex.exec_type != "Funding":
+            self._rebuild = True  # a liquidation closed our orders
 
     def decide(self, now_ms: int) -> list[Request]:
         """One decision: the core's actions as requests (within the order-rate budget)."""
@@ -269,80 +286,125 @@ class Backtest:
     def _account_view(self) -> AccountView:
         ex = self.exchange
         mark = ex.mark_decimal()
-        sym = self.config.symbol
-        pos = ex.ledger.positions[sym]
-        # Flat, the mark moves nothing but the view's mark (no uPnL, no position margin, no LP).
-        key = (mark if pos.qty else None, self._version)
+        pos = ex.ledger.positions[self.config.symbol]
         cached = self._account
-        if cached is not None and key == self._account_key:
-            return cached if cached.mark == mark else dataclasses.replace(cached, mark=mark)
+        if cached is not None and self._account_version == self._version and (not pos.qty or self._isolated):
+            # Our requests since moved the order margin, so the available balance, only.
+            available = cached.available if self._account_orders == self._orders_version else ex.available()
+            self._account_orders = self._orders_version
+            if cached.mark == mark and available is cached.available:
+                return cached
+            # Flat, the mark moves nothing but the view's mark (no uPnL, no position margin, no LP).
+            # An isolated position's margin is on its entry price and its liquidation price fixed:
+            # the mark moves its uPnL, so the equity, only (as the sim's wallet view computes it).
+            equity = cached.wallet_balance + unrealized_pnl(pos, mark) if pos.qty else cached.equity
+            self._account = AccountView(cached.position_qty, cached.entry_price, cached.liq_price,
+                                        cached.wallet_balance, equity, available, mark)
+            return self._account
+        sym = self.config.symbol
         w = ex.wallet()
         liq = ex.ledger.position_view(sym, mark, {sym: mark}).liq_price if pos.qty else None
         self._account = AccountView(position_qty=pos.qty, entry_price=pos.entry_price if pos.qty else ZERO,
                                     liq_price=liq, wallet_balance=w.wallet_balance, equity=w.equity,
                                     available=w.available_balance, mark=mark)
-        self._account_key = key
+        self._account_version, self._account_orders = self._version, self._orders_version
         return self._account
 
-    def _working_orders(self) -> list[OrderInfo]:
-        if self._working_version != self._version:
-            # As the paper client lists them: newest first, then stably by creation time.
-            views = [order_info(o) for o in reversed(self.exchange.open_orders())]
-            views.sort(key=lambda o: o.created_ms)
-            self._working = views
-            self._working_version = self._version
+    def _working_orders(self) -> list[Working]:
+        if self._rebuild:
+            self._rebuild = False
+            core = self.core
+            self._working = [core.working(o.side, o.price, o.qty - o.filled_qty, o.filled_qty, o.order_id)
+                             for o in self.exchange.open_orders() if not o.reduce_only]
+            self._created = {o.order_id: self._created.get(o.order_id, (o.created_ms, 0))
+                             for o in self.exchange.open_orders()}
+            self._working.sort(key=lambda w: self._created[w.ref])
         return self._working
+
+    def _find(self, order_id: str) -> int:
+        for i, w in enumerate(self._working):
+            if w.ref == order_id:
+                return i
+        return -1
+
+    def _filled(self, order_id: str, steps: int) -> None:
+        i = self._find(order_id)
+        if i < 0:
+            return
+        w = self._working[i]
+        if w.steps <= steps:
+            del self._working[i]
+        else:
+            self._working[i] = Working(w.side, w.tick, w.steps - steps, w.filled_steps + steps, w.ref)
+
+    def _rest(self, side: Side, tick: int, steps: int, order_id: str, created_ms: int) -> None:
+        # As the paper client lists them: by creation time, the newest first among equals.
+        self._created[order_id] = (created_ms, -self.ids.seq)
+        self._working.append(Working(side, tick, steps, 0, order_id))
+        self._working.sort(key=lambda w: self._created[w.ref])
 
     # -- requests -----------------------------------------------------------------------------
     def _request(self, a: Action, decided_ms: int) -> Request:
         if a.kind == "cancel":
             assert a.order is not None
-            order = a.order
-            return lambda t: self._cancel(order)
+            order_id = a.order.ref
+            return lambda t: self._cancel(order_id)
         if a.kind == "amend":
             return lambda t: self._amend(a, t, decided_ms)
-        return lambda t: self._place(a.side, a.price, a.qty, t)
+        return lambda t: self._place(a.side, a.tick, a.steps, t)  # type: ignore[arg-type]
 
     def _call(self, fn: Any, *args: Any) -> Any:
         """An exchange call; its rejection as the project's error (as the paper client raises it)."""
-        self._version += 1
+        self._orders_version += 1
         try:
             return fn(*args)
         except SimError as e:
             raise error_for_ret_code(e.ret_code, e.message) from e
 
-    def _place(self, side: Side, price: Decimal | None, qty: Decimal | None, now_ms: int) -> None:
-        assert price is not None and qty is not None
+    def _place(self, side: Side, tick: int, steps: int, now_ms: int) -> None:
         cid = self.ids.next("b" if side is Side.BUY else "a")
         try:
-            o = order_info(self._call(self.exchange.place_post_only, side, price, qty, cid))
+            o = self._call(self.exchange.place_ticks, side, tick, steps, cid)
         except OrderRejected:
             self.counters["rejected"] += 1
             return
         self.counters["placed"] += 1
-        if o.status in ("cancelled", "rejected"):
+        if o.status == "Cancelled":  # PostOnly: it would have taken
             self.counters["rejected"] += 1
+        else:
+            self._rest(side, tick, steps, o.order_id, o.created_ms)
         if self.journal is not None:
-            self.journal.record_order(o, now_ms)
+            self.journal.record_order(order_info(o.view()), now_ms)
 
     def _amend(self, a: Action, now_ms: int, decided_ms: int) -> None:
-        assert a.order is not None
+        assert a.order is not None and a.tick is not None and a.steps is not None
+        order_id = a.order.ref
         try:
-            o = self._call(self.exchange.amend, a.order.order_id, a.price, a.qty)
+            o = self._call(self.exchange.amend_ticks, order_id, a.tick, a.steps)
         except OrderRejected:
             # Amend impossible (the order filled or vanished meanwhile): cancel and replace.
-            self._cancel(a.order)
-            remaining = (a.qty or ZERO) - a.order.filled_qty
+            self._cancel(order_id)
+            remaining = a.steps - a.order.filled_steps
             if remaining > 0 and self.budget.try_take("create", decided_ms):
-                self._place(a.side, a.price, remaining, now_ms)
+                self._place(a.side, a.tick, remaining, now_ms)
             return
         self.counters["amended"] += 1
+        i = self._find(order_id)
+        if i >= 0:
+            if o.status == "Cancelled":  # PostOnly: it would have taken
+                del self._working[i]
+            else:
+                w = self._working[i]
+                self._working[i] = Working(w.side, a.tick, a.steps - w.filled_steps, w.filled_steps, w.ref)
         if self.journal is not None:
-            self.journal.record_order(order_info(o), now_ms)
+            self.journal.record_order(order_info(o.view()), now_ms)
 
-    def _cancel(self, order: OrderInfo) -> None:
+    def _cancel(self, order_id: str) -> None:
+        i = self._find(order_id)
+        if i >= 0:
+            del self._working[i]
         try:
-            o = self._call(self.exchange.cancel, order.order_id)
+            o = self._call(self.exchange.cancel, order_id)
         except OrderRejected:
             return  # already gone (filled or cancelled)
         self.counters["cancelled"] += 1

@@ -10,8 +10,10 @@ Drivers feed it events and act on what it answers; it never reads a clock, a soc
   the quotes are shaped to the instrument and reconciled with the working orders into the
   fewest order actions (amend first).
 
-The hot path (book and trade events) is integer ticks and floats; Decimals appear only in
-:meth:`decide`, where prices and sizes leave for an exchange. The async driver
+The hot path is integer ticks, lot steps and floats, decisions included: the touch, the quotes,
+the working orders (:class:`~bybit_mm.engine.reconcile.Working`) and the order actions are ticks
+and steps; the risk guard decides on floats and leaves a decision near a boundary to the exact
+Decimals of the account. Drivers make the exchange's Decimals when they send an action. The async driver
 (:class:`~bybit_mm.engine.trader.LiveTrader`, for ``live`` and ``paper``) and the backtest driver
 (:mod:`bybit_mm.engine.backtest`) run this one object, so both trade one strategy.
 
@@ -26,26 +28,27 @@ decision every ``interval_s`` always did.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 from decimal import ROUND_CEILING, Decimal
+from typing import NamedTuple
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.rounding import round_qty
 from bybit_mm.engine.config import EngineConfig
-from bybit_mm.engine.reconcile import Action, Target, plan_actions
-from bybit_mm.engine.risk import RiskDecision, RiskGuard, RiskInputs
-from bybit_mm.exchange.port import OrderInfo
+from bybit_mm.engine.reconcile import Action, Target, Working, plan_actions
+from bybit_mm.engine.risk import RiskDecision, RiskGuard
 from bybit_mm.quoting.estimators import IntensityEstimator, IntensityFit, VolatilityEstimator
 from bybit_mm.quoting.models import Quote, model_for, quote_in_bps
 from bybit_mm.quoting.orders import shape_ticks
 
 ZERO = Decimal(0)
-_NO_TARGETS: dict[Side, Target | None] = {Side.BUY: None, Side.SELL: None}
+_WARMING_UP = ("estimators warming up",)
+#: Within this (relative) of the lowest distance to liquidation so far, the exact one is looked at.
+_CLOSE = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class AccountView:
+class AccountView(NamedTuple):
     """What the core must know of the account at a decision (Decimals, as an exchange reports)."""
 
     position_qty: Decimal
@@ -57,8 +60,7 @@ class AccountView:
     mark: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The core's answer: order actions to send, an emergency reduction, or a stop."""
 
     actions: list[Action]
@@ -98,7 +100,6 @@ class StrategyCore:
         self._mid_f: float | None = None
         self._ref: float | None = None
         self._ref_ms = 0
-        self.decision_mid: Decimal | None = None
         self.sigma: float | None = None
         self.fit: IntensityFit | None = None
         self.min_liq: Decimal | None = None
@@ -111,9 +112,11 @@ class StrategyCore:
         self._min_value_units = int((instrument.min_notional / (self.tick * step)).to_integral_value(
             rounding=ROUND_CEILING))
         self._order_qty: dict[Decimal, Decimal] = {}
-        self._qty_of_steps: dict[int, Decimal] = {}
-        self._price_of_ticks: dict[int, Decimal] = {}
         self._steps_of_qty: dict[Decimal, int] = {}
+        self._mids: dict[int, tuple[Decimal, float]] = {}
+        self._q: dict[tuple[int, int], float] = {}
+        #: Margin one tick x one step of a working order holds (float).
+        self._margin_per_unit = self.tick_f * float(step) / float(config.leverage)
 
     # -- events -------------------------------------------------------------------------------
     def on_book(self, ts_ms: int, bid_tick: int, ask_tick: int) -> None:
@@ -176,37 +179,48 @@ class StrategyCore:
     def mid(self, fallback: Decimal) -> Decimal:
         """The touch's mid (exact: ticks times the tick), or ``fallback`` when a side is empty."""
         if self.bid_tick > 0 and self.ask_tick > 0:
-            return (self.bid_tick + self.ask_tick) * self.tick / 2
+            return self._mid_of(self.bid_tick + self.ask_tick)[0]
         return fallback
 
-    def decide(self, now_ms: int, account: AccountView, working: list[OrderInfo]) -> Decision:
+    def _mid_of(self, ticks2: int) -> tuple[Decimal, float]:
+        """The mid of a touch whose ticks add up to ``ticks2``: exact, and as a float."""
+        got = self._mids.get(ticks2)
+        if got is None:
+            if len(self._mids) >= 4096:
+                self._mids.clear()
+            mid = ticks2 * self.tick / 2
+            got = self._mids[ticks2] = (mid, float(mid))
+        return got
+
+    def decide(self, now_ms: int, account: AccountView, working: Sequence[Working]) -> Decision:
         """Sample the estimators, judge the risk, quote, and plan the actions for ``working``
         (our open non-reduce-only orders) at engine time ``now_ms``."""
-        cfg = self.config
-        mid = self.mid(account.mark)
         has_book = self.bid_tick > 0 and self.ask_tick > 0
-        self.sample(self.book_ts_ms or now_ms, float(mid), now_ms)
-        qty = account.position_qty
-        decision = self.guard.evaluate(RiskInputs(
-            now_ms=now_ms, market_ts_ms=self.book_ts_ms if has_book else None, mark=account.mark,
-            position_qty=qty, entry_price=account.entry_price, liq_price=account.liq_price,
-            wallet_balance=account.wallet_balance, equity=account.equity, available=account.available))
-        if decision.liq_distance_pct is not None:
-            self.min_liq = (decision.liq_distance_pct if self.min_liq is None
-                            else min(self.min_liq, decision.liq_distance_pct))
-        quote, targets, notes = self._targets(now_ms, mid, account, decision, working)
+        if has_book:
+            mid, mid_f = self._mid_of(self.bid_tick + self.ask_tick)
+        else:
+            mid = account.mark
+            mid_f = float(mid)
+        self.sample(self.book_ts_ms or now_ms, mid_f, now_ms)
+        decision = self.guard.judge(now_ms, self.book_ts_ms if has_book else None, account)
+        d_f = decision.liq_distance_f
+        if d_f is not None and (self.min_liq is None or d_f <= float(self.min_liq) + _CLOSE * max(abs(d_f), 1.0)):
+            d_pct = decision.liq_distance_pct
+            if self.min_liq is None or d_pct < self.min_liq:  # type: ignore[operator]
+                self.min_liq = d_pct
+        quote, buy, sell, notes = self._targets(now_ms, mid, mid_f, account, decision, working)
         kill = decision.kill_reason
         if kill:
-            targets = _NO_TARGETS
-        actions = plan_actions(targets, working, tick=self.tick, requote_ticks=cfg.requote_ticks)
+            buy = sell = None
+        actions = plan_actions(buy, sell, working, requote_ticks=self.config.requote_ticks)
         reduce = None
-        if decision.reduce_qty > 0 and decision.reduce_side is not None and not decision.stale:
-            reduce = (decision.reduce_side, min(decision.reduce_qty, abs(qty)))
-        self.decision_mid = mid
+        if decision.reduce_side is not None and decision.reduce_qty > 0 and not decision.stale:
+            reduce = (decision.reduce_side, min(decision.reduce_qty, abs(account.position_qty)))
         status = ("stopping" if kill else "stale data" if decision.stale
                   else "reducing" if decision.liq_level == "danger"
                   else "warming up" if quote is None else "quoting")
-        return Decision(actions, mid, quote, decision, tuple(notes) + decision.notes, reduce, kill, status)
+        return Decision(actions, mid, quote, decision, notes + decision.notes if decision.notes else notes, reduce,
+                        kill, status)
 
     def order_qty(self, mid: Decimal) -> Decimal:
         """The quote size: ``order_notional / mid`` on the step, at least the exchange minimums."""
@@ -235,7 +249,8 @@ class StrategyCore:
         self._fit_ms = now_ms
         return self.intensity.fit()
 
-    def _steps(self, qty: Decimal) -> int:
+    def steps_of(self, qty: Decimal) -> int:
+        """``qty`` in whole lot steps."""
         memo = self._steps_of_qty
         got = memo.get(qty)
         if got is None:
@@ -244,69 +259,82 @@ class StrategyCore:
             got = memo[qty] = int(qty / self.instrument.qty_step)
         return got
 
-    def _targets(self, now_ms: int, mid: Decimal, account: AccountView, decision: RiskDecision,
-                 working: list[OrderInfo]) -> tuple[Quote | None, dict[Side, Target | None], list[str]]:
+    def _inventory(self, qty: Decimal, oq: Decimal) -> float:
+        """q, the position in quote sizes (``qty / oq`` as a float; the same for the same steps)."""
+        key = (self.steps_of(qty), self.steps_of(oq))
+        got = self._q.get(key)
+        if got is None:
+            if len(self._q) >= 4096:
+                self._q.clear()
+            got = self._q[key] = float(qty / oq) if qty else 0.0
+        return got
+
+    def _targets(self, now_ms: int, mid: Decimal, mid_f: float, account: AccountView, decision: RiskDecision,
+                 working: Sequence[Working]) -> tuple[Quote | None, Target | None, Target | None, tuple[str, ...]]:
         cfg = self.config
         sigma = self.vol.sigma()
         fit = self._intensity_fit(now_ms)
         self.sigma, self.fit = sigma, fit
         if sigma is None or fit is None:
-            return None, _NO_TARGETS, ["estimators warming up"]
+            return None, None, None, _WARMING_UP
         qty = account.position_qty
         oq = self.order_qty(mid)
-        q = float(qty / oq) if qty else 0.0
+        q = self._inventory(qty, oq)
+        position_steps = self.steps_of(qty)
         # In basis points of the mid, so the profile's gamma means the same on every symbol.
-        quote = quote_in_bps(self.model, float(mid), q, sigma, cfg.gamma, fit.k, fit.A, cfg.horizon_s)
-        shaped = shape_ticks(quote, tick=self.tick_f, order_steps=self._steps(oq), position_steps=self._steps(qty),
-                             max_position_steps=self._steps(decision.max_position),
+        quote = quote_in_bps(self.model, mid_f, q, sigma, cfg.gamma, fit.k, fit.A, cfg.horizon_s)
+        shaped = shape_ticks(quote, tick=self.tick_f, order_steps=self.steps_of(oq), position_steps=position_steps,
+                             max_position_steps=decision.max_position_steps,
                              best_bid_tick=self.bid_tick or None, best_ask_tick=self.ask_tick or None,
                              maker_fee=self._maker_fee_f, min_steps=self._min_steps)
-        notes = list(shaped.notes)
-        targets: dict[Side, Target | None] = {}
+        notes = shaped.notes
+        allow = decision.allow
+        held: dict[Side, int] | None = None
+        targets: list[Target | None] = []
         for side, ticks, steps in ((Side.BUY, shaped.bid_tick, shaped.bid_steps),
                                    (Side.SELL, shaped.ask_tick, shaped.ask_steps)):
-            if ticks is None or steps is None or not decision.allow[side]:
-                targets[side] = None
+            if ticks is None or steps is None or not allow[side]:
+                targets.append(None)
                 continue
             if steps * ticks < self._min_value_units:
-                targets[side] = None
-                notes.append(f"{side.value.lower()}: below the minimum order value")
+                targets.append(None)
+                notes += (f"{side.value.lower()}: below the minimum order value",)
                 continue
-            price = self._tick_price(ticks)
-            size = self._step_qty(steps)
-            ok, why = self.guard.order_is_safe(side, price, size, position_qty=qty,
-                                               entry_price=account.entry_price, mark=account.mark,
-                                               available=account.available + working_margin(working, side, cfg.leverage),
-                                               fee_rate=self.taker_fee)
+            if held is None:
+                # Our working orders will be amended: the margin they hold is available to them.
+                held = {Side.BUY: 0, Side.SELL: 0}
+                for o in working:
+                    held[o.side] += o.tick * o.steps
+                available_f = float(account.available)
+            ok, why = self.guard.order_is_safe_ticks(
+                side, ticks, steps, position_steps, account, available_f + held[side] * self._margin_per_unit,
+                lambda side=side: account.available + self._working_margin(working, side),  # type: ignore[misc]
+                self.taker_fee)
             if not ok:
-                targets[side] = None
-                notes.append(f"{side.value.lower()}: {why}")
+                targets.append(None)
+                notes += (f"{side.value.lower()}: {why}",)
                 continue
-            targets[side] = Target(side, price, size)
-        return quote, targets, notes
+            targets.append(Target(side, ticks, steps))
+        return quote, targets[0], targets[1], notes
 
-    def _tick_price(self, ticks: int) -> Decimal:
-        # One Decimal per price (its hash computed once: the guard's memo is keyed by it).
-        memo = self._price_of_ticks
-        got = memo.get(ticks)
-        if got is None:
-            if len(memo) >= 4096:
-                memo.clear()
-            got = memo[ticks] = self.tick * ticks
-        return got
+    def _working_margin(self, working: Sequence[Working], side: Side) -> Decimal:
+        """Margin our working orders on ``side`` hold (exact)."""
+        guard, leverage = self.guard, self.config.leverage
+        total = ZERO
+        for o in working:
+            if o.side is side:
+                total += guard.price_of(o.tick) * guard.qty_of(o.steps) / leverage
+        return total
 
-    def _step_qty(self, steps: int) -> Decimal:
-        got = self._qty_of_steps.get(steps)
-        if got is None:
-            step = self.instrument.qty_step
-            got = self._qty_of_steps[steps] = (step * steps).quantize(step)
-        return got
+    def price_of(self, tick: int) -> Decimal:
+        """``tick`` ticks as the exchange's price."""
+        return self.guard.price_of(tick)
 
+    def qty_of(self, steps: int) -> Decimal:
+        """``steps`` lot steps as the exchange's quantity."""
+        return self.guard.qty_of(steps)
 
-def working_margin(working: list[OrderInfo], side: Side, leverage: Decimal) -> Decimal:
-    """Margin our working orders on ``side`` hold: they will be amended, so it is available to them."""
-    total = ZERO
-    for o in working:
-        if o.side is side:
-            total += (o.price or ZERO) * o.remaining_qty / leverage
-    return total
+    def working(self, side: Side, price: Decimal | None, remaining: Decimal, filled: Decimal, ref: object) -> Working:
+        """An exchange's order (Decimals) as the core's working order (ticks, steps)."""
+        tick = int((price / self.tick).to_integral_value()) if price is not None else 0
+        return Working(side, tick, self.steps_of(remaining), self.steps_of(filled), ref)

@@ -30,6 +30,8 @@ from bybit_mm.exchange.port import Execution, OrderInfo
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from bybit_mm.engine.attribution import FillMarkouts
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, network TEXT NOT NULL,
@@ -54,7 +56,10 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: Columns added since the first schema: (table, column, declaration).
 _ADDED_COLUMNS = (("fills", "exec_type", "TEXT NOT NULL DEFAULT 'trade'"), ("funding", "exec_id", "TEXT"),
-                  ("runs", "kind", "TEXT"))
+                  ("runs", "kind", "TEXT"), ("fills", "markout_1s_bps", "REAL"), ("fills", "markout_10s_bps", "REAL"),
+                  ("fills", "markout_60s_bps", "REAL"))
+#: The horizons (s) of the fills' journaled markouts (the engine's attribution resolves them).
+MARKOUT_HORIZONS_S = (1, 10, 60)
 #: What a run traded against: the paper account, a replayed market, or an exchange.
 KINDS = ("paper", "live", "backtest")
 
@@ -171,13 +176,21 @@ class Journal:
              now_ms, now_ms))
 
     def record_fill(self, ex: Execution, mid: Decimal | None) -> None:
-        """Insert a fill (idempotent on :func:`~bybit_mm.engine.ledger.fill_key`)."""
+        """Insert a fill with the mid at its time (idempotent on :func:`~bybit_mm.engine.ledger.fill_key`)."""
         self.db.execute(
             "INSERT OR IGNORE INTO fills (fill_key, exec_id, run_id, order_id, client_order_id, symbol, side,"
             " price, qty, fee, is_maker, ts_ms, mid, exec_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (fill_key(ex), ex.exec_id, self.run_id, ex.order_id, ex.client_order_id, ex.symbol, ex.side.value,
              str(ex.price), str(ex.qty), str(ex.fee), int(ex.is_maker), ex.ts_ms,
              None if mid is None else str(mid), ex.exec_type))
+
+    def record_markouts(self, fill: FillMarkouts) -> None:
+        """A journaled fill's markouts (bps; NULL: unresolved), once the engine has resolved them."""
+        if fill.key is None:
+            return
+        m = fill.markouts_bps
+        self.db.execute("UPDATE fills SET markout_1s_bps=?, markout_10s_bps=?, markout_60s_bps=? WHERE fill_key=?",
+                        (*(m.get(h) for h in MARKOUT_HORIZONS_S), fill.key))
 
     def record_funding(self, symbol: str, ts_ms: int, amount_paid: Decimal, exec_id: str = "") -> None:
         """A funding settlement (positive: paid), by its execution id."""
@@ -214,7 +227,8 @@ class Journal:
     # -- reading back -----------------------------------------------------------------------
     def fills(self, symbol: str | None = None, *, run_ids: Collection[int] | None = None,
               ) -> list[tuple[Execution, Decimal | None]]:
-        """Every journaled fill (oldest first) with the mid the engine saw; of ``symbol`` and of the
+        """Every journaled fill (oldest first) with the mid at the fill (journals from before the
+        engine's attribution: the mid of its last decision; None for a forced close); of ``symbol`` and of the
         runs ``run_ids`` when given."""
         where, args = _where(symbol, run_ids)
         sql = ("SELECT exec_id, order_id, client_order_id, symbol, side, price, qty, fee, is_maker, ts_ms,"
@@ -223,6 +237,20 @@ class Journal:
         return [(Execution(r[0], r[1] or "", r[2] or "", r[3], Side(r[4]), Decimal(r[5]), Decimal(r[6]),
                            Decimal(r[7]), bool(r[8]), int(r[9]), r[11] or "trade"), _dec(r[10]))
                 for r in rows]
+
+    def fill_markouts(self, symbol: str | None = None, *, run_ids: Collection[int] | None = None,
+                      ) -> dict[str, dict[int, float | None]]:
+        """The engine's markouts (bps by horizon, None: unresolved) of the journaled fills that have
+        them, by exec id (journals from before them have none)."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(fills)")}
+        if "markout_60s_bps" not in have:
+            return {}
+        where, args = _where(symbol, run_ids)
+        cols = ", ".join(f"markout_{h}s_bps" for h in MARKOUT_HORIZONS_S)
+        cond = " OR ".join(f"markout_{h}s_bps IS NOT NULL" for h in MARKOUT_HORIZONS_S)
+        where = f"{where} AND ({cond})" if where else f" WHERE {cond}"
+        rows = self.db.execute(f"SELECT exec_id, {cols} FROM fills{where}", args).fetchall()
+        return {r[0]: dict(zip(MARKOUT_HORIZONS_S, r[1:])) for r in rows}
 
     def orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """Every journaled order as a dict."""

@@ -1,9 +1,10 @@
 """The engine's own books: fills replayed through the domain's position math.
 
 Kept independently of the exchange's wallet so the accounting invariant can be checked:
-``equity = starting balance + realised + unrealised - fees - funding``. Each fill's spread
-capture is measured against the mid the engine saw when it decided (``(mid - price) x qty`` for a
-buy, ``(price - mid) x qty`` for a sell); inventory PnL is the rest of the trading PnL.
+``equity = starting balance + realised + unrealised - fees - funding``. Our quotes' fills also go
+to the ledger's :class:`~bybit_mm.engine.attribution.Attribution` (spread capture against the mid
+at the fill, markouts, adverse selection); :func:`~bybit_mm.engine.snapshot.pnl_split` splits the
+trading PnL with it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import Position, apply_fill, unrealized_pnl
+from bybit_mm.engine.attribution import Attribution
 from bybit_mm.exchange.port import Execution
 
 ZERO = Decimal(0)
@@ -93,10 +95,11 @@ class Ledger:
     maker_fills: int = 0
     volume: Decimal = ZERO
     notional: Decimal = ZERO
-    spread_capture: Decimal = ZERO
     funding: Decimal = ZERO
     max_abs_position: Decimal = ZERO
     seen: SeenIds = field(default_factory=SeenIds)
+    #: Spread capture and markouts of our quotes' fills (fed by :func:`book_executions`).
+    attribution: Attribution = field(default_factory=Attribution)
 
     def __post_init__(self) -> None:
         self.position = Position.flat(self.symbol)
@@ -111,7 +114,7 @@ class Ledger:
         """Fees paid (negative: rebates received)."""
         return self.position.fees_paid
 
-    def apply(self, ex: Execution, mid: Decimal | None) -> bool:
+    def apply(self, ex: Execution) -> bool:
         """Book one execution (ignored if already seen); returns True when it was new.
 
         A funding execution goes to :attr:`funding`; every other type (trade, liquidation, ADL,
@@ -139,8 +142,6 @@ class Ledger:
             self.maker_fills += 1
         self.volume += ex.qty
         self.notional += ex.qty * ex.price
-        if mid is not None:
-            self.spread_capture += (mid - ex.price) * ex.qty * ex.side.sign
         self.max_abs_position = max(self.max_abs_position, abs(self.position.qty))
         return True
 
@@ -153,18 +154,22 @@ class Ledger:
         return (self.starting_balance + self.realized_pnl + self.unrealized(mark) - self.fees
                 - self.funding)
 
-    def inventory_pnl(self, mark: Decimal) -> Decimal:
-        """Trading PnL not explained by spread capture: what holding inventory made or lost."""
-        return self.realized_pnl + self.unrealized(mark) - self.spread_capture
 
-
-def book_executions(ledger: Ledger, execs: Iterable[Execution], mid: Decimal | None, *, counters: dict[str, int],
-                    journal: Any = None) -> None:
+def book_executions(ledger: Ledger, execs: Iterable[Execution], *, counters: dict[str, int],
+                    journal: Any = None, mid: float | None = None) -> None:
     """Book executions (each once, by exec id): fills and forced closes into the position, funding
-    into funding; count liquidations; journal what was new (``journal``: an engine Journal)."""
+    into funding; count liquidations; journal what was new (``journal``: an engine Journal).
+
+    Our quotes' fills go to the ledger's attribution, at ``mid`` when the driver knows the mid at
+    the fill (else the latest mid the attribution saw at or before the fill's time); a forced
+    close (liquidation, ADL, settlement) is inventory, not spread."""
+    att = ledger.attribution
     for ex in execs:
-        # Spread capture is measured for our own quotes' fills only; a forced close is inventory.
-        if ledger.apply(ex, mid if ex.exec_type == "trade" else None):
+        if ledger.apply(ex):
+            fill_mid = None
+            if ex.exec_type == "trade":
+                fill_mid = att.on_fill(ex.ts_ms, ex.side.sign, float(ex.price), float(ex.qty), float(ex.fee),
+                                       ex.is_maker, ex.exec_id, mid)
             if log.isEnabledFor(logging.INFO):
                 log.info("%s: %s %s %s @ %s, fee %s (position %s)", ex.exec_type, ex.side.value, ex.qty,
                          ex.symbol, ex.price, ex.fee, ledger.position.qty)
@@ -177,7 +182,7 @@ def book_executions(ledger: Ledger, execs: Iterable[Execution], mid: Decimal | N
                 if ex.is_funding:
                     journal.record_funding(ex.symbol, ex.ts_ms, ex.fee, ex.exec_id)
                 else:
-                    journal.record_fill(ex, mid)
+                    journal.record_fill(ex, None if fill_mid is None else Decimal(f"{fill_mid:.12g}"))
 
 
 def fill_key(ex: Execution) -> str:

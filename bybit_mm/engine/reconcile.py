@@ -4,74 +4,95 @@ Per side the engine keeps at most one working quote. A target that moved at leas
 ``requote_ticks`` ticks (or changed size) is reached by AMENDING the working order (one request,
 keeps the order id); a new order is placed only when there is nothing to amend, and orders are
 cancelled when a side must not be quoted or there are extras (e.g. left by a retried create).
-Reduce-only orders belong to the risk guard and are left alone here.
+Reduce-only orders belong to the risk guard; drivers leave them out of the working orders.
+
+Everything here is integer ticks and lot steps; the drivers turn an action into the exchange's
+Decimals (price ``tick x tick_size``, quantity ``steps x qty_step``) when they send it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
 from bybit_mm.domain.orders import Side
-from bybit_mm.exchange.port import OrderInfo
 
 ActionKind = Literal["place", "amend", "cancel"]
 
 
-@dataclass(frozen=True)
-class Target:
-    """A quote the engine wants resting: price on the tick, total qty (rounded to the step)."""
+class Working(NamedTuple):
+    """One of our working (open, not reduce-only) orders as the core sees it."""
 
     side: Side
-    price: Decimal
-    qty: Decimal
+    #: Price in ticks.
+    tick: int
+    #: What is left to fill, in lot steps.
+    steps: int
+    #: What has filled, in lot steps.
+    filled_steps: int
+    #: The driver's handle on the order (the async driver: its OrderInfo; the backtest: its id).
+    ref: Any
 
 
-@dataclass(frozen=True)
-class Action:
-    """One request to send. ``order`` is the working order acted on (amend, cancel)."""
+class Target(NamedTuple):
+    """A quote the engine wants resting: price in ticks, size in lot steps."""
+
+    side: Side
+    tick: int
+    steps: int
+
+
+class Action(NamedTuple):
+    """One request to send. ``order`` is the working order acted on (amend, cancel).
+
+    ``tick``: the price in ticks (place, amend); ``steps``: the order's TOTAL size in lot steps
+    (place: the target's; amend: what already filled plus the wanted remainder)."""
 
     kind: ActionKind
     side: Side
-    price: Decimal | None = None
-    qty: Decimal | None = None
-    order: OrderInfo | None = None
+    tick: int | None = None
+    steps: int | None = None
+    order: Working | None = None
     reason: str = ""
 
 
-def _side_plan(side: Side, target: Target | None, working: list[OrderInfo], tick: Decimal,
-               requote_ticks: int) -> list[Action]:
+def _side_plan(side: Side, target: Target | None, working: list[Working], requote_ticks: int) -> list[Action]:
     if target is None:
         return [Action("cancel", side, order=o, reason="side not quoted") for o in working]
     if not working:
-        return [Action("place", side, target.price, target.qty, reason="new quote")]
-    if len(working) == 1 and working[0].price == target.price and working[0].remaining_qty == target.qty:
-        return []  # already there
+        return [Action("place", side, target.tick, target.steps, reason="new quote")]
     # Keep the order closest to the target, cancel the rest.
-    keep = min(working, key=lambda o: abs((o.price or Decimal(0)) - target.price))
+    keep = min(working, key=lambda o: abs(o.tick - target.tick))
     actions = [Action("cancel", side, order=o, reason="extra order") for o in working if o is not keep]
-    moved_ticks = abs((keep.price or Decimal(0)) - target.price) / tick
-    move = moved_ticks > 0 and moved_ticks >= requote_ticks
-    resized = keep.remaining_qty != target.qty
+    moved = abs(keep.tick - target.tick)
+    move = moved > 0 and moved >= requote_ticks
+    resized = keep.steps != target.steps
     if move or resized:
         # Amend takes the order's new TOTAL qty: what already filled plus the wanted remainder.
-        actions.append(Action("amend", side, target.price if move else keep.price,
-                              keep.filled_qty + target.qty, order=keep,
-                              reason="requote" if move else "resize"))
+        actions.append(Action("amend", side, target.tick if move else keep.tick, keep.filled_steps + target.steps,
+                              order=keep, reason="requote" if move else "resize"))
     return actions
 
 
-def plan_actions(targets: dict[Side, Target | None], working: list[OrderInfo], *, tick: Decimal,
+def plan_actions(buy: Target | None, sell: Target | None, working: Sequence[Working], *,
                  requote_ticks: int) -> list[Action]:
-    """The actions that turn ``working`` (our open non-reduce-only orders) into ``targets``.
+    """The actions that turn ``working`` (our open non-reduce-only orders) into the targets
+    ``buy`` and ``sell`` (None: that side is not quoted).
 
     Cancels come first (they free margin and can never hurt), then amends, then new orders.
     """
     actions: list[Action] = []
-    for side in (Side.BUY, Side.SELL):
-        mine = [o for o in working if o.side is side and not o.reduce_only and o.is_open]
-        actions.extend(_side_plan(side, targets.get(side), mine, tick, requote_ticks))
+    bids: list[Working] = []
+    asks: list[Working] = []
+    for o in working:
+        (bids if o.side is Side.BUY else asks).append(o)
+    for side, target, mine in ((Side.BUY, buy, bids), (Side.SELL, sell, asks)):
+        if (target is not None and len(mine) == 1 and mine[0].tick == target.tick
+                and mine[0].steps == target.steps):
+            continue  # already there
+        if target is None and not mine:
+            continue
+        actions.extend(_side_plan(side, target, mine, requote_ticks))
     if len(actions) < 2:
         return actions
     return sorted(actions, key=lambda a: _ACTION_ORDER[a.kind])

@@ -11,13 +11,16 @@ stages re-arm once ``d`` is back above the trigger.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.margin import LiquidationInfo, isolated_liquidation, liquidation_distance
 from bybit_mm.domain.orders import PositionSide, Side
-from bybit_mm.domain.rounding import round_qty
+from bybit_mm.domain.rounding import GridDecimals, round_qty
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.errors import RiskLimitError
 
@@ -40,21 +43,66 @@ class RiskInputs:
     available: Decimal
 
 
-@dataclass(frozen=True)
 class RiskDecision:
-    """The guard's verdict for one iteration."""
+    """The guard's verdict for one iteration.
 
-    max_position: Decimal
-    allow: dict[Side, bool]
-    reduce_qty: Decimal
-    reduce_side: Side | None
-    kill_reason: str | None
-    stale: bool
-    liq_distance_pct: Decimal | None
-    entry_liq_distance_pct: Decimal | None
-    liq_level: str
-    drawdown_pct: Decimal
-    notes: tuple[str, ...] = ()
+    The position limit is kept in lot steps (``max_position_steps``; ``max_position`` is its
+    Decimal) and the distances to liquidation are exact Decimals computed when first read (the
+    float ``liq_distance_f`` is always there): a backtest reads them rarely.
+    """
+
+    __slots__ = ("max_position_steps", "qty_step", "allow", "reduce_qty", "reduce_side", "kill_reason", "stale",
+                 "liq_level", "drawdown_pct", "notes", "liq_distance_f", "_liq", "_d_pct", "_d_entry_pct")
+
+    def __init__(self, *, max_position_steps: int, qty_step: Decimal, allow: dict[Side, bool],
+                 reduce_qty: Decimal = ZERO, reduce_side: Side | None = None, kill_reason: str | None = None,
+                 stale: bool = False, liq_level: str = "flat", drawdown_pct: Decimal = ZERO,
+                 notes: tuple[str, ...] = (), liq: tuple[PositionSide, Decimal, Decimal, Decimal] | None = None,
+                 liq_distance_f: float | None = None, exact: tuple[Decimal, Decimal] | None = None) -> None:
+        self.max_position_steps = max_position_steps
+        self.qty_step = qty_step
+        #: Whether each side may be quoted (shared between decisions: read it, never change it).
+        self.allow = allow
+        self.reduce_qty = reduce_qty
+        self.reduce_side = reduce_side
+        self.kill_reason = kill_reason
+        self.stale = stale
+        self.liq_level = liq_level
+        self.drawdown_pct = drawdown_pct
+        self.notes = notes
+        #: The mark's distance to liquidation in % of the mark, as a float (None: no position).
+        self.liq_distance_f = liq_distance_f
+        self._liq = liq  # (side, mark, entry, liquidation price) the distances are computed from
+        self._d_pct, self._d_entry_pct = exact if exact is not None else (None, None)
+
+    @property
+    def max_position(self) -> Decimal:
+        """The position limit (base units, on the step)."""
+        return (self.qty_step * self.max_position_steps).quantize(self.qty_step)
+
+    @property
+    def liq_distance_pct(self) -> Decimal | None:
+        """How far (% of the mark) the mark is from the liquidation price; None without a position."""
+        if self._d_pct is None and self._liq is not None:
+            side, mark, _, liq = self._liq
+            self._d_pct = liquidation_distance(side, mark, liq)[1]
+        return self._d_pct
+
+    @property
+    def entry_liq_distance_pct(self) -> Decimal | None:
+        """How far (% of the entry) the entry price is from the liquidation price."""
+        if self._d_entry_pct is None and self._liq is not None:
+            side, _, entry, liq = self._liq
+            self._d_entry_pct = liquidation_distance(side, entry, liq)[1]
+        return self._d_entry_pct
+
+
+_BOTH = {Side.BUY: True, Side.SELL: True}
+_NEITHER = {Side.BUY: False, Side.SELL: False}
+_STALE_NOTES = ("stale market data: not quoting",)
+#: An order that only reduces the position (always safe).
+_REDUCING = ()
+_SAFE = (True, "")
 
 
 class RiskGuard:
@@ -71,6 +119,20 @@ class RiskGuard:
         self._memo: dict[tuple[PositionSide, Decimal, Decimal, Decimal], LiquidationInfo | None] = {}
         self._cost_per_value = _CostPerValue(config.leverage)
         self._max_position: dict[tuple[Decimal, Decimal], Decimal] = {}
+        self._step = instrument.qty_step
+        self._step_f = float(instrument.qty_step)
+        self._tick = instrument.tick_size
+        self._tick_f = float(instrument.tick_size)
+        self._stale_ms = config.stale_after_s * 1000
+        self._notional_per_balance = float(config.leverage) * config.max_position_pct
+        tiers = [t for t in instrument.risk_tiers if t.max_leverage >= config.leverage]
+        self._tier_cap_f = float(tiers[-1].limit_value) if tiers else math.inf
+        self._drawdown_key: tuple[Decimal, Decimal] | None = None
+        self._flat_key: tuple[Any, ...] | None = None
+        self._flat: RiskDecision | None = None
+        self._drawdown: tuple[Decimal, str | None] = (ZERO, None)
+        self._plans: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._decimals = GridDecimals(instrument.tick_size, instrument.qty_step)
 
     def max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
         """``balance x leverage x max_position_pct / price``, within the risk tiers, down to the step."""
@@ -93,63 +155,104 @@ class RiskGuard:
             notional = min(notional, tiers[-1].limit_value)
         return round_qty(notional / price, self.instrument.qty_step)
 
+    def max_position_steps(self, wallet_balance: Decimal, price: Decimal) -> int:
+        """:meth:`max_position_qty` in lot steps: floats decide, the exact Decimals near a step."""
+        wallet_f, price_f = float(wallet_balance), float(price)
+        if price_f <= 0 or wallet_f <= 0:
+            return int(self.max_position_qty(wallet_balance, price) / self.instrument.qty_step)
+        x = min(wallet_f * self._notional_per_balance, self._tier_cap_f) / price_f / self._step_f
+        steps = math.floor(x)
+        if _CLOSE * (x + 1.0) < x - steps < 1.0 - _CLOSE * (x + 1.0):
+            return steps
+        return int(self.max_position_qty(wallet_balance, price) / self.instrument.qty_step)
+
     def evaluate(self, x: RiskInputs) -> RiskDecision:
         """Limits, liquidation protection, kill switch and staleness for the state ``x``."""
-        cfg = self.config
-        notes: list[str] = []
-        allow = {Side.BUY: True, Side.SELL: True}
-        stale = (x.market_ts_ms is None
-                 or x.now_ms - x.market_ts_ms > cfg.stale_after_s * 1000)
-        if stale:
-            allow = {Side.BUY: False, Side.SELL: False}
-            notes.append("stale market data: not quoting")
+        return self.judge(x.now_ms, x.market_ts_ms, x)
 
-        if self.peak_equity is None or x.equity > self.peak_equity:
-            self.peak_equity = x.equity
-        drawdown = ((self.peak_equity - x.equity) / self.peak_equity * HUNDRED
-                    if self.peak_equity and self.peak_equity > 0 else ZERO)
+    def judge(self, now_ms: int, market_ts_ms: int | None, x: Any) -> RiskDecision:
+        """:meth:`evaluate` of the account ``x`` (``position_qty``, ``entry_price``, ``liq_price``,
+        ``wallet_balance``, ``equity``, ``mark``, as :class:`RiskInputs`) at ``now_ms``, the market
+        last heard of at ``market_ts_ms``. Floats decide the liquidation level unless they land near
+        a threshold (then the exact Decimals do); the limit is in lot steps."""
+        stale = market_ts_ms is None or now_ms - market_ts_ms > self._stale_ms
+        equity = x.equity
+        if self.peak_equity is None or equity > self.peak_equity:
+            self.peak_equity = equity
+        key = (self.peak_equity, equity)
+        if key != self._drawdown_key:
+            self._drawdown_key, self._drawdown = key, self._kill_switch(*key)
+        drawdown, kill = self._drawdown
+        max_steps = self.max_position_steps(x.wallet_balance, x.mark)
+        qty = x.position_qty
+        liq = x.liq_price
+        if not (qty != 0 and liq is not None and liq > 0 and x.mark > 0):
+            self.stage = 0
+            key = (stale, max_steps, drawdown, kill)
+            if key != self._flat_key:  # the same verdict decision after decision: made once
+                self._flat_key = key
+                self._flat = RiskDecision(max_position_steps=max_steps, qty_step=self._step,
+                                          allow=_NEITHER if stale else _BOTH, kill_reason=kill, stale=stale,
+                                          drawdown_pct=drawdown, notes=_STALE_NOTES if stale else ())
+            return self._flat
+        side = PositionSide.LONG if qty > 0 else PositionSide.SHORT
+        mark_f, liq_f, entry_f = float(x.mark), float(liq), float(x.entry_price)
+        if entry_f > 0:
+            sign = 1.0 if qty > 0 else -1.0
+            d_f = sign * (mark_f - liq_f) / mark_f * 100.0
+            trigger_f = sign * (entry_f - liq_f) / entry_f * 100.0 * self._trigger_frac_f
+            near = _CLOSE * max(abs(d_f), abs(trigger_f), 1.0)
+            level = ("ok" if d_f > 2.0 * trigger_f + near
+                     else "warn" if trigger_f + near < d_f < 2.0 * trigger_f - near else None)
+            if level is not None:
+                self.stage = 0
+                return RiskDecision(max_position_steps=max_steps, qty_step=self._step,
+                                    allow=_NEITHER if stale else _BOTH, kill_reason=kill, stale=stale,
+                                    liq_level=level, drawdown_pct=drawdown, notes=_STALE_NOTES if stale else (),
+                                    liq=(side, x.mark, x.entry_price, liq), liq_distance_f=d_f)
+        return self._judge_exact(stale, x, side, max_steps, drawdown, kill)
+
+    def _kill_switch(self, peak: Decimal, equity: Decimal) -> tuple[Decimal, str | None]:
+        drawdown = (peak - equity) / peak * HUNDRED if peak and peak > 0 else ZERO
         kill = None
         if drawdown >= self._max_drawdown:
-            kill = f"kill switch: drawdown {drawdown:.2f}% >= {cfg.max_drawdown_pct:g}%"
+            kill = f"kill switch: drawdown {drawdown:.2f}% >= {self.config.max_drawdown_pct:g}%"
+        return drawdown, kill
 
-        reduce_qty, reduce_side = ZERO, None
-        d_pct = d_entry_pct = None
-        level = "flat"
+    def _judge_exact(self, stale: bool, x: Any, side: PositionSide, max_steps: int, drawdown: Decimal,
+                     kill: str | None) -> RiskDecision:
+        """The liquidation guard on exact Decimals (near its thresholds, and once it fires)."""
+        cfg = self.config
+        notes = list(_STALE_NOTES) if stale else []
+        allow = dict(_NEITHER if stale else _BOTH)
         qty = x.position_qty
-        if qty != 0 and x.liq_price is not None and x.liq_price > 0 and x.mark > 0:
-            side = PositionSide.LONG if qty > 0 else PositionSide.SHORT
-            _, d_pct = liquidation_distance(side, x.mark, x.liq_price)
-            _, d_entry_pct = liquidation_distance(side, x.entry_price, x.liq_price)
-            trigger = d_entry_pct * self._trigger_frac
-            level = "ok"
-            if d_pct < trigger * 2:
-                level = "warn"
-            if d_pct < trigger:
-                level = "danger"
-                allow[side.open_side] = False
-                notes.append(f"liquidation guard: distance {d_pct:.3f}% < {trigger:.3f}%")
-                # Stage n fires below trigger / 2**(n-1): one reduction per halving.
-                stage = 1
-                while stage < 20 and d_pct < trigger / (2 ** stage):
-                    stage += 1
-                if stage > self.stage:
-                    self.stage = stage
-                    want = round_qty(abs(qty) * Decimal(str(cfg.emergency_reduce_ratio)),
-                                     self.instrument.qty_step)
-                    if want < self.instrument.min_qty:
-                        want = min(abs(qty), self.instrument.min_qty)
-                    reduce_qty, reduce_side = want, side.close_side
-            else:
-                self.stage = 0
+        reduce_qty, reduce_side = ZERO, None
+        _, d_pct = liquidation_distance(side, x.mark, x.liq_price)
+        _, d_entry_pct = liquidation_distance(side, x.entry_price, x.liq_price)
+        trigger = d_entry_pct * self._trigger_frac
+        level = "ok"
+        if d_pct < trigger * 2:
+            level = "warn"
+        if d_pct < trigger:
+            level = "danger"
+            allow[side.open_side] = False
+            notes.append(f"liquidation guard: distance {d_pct:.3f}% < {trigger:.3f}%")
+            # Stage n fires below trigger / 2**(n-1): one reduction per halving.
+            stage = 1
+            while stage < 20 and d_pct < trigger / (2 ** stage):
+                stage += 1
+            if stage > self.stage:
+                self.stage = stage
+                want = round_qty(abs(qty) * Decimal(str(cfg.emergency_reduce_ratio)), self.instrument.qty_step)
+                if want < self.instrument.min_qty:
+                    want = min(abs(qty), self.instrument.min_qty)
+                reduce_qty, reduce_side = want, side.close_side
         else:
             self.stage = 0
-
-        return RiskDecision(
-            max_position=self.max_position_qty(x.wallet_balance, x.mark),
-            allow=allow, reduce_qty=reduce_qty, reduce_side=reduce_side, kill_reason=kill,
-            stale=stale, liq_distance_pct=d_pct, entry_liq_distance_pct=d_entry_pct,
-            liq_level=level, drawdown_pct=drawdown, notes=tuple(notes),
-        )
+        return RiskDecision(max_position_steps=max_steps, qty_step=self._step, allow=allow, reduce_qty=reduce_qty,
+                            reduce_side=reduce_side, kill_reason=kill, stale=stale, liq_level=level,
+                            drawdown_pct=drawdown, notes=tuple(notes), liq=(side, x.mark, x.entry_price, x.liq_price),
+                            liq_distance_f=float(d_pct), exact=(d_pct, d_entry_pct))
 
     def _liquidation(self, side: PositionSide, entry: Decimal, qty: Decimal,
                      taker_rate: Decimal) -> LiquidationInfo | None:
@@ -216,6 +319,79 @@ class RiskGuard:
         if inside:
             return False, "would start inside the liquidation guard"
         return True, ""
+
+    def order_is_safe_ticks(self, side: Side, tick: int, steps: int, position_steps: int, account: Any,
+                            available_f: float, available: Callable[[], Decimal], fee_rate: Decimal) -> tuple[bool, str]:
+        """:meth:`order_is_safe` of ``steps`` lot steps at ``tick`` ticks against ``account`` (its
+        ``position_qty``, ``entry_price`` and ``mark``; ``position_steps`` is its position in steps),
+        on floats: what depends only on the order and the position (the entry it would leave, its
+        liquidation price, its cost) is remembered; against the mark and the available margin
+        (``available_f``) the floats decide unless they land within ``_CLOSE`` of the boundary, and
+        then :meth:`order_is_safe` does, on the exact Decimals (``available()`` gives the margin's)."""
+        entry_price = account.entry_price
+        key = (side, tick, steps, position_steps, entry_price, fee_rate)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(side, tick, steps, position_steps, account.position_qty, entry_price, fee_rate)
+            if len(self._plans) >= 4096:
+                self._plans.clear()
+            self._plans[key] = plan
+        if plan is _REDUCING:
+            return _SAFE
+        cost_f, sign, liq_f, limit_f = plan
+        if abs(cost_f - available_f) <= _CLOSE * max(cost_f, abs(available_f), 1.0):
+            return self._exact(side, tick, steps, account, available(), fee_rate)
+        if cost_f > available_f:
+            return False, "not enough available margin"
+        if liq_f is None:
+            return False, "the risk-limit tiers do not allow this position at this leverage"
+        mark_f = float(account.mark)
+        d_f = sign * (mark_f - liq_f) / mark_f
+        if abs(d_f - limit_f) <= _CLOSE * max(abs(d_f), abs(limit_f), 1.0):
+            return self._exact(side, tick, steps, account, available(), fee_rate)
+        if d_f <= limit_f:
+            return False, "would start inside the liquidation guard"
+        return _SAFE
+
+    def _plan(self, side: Side, tick: int, steps: int, position_steps: int, position_qty: Decimal,
+              entry_price: Decimal, fee_rate: Decimal) -> tuple[Any, ...]:
+        """What :meth:`order_is_safe_ticks` keeps of an order against a position: ``_REDUCING``, or
+        (cost, the new position's sign, its liquidation price or None, the guard's limit) in floats."""
+        signed = steps * side.sign
+        if position_steps != 0 and (position_steps > 0) != (signed > 0) and steps <= abs(position_steps):
+            return _REDUCING
+        new_steps = position_steps + signed
+        if new_steps == 0:
+            return _REDUCING
+        price, qty = self.price_of(tick), self.qty_of(steps)
+        new_qty = position_qty + qty * side.sign
+        # As order_is_safe computes them (the memo of liquidation pictures is shared).
+        if (position_steps > 0) == (new_steps > 0) and position_steps != 0:
+            entry = (abs(position_qty) * entry_price + qty * price) / abs(new_qty)
+        else:
+            entry = price
+        cost_f = steps * self._step_f * (tick * self._tick_f) * self._cost_per_value[fee_rate]
+        pside = PositionSide.LONG if new_steps > 0 else PositionSide.SHORT
+        info = self._liquidation(pside, entry, qty if position_steps == 0 else abs(new_qty), fee_rate)
+        if info is None:
+            return cost_f, 0.0, None, 0.0
+        liq, entry_f = float(info.liquidation_price), float(entry)
+        sign = 1.0 if pside is PositionSide.LONG else -1.0
+        return cost_f, sign, liq, sign * (entry_f - liq) / entry_f * self._trigger_frac_f
+
+    def _exact(self, side: Side, tick: int, steps: int, account: Any, available: Decimal,
+               fee_rate: Decimal) -> tuple[bool, str]:
+        return self.order_is_safe(side, self.price_of(tick), self.qty_of(steps), position_qty=account.position_qty,
+                                  entry_price=account.entry_price, mark=account.mark, available=available,
+                                  fee_rate=fee_rate)
+
+    def price_of(self, tick: int) -> Decimal:
+        """``tick`` ticks as a price."""
+        return self._decimals.price(tick)
+
+    def qty_of(self, steps: int) -> Decimal:
+        """``steps`` lot steps as a quantity, on the step."""
+        return self._decimals.qty(steps)
 
 
 #: Distance (relative, and absolute below 1) within which a float comparison is left to the exact

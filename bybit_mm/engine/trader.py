@@ -25,13 +25,14 @@ from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import Position
 from bybit_mm.domain.rounding import round_qty
+from bybit_mm.engine.attribution import Attribution
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.journal import Journal, ResumeState
 from bybit_mm.engine.ledger import Ledger, book_executions
 from bybit_mm.engine.core import AccountView, StrategyCore
 from bybit_mm.engine.reconcile import Action, OrderIds, RateBudget
 from bybit_mm.engine.risk import RiskDecision
-from bybit_mm.engine.snapshot import EngineSnapshot, RunSummary, summarize
+from bybit_mm.engine.snapshot import EngineSnapshot, RunSummary, pnl_split, summarize
 from bybit_mm.engine.timing import EngineClock, as_engine_clock
 from bybit_mm.errors import AuthError, BybitMMError, ConfigError, ExchangeUnavailable, OrderRejected, UsageError
 from bybit_mm.exchange.port import Balance, Execution, FuturesClient, OrderInfo, PositionInfo
@@ -50,6 +51,8 @@ STREAM_RETRY_S = 5.0
 STREAM_RETRY_MAX_S = 120.0
 #: Stream events one wait may take beyond its deadline (the queue is normally empty long before).
 _MAX_DRAIN = 20_000
+#: How long the mids seen are remembered to price fills reported late (a REST read of executions).
+ATTRIBUTION_HISTORY_S = 180.0
 
 
 def _percentiles(values: Iterable[float], *pcts: float) -> tuple[float | None, ...]:
@@ -106,7 +109,7 @@ class LiveTrader:
         self._seen_trades: deque[str] = deque(maxlen=4000)
         self._seen_trade_set: set[str] = set()
         self._last_trade_ts = 0
-        self._decision_mid: Decimal | None = None
+        self._sim: Any = None
         self._exec_since: int = 0
         self._next_snapshot_ms = 0
         self._working: list[OrderInfo] = []
@@ -185,8 +188,8 @@ class LiveTrader:
             state = self.journal.resume_state(cfg.symbol)
         if state is not None:
             self.ledger = Ledger(cfg.symbol, state.starting_balance)
-            for ex, mid in state.fills:
-                self.ledger.apply(ex, mid)
+            for ex, _ in state.fills:
+                self.ledger.apply(ex)
             self.ledger.funding = state.funding
             self.ledger.seen |= state.funding_ids
             self.counters.update({k: v for k, v in state.counters.items() if k in self.counters})
@@ -203,6 +206,7 @@ class LiveTrader:
                 self.ledger.max_abs_position = pos.size
             self._exec_since = self.started_ms
             peak = min_liq = None
+        self._attach_attribution(state)
         self.core = StrategyCore(cfg, self.instrument, maker_fee=self.maker_fee, taker_fee=self.taker_fee,
                                  peak_equity=peak)
         self.core.min_liq = min_liq
@@ -215,7 +219,7 @@ class LiveTrader:
                 await self._cancel(o, "left by a previous run")
 
         # Fills the journal missed (the process died between the fill and the write) are booked now.
-        await self._book_fills(None)
+        await self._book_fills()
         await self._bootstrap()
 
     # -- warm-up ------------------------------------------------------------------------------
@@ -322,10 +326,12 @@ class LiveTrader:
             if drained > _MAX_DRAIN and self.clock.now_ms() >= until:
                 return
             if ev.kind == "executions":
-                self._apply_executions(list(ev.executions), self._decision_mid)
+                self._apply_executions(list(ev.executions))
                 triggered = True
             elif ev.kind in ("book", "trades", "status"):
                 triggered = True
+                if ev.kind == "book":
+                    self._see_book(self.stream.book())
             elif ev.kind == "orders" and any(not o.is_open for o in ev.orders):
                 triggered = True
 
@@ -342,7 +348,7 @@ class LiveTrader:
         self._seen_reconnects = st.reconnects
         self._next_reconcile_ms = now + int(cfg.reconcile_s * 1000)
         try:
-            await self._book_fills(self._decision_mid)
+            await self._book_fills()
             acct.set_position(await self._position())
             acct.balance = await self.client.balance()
             rest_open = await self.client.open_orders(cfg.symbol)
@@ -380,12 +386,12 @@ class LiveTrader:
                     await self._reconcile(now)
                 assert acct.balance is not None
                 return ticker, book, trades, acct.position, acct.balance, acct.open_orders(ID_PREFIX + "-")
-            await self._book_fills(self._decision_mid)
+            await self._book_fills()
         else:
             ticker = await c.ticker(cfg.symbol)
             book = await c.order_book(cfg.symbol, 25)
             trades = await c.recent_trades(cfg.symbol, 200)
-            await self._book_fills(self._decision_mid)
+            await self._book_fills()
             if st is not None and st.account is not None:
                 self._next_reconcile_ms = 0  # back on the stream: reconcile first
         pos = await self._position()
@@ -426,6 +432,7 @@ class LiveTrader:
         core = self.core
         tick = self.instrument.tick_size
         bb, ba = book.best_bid, book.best_ask
+        self._see_book(book)
         core.on_book(book.ts_ms or now, int((bb / tick).to_integral_value()) if bb else 0,
                      int((ba / tick).to_integral_value()) if ba else 0)
         mark = ticker.mark
@@ -441,20 +448,21 @@ class LiveTrader:
                               liq_price=pos.liquidation_price if pos else None,
                               wallet_balance=balance.wallet_balance, equity=balance.equity,
                               available=balance.available, mark=mark)
-        d = core.decide(now, account, working)
+        d = core.decide(now, account, [core.working(o.side, o.price, o.remaining_qty, o.filled_qty, o)
+                                       for o in working if not o.reduce_only and o.is_open])
         if d.kill_reason:
             self.request_stop(d.kill_reason)
         await self._execute(d.actions, now)
         if d.reduce is not None:
             await self._emergency_reduce(d.reduce[0], d.reduce[1], now)
-        mid = self._decision_mid = d.mid
+        mid = d.mid
 
         status = "stopping" if self._stop_reason else d.status
         if log.isEnabledFor(logging.DEBUG):
             q = d.quote
             log.debug("decision: mid %s mark %s position %s -> Buy %s / Sell %s; %s", mid, mark, qty,
                       f"{q.bid:.8g}" if q else "none", f"{q.ask:.8g}" if q else "none",
-                      "; ".join(f"{a.kind} {a.side.value} {a.qty or ''} {a.price or ''}".rstrip()
+                      "; ".join(f"{a.kind} {a.side.value} {self._qty(a.steps) or ''} {self._price(a.tick) or ''}".rstrip()
                                 for a in d.actions) or "no change")
         if self.latest is None or status != self.latest.status:
             log.info("status: %s%s", status, f" ({'; '.join(d.notes)})" if d.notes else "")
@@ -478,18 +486,19 @@ class LiveTrader:
         log.warning("position %s differs from booked fills %s: adopting the exchange's",
                     exch, self.ledger.position.qty)
 
-    async def _book_fills(self, mid: Decimal | None) -> None:
+    async def _book_fills(self) -> None:
         """Book new executions read through REST (everything since the last such read)."""
         execs = await self.client.executions(self.config.symbol, since_ms=self._exec_since, limit=1000)
-        self._apply_executions(execs, mid)
+        self._apply_executions(execs)
         for ex in execs:
             self._exec_since = max(self._exec_since, ex.ts_ms)
 
-    def _apply_executions(self, execs: list[Execution], mid: Decimal | None) -> None:
+    def _apply_executions(self, execs: list[Execution]) -> None:
         """Book executions (each once, by exec id): fills and forced closes into the position,
-        funding into funding. Streamed ones do not move ``_exec_since``: the next REST read still
-        covers anything the stream missed before them."""
-        book_executions(self.ledger, execs, mid, counters=self.counters, journal=self.journal)
+        funding into funding; our fills' spread capture and markouts against the mids seen. Streamed
+        ones do not move ``_exec_since``: the next REST read still covers anything the stream missed
+        before them."""
+        book_executions(self.ledger, execs, counters=self.counters, journal=self.journal)
 
     # -- decisions ----------------------------------------------------------------------------
     def order_qty(self, mid: Decimal) -> Decimal:
@@ -528,11 +537,11 @@ class LiveTrader:
             try:
                 if a.kind == "cancel":
                     assert a.order is not None
-                    await self._cancel(a.order, a.reason)
+                    await self._cancel(a.order.ref, a.reason)
                 elif a.kind == "amend":
                     await self._amend(a, now)
                 else:
-                    await self._place(a.side, a.price, a.qty, now)
+                    await self._place(a.side, self._price(a.tick), self._qty(a.steps), now)
             except ExchangeUnavailable as e:
                 self.counters["errors"] += 1
                 log.warning("%s failed: %s", a.kind, e.one_line())
@@ -559,19 +568,28 @@ class LiveTrader:
             self.journal.record_order(o, now)
         return o
 
+    def _price(self, tick: int | None) -> Decimal | None:
+        """An action's price in ticks as the exchange's Decimal."""
+        return None if tick is None else self.core.price_of(tick)
+
+    def _qty(self, steps: int | None) -> Decimal | None:
+        """An action's size in lot steps as the exchange's Decimal."""
+        return None if steps is None else self.core.qty_of(steps)
+
     async def _amend(self, a: Action, now: int) -> None:
-        assert a.order is not None
+        assert a.order is not None and a.steps is not None
+        order: OrderInfo = a.order.ref
         try:
             o = await self._timed(self.client.amend_order(
-                self.config.symbol, order_id=a.order.order_id, client_order_id=a.order.client_order_id,
-                price=a.price, qty=a.qty))
+                self.config.symbol, order_id=order.order_id, client_order_id=order.client_order_id,
+                price=self._price(a.tick), qty=self._qty(a.steps)))
         except OrderRejected as e:
             # Amend impossible (the order filled or vanished meanwhile): cancel and replace.
             log.info("amend refused (%s): cancel/replace", e.one_line())
-            await self._cancel(a.order, "amend impossible")
-            remaining = (a.qty or ZERO) - a.order.filled_qty
+            await self._cancel(order, "amend impossible")
+            remaining = a.steps - a.order.filled_steps
             if remaining > 0 and self.budget.try_take("create", now):
-                await self._place(a.side, a.price, remaining, now)
+                await self._place(a.side, self._price(a.tick), self._qty(remaining), now)
             return
         self.counters["amended"] += 1
         self._note_order(o)
@@ -656,6 +674,7 @@ class LiveTrader:
         ask = next((o for o in self._working_after() if o.side is Side.SELL), None)
         sigma, fit = self.core.sigma, self.core.fit
         L = self.ledger
+        split = pnl_split(L, mark)
         trigger = (decision.entry_liq_distance_pct * (1 - Decimal(str(self.config.liquidation_threshold)))
                    if decision.entry_liq_distance_pct is not None else None)
         p50, p99 = self._latency_percentiles()
@@ -679,9 +698,12 @@ class LiveTrader:
             liq_price=pos.liquidation_price if pos else None, liq_distance_pct=decision.liq_distance_pct,
             liq_trigger_pct=trigger, liq_level=decision.liq_level, max_position=decision.max_position,
             starting_balance=L.starting_balance, wallet_balance=balance.wallet_balance,
-            equity=balance.equity, ledger_equity=L.equity(mark), realized_pnl=L.realized_pnl,
-            unrealized_pnl=L.unrealized(mark), fees=L.fees, funding=L.funding,
-            spread_pnl=L.spread_capture, inventory_pnl=L.inventory_pnl(mark),
+            equity=balance.equity, ledger_equity=L.equity(mark), realized_pnl=split.realized_pnl,
+            unrealized_pnl=split.unrealized_pnl, fees=split.fees, funding=split.funding,
+            spread_capture=split.spread_capture, adverse_selection=split.adverse_selection,
+            inventory_pnl=split.inventory_pnl, notional=split.notional,
+            markout_1s_bps=split.markouts[1][1], markout_10s_bps=split.markouts[10][1],
+            markout_60s_bps=split.markouts[60][1],
             drawdown_pct=decision.drawdown_pct, fills=L.fills, buy_fills=L.buy_fills,
             sell_fills=L.sell_fills, volume=L.volume, orders_placed=self.counters["placed"],
             orders_amended=self.counters["amended"], orders_cancelled=self.counters["cancelled"],
@@ -723,11 +745,12 @@ class LiveTrader:
                 await self.clock.sleep(cfg.interval_s)  # let the market order fill
             except BybitMMError as e:
                 log.error("flatten on exit failed: %s", e.one_line())
+        self._detach_attribution()
         now = self.clock.now_ms()
         mark = self.latest.mark if self.latest and self.latest.mark else None
         balance = None
         try:
-            await self._book_fills(None)
+            await self._book_fills()
             ticker = await c.ticker(cfg.symbol)
             mark = ticker.mark
             balance = await c.balance()
@@ -758,3 +781,55 @@ class LiveTrader:
                                       f"{cfg.symbol}.last_ts_ms": now})
             self.journal.end_run(now, reason, summary.to_dict())
         return summary
+
+    # -- attribution (spread capture at the fill, markouts) ---------------------------------------
+    def _attach_attribution(self, state: ResumeState | None) -> None:
+        """The ledger's attribution: fed the mids this driver sees (on the paper account, the
+        simulated touch itself, as it moves), fills journaled with their markouts, and on resume
+        the session's earlier fills counted from the journal."""
+        journal = self.journal
+        att = Attribution(history_s=ATTRIBUTION_HISTORY_S,
+                          on_done=journal.record_markouts if journal is not None else None)
+        self.ledger.attribution = att
+        if state is not None and journal is not None:
+            marks = journal.fill_markouts(self.config.symbol)
+            for ex, mid in state.fills:
+                if ex.exec_type == "trade" and mid is not None:
+                    att.restore(ex.side.sign, float(ex.price), float(ex.qty), float(mid), marks.get(ex.exec_id, {}))
+        self._sim = _paper_sim(self.client)
+        if self._sim is not None:
+            self._sim.book_events = True
+            self._sim.add_listener(self._on_sim_events)
+
+    def _detach_attribution(self) -> None:
+        if self._sim is not None:
+            self._sim.remove_listener(self._on_sim_events)
+
+    def _on_sim_events(self, events: list[Any]) -> None:
+        """The paper account's market moved: its touch at each step, in time order."""
+        on_mid = self.ledger.attribution.on_mid
+        symbol = self.config.symbol
+        for e in events:
+            bid = getattr(e, "bid", None)
+            if bid is not None and e.symbol == symbol and bid > 0 and e.ask > 0:
+                on_mid(e.ts_ms, float(bid + e.ask) / 2)
+
+    def _see_book(self, book: Any) -> None:
+        """A book this driver read or was streamed: its mid at its time, for the attribution (on
+        the paper account the simulated touch is seen as it moves instead)."""
+        if book is not None and self._sim is None:
+            bb, ba = book.best_bid, book.best_ask
+            if bb and ba:
+                self.ledger.attribution.on_mid(book.ts_ms or self.clock.now_ms(), float(bb + ba) / 2)
+
+
+def _paper_sim(client: Any) -> Any:
+    """The simulated exchange behind a paper account's client (its book steps give the touch at
+    every fill's time), or None for any other client."""
+    if getattr(client, "network", None) != "paper":
+        return None
+    try:
+        sim = client.exchange
+    except RuntimeError:
+        return None
+    return sim if hasattr(sim, "add_listener") and hasattr(sim, "book_events") else None

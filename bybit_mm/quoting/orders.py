@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from bybit_mm.quoting.models import Quote
@@ -69,8 +70,7 @@ def min_spread_ticks(mid: float, maker_fee: float, tick: float) -> int:
     return max(1, math.ceil(need - _slack(need)))
 
 
-@dataclass(frozen=True, slots=True)
-class TickTargets:
+class TickTargets(NamedTuple):
     """:class:`OrderTargets` on the grid: prices in whole ticks, sizes in whole lot steps (None: not quoted)."""
 
     bid_tick: int | None
@@ -89,7 +89,7 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
     ``best_bid_tick`` / ``best_ask_tick`` are the touch in ticks; ``order_steps``,
     ``position_steps`` (signed), ``max_position_steps`` and ``min_steps`` in lot steps.
     """
-    notes: list[str] = []
+    notes: tuple[str, ...] = ()
     b = bid_ticks(quote.bid, tick)
     a = ask_ticks(quote.ask, tick)
     need = min_spread_ticks(0.5 * (quote.bid + quote.ask), maker_fee, tick)
@@ -97,13 +97,13 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
         centre = 0.5 * (quote.bid + quote.ask) / tick
         b = math.floor(centre - need / 2.0 + _EPS)
         a = b + need
-        notes.append(f"spread widened to {need} ticks (fees)")
+        notes += (f"spread widened to {need} ticks (fees)",)
     if best_ask_tick is not None and b > best_ask_tick - 1:
         b = best_ask_tick - 1
-        notes.append("bid: held below the best ask")
+        notes += ("bid: held below the best ask",)
     if best_bid_tick is not None and a < best_bid_tick + 1:
         a = best_bid_tick + 1
-        notes.append("ask: held above the best bid")
+        notes += ("ask: held above the best bid",)
 
     bid_steps = ask_steps = order_steps
     if max_position_steps is not None:
@@ -113,22 +113,24 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
             short_part = max(0, min(max_position_steps, -position_steps))
             bid_steps = order_steps * (max_position_steps - long_part) // max_position_steps
             ask_steps = order_steps * (max_position_steps - short_part) // max_position_steps
-        bid_steps = min(bid_steps, max_position_steps - position_steps)
-        ask_steps = min(ask_steps, max_position_steps + position_steps)
+        if bid_steps > max_position_steps - position_steps:
+            bid_steps = max_position_steps - position_steps
+        if ask_steps > max_position_steps + position_steps:
+            ask_steps = max_position_steps + position_steps
     bid_t: int | None = b
     ask_t: int | None = a
     bs: int | None = bid_steps
     as_: int | None = ask_steps
     if bid_steps < min_steps:
         bid_t = bs = None
-        notes.append("bid: inventory limit")
+        notes += ("bid: inventory limit",)
     if ask_steps < min_steps:
         ask_t = as_ = None
-        notes.append("ask: inventory limit")
+        notes += ("ask: inventory limit",)
     if b <= 0 and bid_t is not None:
         bid_t = bs = None
-        notes.append("bid: not a positive price")
-    return TickTargets(bid_t, bs, ask_t, as_, tuple(notes))
+        notes += ("bid: not a positive price",)
+    return TickTargets(bid_t, bs, ask_t, as_, notes)
 
 
 def shape_orders(quote: Quote, *, tick: Decimal, order_qty: Decimal, qty_step: Decimal,

@@ -1,16 +1,19 @@
 """A run's figures and series, read from its journal (no charting library needed).
 
-What the journal holds: each fill with the mid the engine saw when it quoted; a snapshot every
-``snapshot_every_s`` (10 s) of paper and live runs with equity, position, quotes and the distance
-to liquidation; funding settlements; the run's summary. From these:
+What the journal holds: each fill with the mid at the fill (journals from before the engine's
+attribution: the mid the engine saw when it quoted) and the engine's markouts of it at 1, 10 and
+60 s; a snapshot every ``snapshot_every_s`` (10 s) of paper and live runs with equity, position,
+quotes and the distance to liquidation; funding settlements; the run's summary. From these:
 
 - **PnL split**: ``net = spread capture + adverse selection + inventory - fees - funding``.
   Spread capture is each fill against the mid at the fill (``(mid - price) x qty`` for a buy);
-  adverse selection is what the mid did against the fill within :data:`ADVERSE_HORIZON_S`
-  (``(mid_t+h - mid_t) x qty`` for a buy: negative when the fills were picked off); inventory is
-  the rest of the trading PnL (realised + unrealised): holding the position while the mid moved.
+  adverse selection is what the mid did against the fill within a horizon (``(mid_t+h - mid_t) x
+  qty`` for a buy: negative when the fills were picked off): the engine's, at 60 s, when the run's
+  summary has it (see :mod:`bybit_mm.engine.snapshot`), else measured here at
+  :data:`ADVERSE_HORIZON_S`; inventory is the rest of the trading PnL (realised + unrealised).
 - **Markouts**: each fill marked to the mid ``h`` seconds later, ``(mid_t+h - price) / price``
-  signed for the side, in basis points, weighted by notional. The mid at ``t + h`` is
+  signed for the side, in basis points, weighted by notional: the engine's own per fill when
+  journaled (it saw every mid); otherwise the mid at ``t + h`` is
   interpolated between the two mids observed around it (the snapshots', and the fills' own), and
   only when they are at most ``1.5 h`` apart: with snapshots every 10 s a 1 s markout is mostly
   not available, and the report says so.
@@ -40,6 +43,8 @@ HORIZONS_S = (0, 1, 10, 60)
 ADVERSE_HORIZON_S = 10
 #: The mid at ``t + h`` is interpolated only between snapshots at most this many ``h`` apart.
 MAX_GAP_HORIZONS = 1.5
+#: The keys of the engine's PnL split in a run's summary or snapshot (newer runs).
+ENGINE_SPLIT_KEYS = ("spread_capture", "adverse_selection", "inventory_pnl", "fees", "funding", "total_pnl")
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ class PnlSplit:
     net: float
     #: Where the totals come from: the run's summary, its last snapshot, or a replay of its fills.
     source: str
+    #: The horizon (s) of ``adverse_selection``: the engine's 60 s, or the report's own.
+    adverse_horizon_s: int = ADVERSE_HORIZON_S
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,7 @@ class RunReport:
         """The report's figures (not the series) for ``report --json``."""
         return {"run": self.run.to_dict(), "session_runs": self.session, "curve_source": self.curve_source,
                 "points": len(self.curve.ts_ms), "fills": len(self.fills), "pnl_split": asdict(self.split),
-                "adverse_horizon_s": ADVERSE_HORIZON_S, "markouts": [asdict(m) for m in self.markouts],
+                "adverse_horizon_s": self.split.adverse_horizon_s, "markouts": [asdict(m) for m in self.markouts],
                 "notes": self.notes}
 
 
@@ -162,15 +169,18 @@ def load_report(run: RunInfo) -> RunReport:
         snaps = [(ts, d) for _, ts, d in journal.snapshots(session) if d.get("symbol", run.symbol) == run.symbol]
         fills = journal.fills(run.symbol, run_ids=session)
         funding = journal.funding_payments(run.symbol, session)
+        engine_markouts = journal.fill_markouts(run.symbol, run_ids=session)
     finally:
         journal.close()
-    return build_report(run, session, starts, snaps, fills, funding)
+    return build_report(run, session, starts, snaps, fills, funding, engine_markouts)
 
 
 def build_report(run: RunInfo, session: list[int], starts: list[int], snaps: list[tuple[int, dict[str, Any]]],
-                 fills: list[Any], funding: list[tuple[int, Decimal]]) -> RunReport:
-    """The report from the journal's rows: snapshots ``(ts_ms, data)``, fills ``(Execution, mid)``
-    and funding ``(ts_ms, paid)`` of the session ``session``."""
+                 fills: list[Any], funding: list[tuple[int, Decimal]],
+                 engine_markouts: dict[str, dict[int, float | None]] | None = None) -> RunReport:
+    """The report from the journal's rows: snapshots ``(ts_ms, data)``, fills ``(Execution, mid)``,
+    funding ``(ts_ms, paid)`` of the session ``session``, and the engine's markouts (bps by horizon)
+    of the fills that have them, by exec id."""
     notes: list[str] = []
     trades = [(ex, mid) for ex, mid in fills if not ex.is_funding]
     # As the engine's ledger does: the mid counts for our quotes' fills only; a forced close
@@ -179,7 +189,8 @@ def build_report(run: RunInfo, session: list[int], starts: list[int], snaps: lis
     observed = sorted([(ts, float(d["mid"])) for ts, d in snaps if d.get("mid") is not None]
                       + [(ex.ts_ms, float(mid)) for ex, mid in trades if mid is not None])
     times, mids = [t for t, _ in observed], [m for _, m in observed]
-    points = [_fill_point(ex, mid, times, mids) for ex, mid in trades]
+    engine = engine_markouts or {}
+    points = [_fill_point(ex, mid, times, mids, engine.get(ex.exec_id)) for ex, mid in trades]
     if snaps:
         curve, source = _curve_from_snapshots(snaps), "snapshots"
     else:
@@ -195,13 +206,16 @@ def build_report(run: RunInfo, session: list[int], starts: list[int], snaps: lis
                      "last snapshot, or its last fill")
     markouts = [_markout(h, points) for h in HORIZONS_S]
     for m in markouts:
-        if m.horizon_s and m.fills < m.of:
+        if m.horizon_s and m.fills < m.of and not engine:
             what = "not available" if m.fills == 0 else f"available for {m.fills} of {m.of} fills"
             why = "no mids journaled" if not mids else (
                 f"they need observed mids (snapshots, fills) at most {MAX_GAP_HORIZONS:g} × {m.horizon_s} s apart "
                 f"around t + {m.horizon_s} s; this run's are {_spacing_s(times):g} s apart (median), and fills "
                 "near the end have none after")
             notes.append(f"{m.horizon_s} s markouts {what}: {why}")
+    if engine and any(m.horizon_s and m.fills < m.of for m in markouts):
+        notes.append("markouts are the engine's, resolved as the run went; fills too close to the run's end "
+                     "for a horizon have none at it")
     split = _split(run, snaps, trades, funding, points)
     if split.adverse_selection is None and trades:
         notes.append(f"adverse selection ({ADVERSE_HORIZON_S} s markout) not available: it stays in inventory")
@@ -228,10 +242,16 @@ def mid_at(times: list[int], mids: list[float], ts_ms: int, max_gap_ms: float) -
     return mids[i - 1] + (mids[i] - mids[i - 1]) * (ts_ms - t0) / (t1 - t0)
 
 
-def _fill_point(ex: Any, mid: Decimal | None, times: list[int], mids: list[float]) -> FillPoint:
+def _fill_point(ex: Any, mid: Decimal | None, times: list[int], mids: list[float],
+                engine: dict[int, float | None] | None = None) -> FillPoint:
+    """A fill and its markouts: the engine's (``engine``: bps by horizon, journaled) when it has
+    them, else from the observed mids."""
     price, sign = float(ex.price), ex.side.sign
     marks: dict[int, float | None] = {}
     for h in HORIZONS_S:
+        if h and engine is not None and mid is not None:
+            marks[h] = engine.get(h)
+            continue
         later = _f(mid) if h == 0 else mid_at(times, mids, ex.ts_ms + h * 1000, MAX_GAP_HORIZONS * h * 1000)
         marks[h] = None if later is None or mid is None else (later - price) / price * sign * 1e4
     return FillPoint(ts_ms=ex.ts_ms, side=ex.side.value, price=price, qty=float(ex.qty), fee=float(ex.fee),
@@ -264,15 +284,25 @@ def _adverse(points: list[FillPoint]) -> float | None:
 
 def _split(run: RunInfo, snaps: list[tuple[int, dict[str, Any]]], trades: list[Any],
            funding: list[tuple[int, Decimal]], points: list[FillPoint]) -> PnlSplit:
-    keys = ("spread_pnl", "inventory_pnl", "fees", "funding", "total_pnl")
     candidates = ((run.summary, "summary"), (snaps[-1][1] if snaps else None, "last snapshot"))
+    for totals, source in candidates:
+        if totals and all(totals.get(k) is not None for k in ENGINE_SPLIT_KEYS):
+            # The engine's split: adverse selection (a cost there) at its 60 s, inventory the rest.
+            return PnlSplit(spread_capture=_r(float(totals["spread_capture"])),
+                            adverse_selection=_r(-float(totals["adverse_selection"])),
+                            inventory=_r(float(totals["inventory_pnl"])), fees=_r(float(totals["fees"])),
+                            funding=_r(float(totals["funding"])), net=_r(float(totals["total_pnl"])),
+                            source=source, adverse_horizon_s=max(HORIZONS_S))
+    keys = ("spread_pnl", "inventory_pnl", "fees", "funding", "total_pnl")  # a summary from before the engine's split
     found = next(((t, src) for t, src in candidates if t and all(t.get(k) is not None for k in keys)), None)
     if found is not None:
         totals, source = found
     else:
         ledger = _replay(run, trades, funding)
         mark = next((m for _, m in reversed(trades) if m is not None), trades[-1][0].price if trades else Decimal(0))
-        totals = {"spread_pnl": ledger.spread_capture, "inventory_pnl": ledger.inventory_pnl(mark),
+        capture = ledger.attribution.capture
+        totals = {"spread_pnl": capture,
+                  "inventory_pnl": float(ledger.realized_pnl + ledger.unrealized(mark)) - capture,
                   "fees": ledger.fees, "funding": ledger.funding,
                   "total_pnl": ledger.equity(mark) - ledger.starting_balance}
         source = "fills"
@@ -287,10 +317,17 @@ def _r(x: float) -> float:
     return round(x, 10)
 
 
+def _book(ledger: Ledger, ex: Any, mid: Decimal | None) -> None:
+    """One journaled fill into ``ledger``, its spread capture against its journaled mid."""
+    ledger.apply(ex)
+    if mid is not None:
+        ledger.attribution.on_fill(ex.ts_ms, ex.side.sign, float(ex.price), float(ex.qty), mid=float(mid))
+
+
 def _replay(run: RunInfo, trades: list[Any], funding: list[tuple[int, Decimal]]) -> Ledger:
     ledger = Ledger(run.symbol, run.starting_balance)
     for ex, mid in trades:
-        ledger.apply(ex, mid)
+        _book(ledger, ex, mid)
     ledger.funding = sum((paid for _, paid in funding), Decimal(0))
     return ledger
 
@@ -301,8 +338,10 @@ def _curve_from_snapshots(snaps: list[tuple[int, dict[str, Any]]]) -> Curve:
         c.ts_ms.append(ts)
         c.equity.append(_f(d.get("equity")))
         c.net_pnl.append(_f(d.get("total_pnl")))
-        c.spread_capture.append(_f(d.get("spread_pnl")))
-        c.inventory.append(_f(d.get("inventory_pnl")))
+        c.spread_capture.append(_f(d.get("spread_capture", d.get("spread_pnl"))))
+        inventory, adverse = _f(d.get("inventory_pnl")), _f(d.get("adverse_selection"))
+        # the chart's "inventory + adverse": the engine's inventory excludes its adverse selection (a cost)
+        c.inventory.append(None if inventory is None else inventory - (adverse or 0.0))
         c.fees.append(_f(d.get("fees")))
         c.funding.append(_f(d.get("funding")))
         c.position.append(_f(d.get("position_qty")))
@@ -324,14 +363,15 @@ def _curve_from_fills(run: RunInfo, trades: list[Any], funding: list[tuple[int, 
     for ex, mid in trades:
         while pending and pending[0][0] <= ex.ts_ms:
             ledger.funding += pending.pop(0)[1]
-        ledger.apply(ex, mid)
+        _book(ledger, ex, mid)
         mark = mid if mid is not None else ex.price
         equity = ledger.equity(mark)  # marked at the fill's mid, or its price for a forced close
         c.ts_ms.append(ex.ts_ms)
         c.equity.append(float(equity))
         c.net_pnl.append(float(equity - ledger.starting_balance))
-        c.spread_capture.append(float(ledger.spread_capture))
-        c.inventory.append(float(ledger.inventory_pnl(mark)))
+        capture = ledger.attribution.capture
+        c.spread_capture.append(capture)
+        c.inventory.append(float(ledger.realized_pnl + ledger.unrealized(mark)) - capture)
         c.fees.append(float(ledger.fees))
         c.funding.append(float(ledger.funding))
         c.position.append(float(ledger.position.qty))

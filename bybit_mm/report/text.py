@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bybit_mm.report.data import ADVERSE_HORIZON_S, PnlSplit, RunReport
+from bybit_mm.report.data import PnlSplit, RunReport
 from bybit_mm.report.runs import duration_text, iso_utc
 
 SPLIT_LABELS = {
     "spread_capture": "spread capture",
-    "adverse_selection": f"adverse selection ({ADVERSE_HORIZON_S} s)",
+    "adverse_selection": "adverse selection",
     "inventory": "inventory",
     "fees": "fees",
     "funding": "funding",
@@ -34,7 +34,8 @@ def facts(report: RunReport) -> list[tuple[str, str]]:
         ("stopped", run.stop_reason or "no end journaled (running, or killed)"),
         ("fills", f"{run.fills}" + (f" ({summary['maker_fills']} maker)" if "maker_fills" in summary else "")),
         ("net PnL (USDT)", f"{split.net:+.4f} on a starting balance of {run.starting_balance:.2f}"),
-        ("PnL split (USDT)", ", ".join(f"{SPLIT_LABELS[k]} {v:+.4f}" for k, v in split_values(split))),
+        ("PnL split (USDT)", ", ".join(f"{SPLIT_LABELS[k]} {v:+.4f}" for k, v in split_values(split))
+         + f" (adverse selection within {split.adverse_horizon_s} s)"),
     ]
     if summary.get("min_liq_distance_pct") is not None:
         rows.append(("min distance to liquidation", f"{float(summary['min_liq_distance_pct']):.3f}%"

@@ -273,8 +273,7 @@ class Ledger:
         cost; raised by 1e-9 relative, far above the floats' own error. Below the free margin, the
         order certainly fits; otherwise the exact Decimals decide.
         """
-        fee = float(self.taker_rate)
-        if fee < 0:
+        if float(self.taker_rate) < 0:
             return math.inf
         total = 0.0
         for s in self.instruments:
@@ -289,9 +288,17 @@ class Ledger:
                     buy += float(qty) * float(price)
                 else:
                     sell += float(qty) * float(price)
-            inv = 1.0 / float(self.leverage[s])
-            total += max(buy, sell) * (inv + fee * (2.0 + inv))
+            total += max(buy, sell) * self.order_im_per_value(s)
         return total * (1.0 + 1e-9)
+
+    def order_im_per_value(self, symbol: str) -> float:
+        """Order margin per unit of order value, at its highest (see :meth:`_orders_im_bound`):
+        ``1/L + fee x (2 + 1/L)``; inf with a negative fee rate (no bound)."""
+        fee = float(self.taker_rate)
+        if fee < 0:
+            return math.inf
+        inv = 1.0 / float(self.leverage[symbol])
+        return inv + fee * (2.0 + inv)
 
     def cross_backing(self, symbol: str, marks: dict[str, Decimal]) -> Decimal:
         """The margin balance standing behind the cross position of ``symbol``.

@@ -27,13 +27,14 @@ from __future__ import annotations
 from collections import deque
 from itertools import islice
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.liquidation import is_liquidated
 from bybit_mm.domain.orders import Side
 from bybit_mm.domain.position import FillEffect
+from bybit_mm.domain.rounding import GridDecimals
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.latency import ConstantLatency, LatencyModel
@@ -53,6 +54,14 @@ _CHUNK = 1 << 16
 
 #: A request the strategy sends: called with the exchange time at which it acts.
 Request = Callable[[int], None]
+
+
+def _ceil(x: Decimal, unit: Decimal) -> int:
+    return int((x / unit).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _floor(x: Decimal, unit: Decimal) -> int:
+    return int((x / unit).to_integral_value(rounding=ROUND_FLOOR))
 
 
 class ReplayStrategy(Protocol):
@@ -110,6 +119,22 @@ class ReplayExchange:
         self.id_salt = f"replay-{seed}"
         self._id_seq = 0
         self._liq_at: float | None = None  # the position's liquidation price (float), None when flat
+        self._decimals = GridDecimals(self.tick, self.qty_step)
+        self._mids: dict[int, Decimal] = {}
+        self._tick_f = float(self.tick)
+        self._step_f = float(self.qty_step)
+        # The size rules in ticks and steps: steps within [min, max], ticks within [min, max], and
+        # steps x ticks at least the minimum order value in units of one tick x one step.
+        self._limits = (max(1, _ceil(instrument.min_qty, self.qty_step)), _floor(instrument.max_qty, self.qty_step),
+                        max(1, _ceil(instrument.min_price, self.tick)), _floor(instrument.max_price, self.tick),
+                        _ceil(instrument.min_notional, self.tick * self.qty_step))
+        tiers = [t for t in instrument.risk_tiers if t.max_leverage >= leverage]
+        self._cap_f = float(tiers[-1].limit_value) if tiers else 0.0
+        self._free_key: tuple[Decimal, Decimal, Decimal] | None = None
+        self._free = ZERO
+        self._free_f = 0.0
+        self._order_im: dict[tuple[object, ...], Decimal] = {}
+        self._im_per_value = self.ledger.order_im_per_value(self.symbol)
         self.strategy: ReplayStrategy | None = None
         self._view: deque[tuple[int, int, int, int, float]] = deque()  # (due, 0 book/1 trade, bid / a buy print, ask, px)
         self._requests: deque[tuple[int, Request]] = deque()  # (due, request)
@@ -325,7 +350,13 @@ class ReplayExchange:
     def mark_decimal(self) -> Decimal:
         """The mark as a Decimal on the tick grid (the mid of the touch without MARK rows)."""
         if not self.mark_rows and self.bid_tick and self.ask_tick:
-            return (self.bid_tick + self.ask_tick) * self.tick / 2
+            ticks2 = self.bid_tick + self.ask_tick
+            got = self._mids.get(ticks2)
+            if got is None:
+                if len(self._mids) >= 4096:
+                    self._mids.clear()
+                got = self._mids[ticks2] = ticks2 * self.tick / 2
+            return got
         if self.mark is None:
             raise SimError(10016, f"no market data for {self.symbol} yet")
         return Decimal(repr(self.mark))
@@ -340,9 +371,37 @@ class ReplayExchange:
     # --- account views --------------------------------------------------------------------------
 
     def order_im(self) -> Decimal:
-        """Margin our live non-reduce-only orders hold."""
-        rows = [(o.side, o.leaves, o.price) for o in self._live() if not o.reduce_only]
-        return self.ledger.order_cost(self.symbol, rows) if rows else ZERO
+        """Margin our live non-reduce-only orders hold (remembered per orders and position: quotes
+        come back to the same prices)."""
+        live = [o for o in self._live() if not o.reduce_only]
+        if not live:
+            return ZERO
+        # The orders' own Decimals (their hashes are kept), not their leaves made afresh.
+        key = (tuple((o.side, o.tick, o.qty, o.filled) for o in live), self.ledger.positions[self.symbol].qty)
+        got = self._order_im.get(key)
+        if got is None:
+            if len(self._order_im) >= 4096:
+                self._order_im.clear()
+            got = self._order_im[key] = self.ledger.order_cost(self.symbol, [(o.side, o.leaves, o.price) for o in live])
+        return got
+
+    def available(self) -> Decimal:
+        """The wallet's available balance (``wallet().available_balance``) alone: the free margin
+        (kept while fills and funding leave it as it is, on an isolated position) less the order margin."""
+        return max(ZERO, self._free_margin() - self.order_im())
+
+    def _free_margin(self) -> Decimal:
+        ledger = self.ledger
+        if ledger.margin_mode[self.symbol] != "isolated":
+            return ledger.free_margin(self._marks())
+        pos = ledger.positions[self.symbol]
+        key = (ledger.balance, pos.qty, pos.entry_price)
+        if key != self._free_key:
+            self._free_key = key
+            # Isolated: the position margin is on the entry price, whatever the mark.
+            self._free = ledger.free_margin(self._marks())
+            self._free_f = float(self._free)
+        return self._free
 
     def wallet(self) -> WalletView:
         """The USDT wallet, as the sim reports it."""
@@ -404,11 +463,22 @@ class ReplayExchange:
 
     def place_post_only(self, side: Side, price: Decimal, qty: Decimal, link_id: str) -> SimOrder:
         """A PostOnly limit order acting now: rests, or is Cancelled when it would take."""
-        self._check(side, qty, price, None)
+        tick, steps = self._grid(price, qty)
+        if tick is None or steps is None:
+            self._check(side, qty, price, None)  # off the grid: the sim's error
+        return self.place_ticks(side, tick, steps, link_id, price=price, qty=qty).view()  # type: ignore[arg-type]
+
+    def place_ticks(self, side: Side, tick: int, steps: int, link_id: str, *, price: Decimal | None = None,
+                    qty: Decimal | None = None) -> OrderRecord:
+        """:meth:`place_post_only` of ``steps`` lot steps at ``tick`` ticks; the exchange's own record."""
+        price = self.price_of(tick) if price is None else price
+        qty = self.qty_of(steps) if qty is None else qty
+        if not self._fits(side, tick, steps, None):
+            self._check(side, qty, price, None)
         now = self.now_ms
         self._seq += 1
         o = OrderRecord(order_id=self._new_id(), order_link_id=link_id, symbol=self.symbol, side=side,
-                        order_type="Limit", price=price, tick=int(price / self.tick), qty=qty,
+                        order_type="Limit", price=price, tick=tick, qty=qty,
                         time_in_force="PostOnly", reduce_only=False, created_ms=now, active_ms=now,
                         seq=self._seq)
         o.active = True
@@ -419,31 +489,111 @@ class ReplayExchange:
             self._close(o, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
         else:
             self._rest(o)
-        return o.view()
+        return o
 
     def amend(self, order_id: str, price: Decimal | None, qty: Decimal | None) -> SimOrder:
         """Amend a live order as the sim does (a new price or a larger size loses the queue place)."""
         o = self._find(order_id)
         new_qty = o.qty if qty is None else qty
         new_price = o.price if price is None else price
+        tick, steps = self._grid(new_price, new_qty)
+        if tick is None or steps is None:
+            self._unchanged(o, new_price, new_qty)
+            self._check(o.side, new_qty - o.filled, new_price, o)  # off the grid: the sim's error
+        return self.amend_ticks(order_id, tick, steps, price=new_price, qty=new_qty).view()  # type: ignore[arg-type]
+
+    def amend_ticks(self, order_id: str, tick: int, steps: int, *, price: Decimal | None = None,
+                    qty: Decimal | None = None) -> OrderRecord:
+        """:meth:`amend` to ``tick`` ticks and a total of ``steps`` lot steps; the exchange's own record."""
+        o = self._find(order_id)
+        new_qty = self.qty_of(steps) if qty is None else qty
+        new_price = self.price_of(tick) if price is None else price
+        self._unchanged(o, new_price, new_qty)
+        filled = int(o.filled / self.qty_step) if o.filled else 0
+        if not self._fits(o.side, tick, steps - filled, o):
+            self._check(o.side, new_qty - o.filled, new_price, o)
+        requeue = new_price != o.price or new_qty > o.qty
+        self._unrest(o)
+        o.qty, o.price, o.tick, o.updated_ms = new_qty, new_price, tick, self.now_ms
+        if self._crosses(o):
+            self._close(o, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
+            return o
+        ahead = o.queue_ahead
+        self._rest(o)
+        if not requeue:
+            o.queue_ahead = ahead
+        return o
+
+    @staticmethod
+    def _unchanged(o: OrderRecord, new_price: Decimal, new_qty: Decimal) -> None:
         if new_qty == o.qty and new_price == o.price:
             raise SimError(E.PARAMS_ERROR, "The order remains unchanged as the parameters entered match "
                                            "the existing ones")
         if new_qty <= o.filled:
             raise SimError(110064, "The number of contracts modified cannot be less than or equal to the "
                                    "filled quantity")
-        self._check(o.side, new_qty - o.filled, new_price, o)
-        requeue = new_price != o.price or new_qty > o.qty
-        self._unrest(o)
-        o.qty, o.price, o.tick, o.updated_ms = new_qty, new_price, int(new_price / self.tick), self.now_ms
-        if self._crosses(o):
-            self._close(o, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
-            return o.view()
-        ahead = o.queue_ahead
-        self._rest(o)
-        if not requeue:
-            o.queue_ahead = ahead
-        return o.view()
+
+    def _grid(self, price: Decimal, qty: Decimal) -> tuple[int | None, int | None]:
+        """``price`` in ticks and ``qty`` in lot steps (None: not on the grid)."""
+        tick, off = divmod(price, self.tick)
+        steps, off_q = divmod(qty, self.qty_step)
+        return (int(tick) if not off else None), (int(steps) if not off_q else None)
+
+    def price_of(self, tick: int) -> Decimal:
+        """``tick`` ticks as a price."""
+        return self._decimals.price(tick)
+
+    def qty_of(self, steps: int) -> Decimal:
+        """``steps`` lot steps as a quantity, on the step."""
+        return self._decimals.qty(steps)
+
+    def _fits(self, side: Side, tick: int, steps: int, exclude: OrderRecord | None) -> bool:
+        """Whether an order of ``steps`` at ``tick`` certainly passes :meth:`_check` (the size rules in
+        integers, the risk limit and margin on float bounds far from their limits). False: the
+        exact check decides."""
+        lim = self._limits
+        if not (lim[0] <= steps <= lim[1] and lim[2] <= tick <= lim[3] and steps * tick >= lim[4]):
+            return False
+        pos = self.ledger.positions[self.symbol]
+        # Our other live orders: their value per side (in ticks x base units), and on this side
+        # their sizes and highest price.
+        size = steps * self._step_f
+        top = max(tick, self.bid_tick)
+        value_buy = value_sell = 0.0
+        for o in self._bids:
+            if o is not exclude and not o.reduce_only:
+                leaves = float(o.leaves)
+                value_buy += leaves * o.tick
+                if side is Side.BUY:
+                    size += leaves
+                    top = max(top, o.tick)
+        for o in self._asks:
+            if o is not exclude and not o.reduce_only:
+                leaves = float(o.leaves)
+                value_sell += leaves * o.tick
+                if side is Side.SELL:
+                    size += leaves
+                    top = max(top, o.tick)
+        if side is Side.BUY:
+            value_buy += steps * self._step_f * tick
+        else:
+            value_sell += steps * self._step_f * tick
+        # Risk limit: the position value the fills could leave is at most every size involved at the
+        # highest price involved (a crossing sell fills at up to the best bid).
+        if ((abs(float(pos.qty)) + size) * max(top * self._tick_f, float(pos.entry_price)) * (1.0 + 1e-9)
+                >= self._cap_f):
+            return False
+        # Margin: the ledger's float bound of the order margin (each order's whole value at the
+        # highest cost per value), against the free margin.
+        bound = max(value_buy, value_sell) * self._tick_f * self._im_per_value * (1.0 + 1e-9)
+        return bound < self._free_margin_f()
+
+    def _free_margin_f(self) -> float:
+        """The ledger's free margin as a float."""
+        if self.ledger.margin_mode[self.symbol] != "isolated":
+            return float(self._free_margin())
+        self._free_margin()
+        return self._free_f
 
     def cancel(self, order_id: str) -> SimOrder:
         """Cancel a live order; 110001 if it is gone."""

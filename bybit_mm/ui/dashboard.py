@@ -82,6 +82,27 @@ def _cost(value: Decimal) -> Text:
     return Text(fmt_money(value, sign=True), style=style)
 
 
+def _bps(value: Decimal, notional: Decimal) -> str:
+    """``value`` in bps of ``notional``, signed, 1 decimal (empty when nothing traded)."""
+    if not notional:
+        return ""
+    return number(float(value) / float(notional) * 1e4, 1, sign=True, group=False)
+
+
+def _with_bps(cell: Text, value: Decimal, notional: Decimal) -> Text:
+    bps = _bps(value, notional)
+    if bps:
+        cell.append(f" {bps}bp", style="dim")
+    return cell
+
+
+def _markouts(values: tuple[float | None, ...]) -> str:
+    """Markouts in bps as ``+1.2/+0.3/-0.5 bp`` (an en dash for one not resolved yet)."""
+    if all(v is None for v in values):
+        return DASH
+    return "/".join(DASH if v is None else number(v, 1, sign=True, group=False) for v in values) + " bp"
+
+
 def _clock(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
@@ -104,6 +125,7 @@ def _sections(s: EngineSnapshot) -> list[tuple[str, str, list[tuple[str, Cell]]]
     dist = Text(fmt_pct(s.liq_distance_pct, 3), style=level_style)
     if s.liq_trigger_pct is not None:
         dist.append(f" guard {fmt_pct(s.liq_trigger_pct, 3)}", style="dim")
+    n = s.notional
     lat = (f"{s.latency_p50_ms:.1f}/{s.latency_p99_ms:.1f} ms p50/99" if s.latency_p50_ms is not None
            and s.latency_p99_ms is not None else DASH)
     return [
@@ -124,11 +146,15 @@ def _sections(s: EngineSnapshot) -> list[tuple[str, str, list[tuple[str, Cell]]]
             ("leverage", f"{fmt_qty(s.leverage)}x"), ("margin", fmt_money(s.position_margin)),
             ("liq price", Text(fmt_price(s.liq_price, tick), style=level_style)), ("liq dist", dist),
             ("max pos", fmt_qty(s.max_position)), ("min dist", fmt_pct(s.min_liq_distance_pct, 3))]),
-        ("PnL (USDT; fees and funding: + paid, − received)", "PnL", [
+        ("PnL (USDT, bp of traded notional; adverse, fees, funding: + paid)", "PnL", [
             ("realised", _pnl(s.realized_pnl)), ("unrealised", _pnl(s.unrealized_pnl)),
-            ("fees paid", _cost(s.fees)), ("fund. paid", _cost(s.funding)),
-            ("spread", _pnl(s.spread_pnl)), ("inventory", _pnl(s.inventory_pnl)),
-            ("total", _pnl(s.total_pnl)), ("equity", fmt_money(s.equity))]),
+            ("capture", _with_bps(_pnl(s.spread_capture), s.spread_capture, n)),
+            ("adverse", _with_bps(_cost(s.adverse_selection), s.adverse_selection, n)),
+            ("inventory", _with_bps(_pnl(s.inventory_pnl), s.inventory_pnl, n)),
+            ("fees paid", _with_bps(_cost(s.fees), s.fees, n)), ("fund. paid", _cost(s.funding)),
+            ("total", _with_bps(_pnl(s.total_pnl), s.total_pnl, n)),
+            ("1/10/60s", _markouts((s.markout_1s_bps, s.markout_10s_bps, s.markout_60s_bps))),
+            ("equity", fmt_money(s.equity))]),
         ("Activity", "Activity", [
             ("fills", f"{s.fills} ({s.buy_fills} b / {s.sell_fills} s)"), ("volume", fmt_qty(s.volume)),
             ("orders", f"{s.orders_placed} new / {s.orders_amended} amend"),
@@ -212,8 +238,10 @@ def final_snapshot(s: EngineSnapshot, m: RunSummary) -> EngineSnapshot:
         bid_price=None, bid_qty=None, ask_price=None, ask_qty=None,
         bid_from_touch_ticks=None, ask_from_touch_ticks=None,
         equity=m.equity, wallet_balance=m.wallet_balance, realized_pnl=m.realized_pnl,
-        unrealized_pnl=m.unrealized_pnl, fees=m.fees, funding=m.funding, spread_pnl=m.spread_pnl,
-        inventory_pnl=m.inventory_pnl, fills=m.fills, buy_fills=m.buy_fills, sell_fills=m.sell_fills,
+        unrealized_pnl=m.unrealized_pnl, fees=m.fees, funding=m.funding, spread_capture=m.spread_capture,
+        adverse_selection=m.adverse_selection, inventory_pnl=m.inventory_pnl, notional=m.notional,
+        markout_1s_bps=m.markout_1s_bps, markout_10s_bps=m.markout_10s_bps, markout_60s_bps=m.markout_60s_bps,
+        fills=m.fills, buy_fills=m.buy_fills, sell_fills=m.sell_fills,
         volume=m.volume, orders_placed=m.orders_placed, orders_amended=m.orders_amended,
         orders_cancelled=m.orders_cancelled, orders_rejected=m.orders_rejected,
         emergency_reduces=m.emergency_reduces, errors=m.errors, max_abs_position=m.max_abs_position,
@@ -227,6 +255,19 @@ def summary_table(m: RunSummary) -> RenderableType:
               title_justify="left", expand=False)
     t.add_column(style="dim", no_wrap=True)
     t.add_column(justify="right", no_wrap=True)
+    n = m.notional
+
+    def bps(cell: Text, value: Decimal) -> Text:
+        b = _bps(value, n)
+        if b:
+            cell.append(f" ({b} bps)")
+        return cell
+
+    def markout(bps_value: float | None, resolved: int) -> str:
+        if bps_value is None:
+            return f"{DASH} (0 of {m.attributed_fills} fills)"
+        return f"{number(bps_value, 2, sign=True, group=False)} bps ({resolved} of {m.attributed_fills} fills)"
+
     rows: list[tuple[str, str | Text]] = [
         ("fills (buy / sell)", f"{m.fills} ({m.buy_fills} / {m.sell_fills})"),
         ("volume", fmt_qty(m.volume)),
@@ -234,11 +275,15 @@ def summary_table(m: RunSummary) -> RenderableType:
         ("equity", fmt_money(m.equity)),
         ("realised PnL", _pnl(m.realized_pnl)),
         ("unrealised PnL", _pnl(m.unrealized_pnl)),
-        ("fees paid (− = rebates)", _cost(m.fees)),
-        ("funding paid (− = received)", _cost(m.funding)),
-        ("spread capture", _pnl(m.spread_pnl)),
-        ("inventory PnL", _pnl(m.inventory_pnl)),
-        ("total PnL", _pnl(m.total_pnl)),
+        ("spread capture (at the fill)", bps(_pnl(m.spread_capture), m.spread_capture)),
+        ("adverse selection (60 s, cost)", bps(_cost(m.adverse_selection), m.adverse_selection)),
+        ("inventory PnL (the rest)", bps(_pnl(m.inventory_pnl), m.inventory_pnl)),
+        ("fees paid (− = rebates)", bps(_cost(m.fees), m.fees)),
+        ("funding paid (− = received)", bps(_cost(m.funding), m.funding)),
+        ("total PnL", bps(_pnl(m.total_pnl), m.total_pnl)),
+        ("markout 1 s", markout(m.markout_1s_bps, m.markout_1s_fills)),
+        ("markout 10 s", markout(m.markout_10s_bps, m.markout_10s_fills)),
+        ("markout 60 s", markout(m.markout_60s_bps, m.markout_60s_fills)),
         ("position", fmt_qty(m.position_qty)),
         ("max |position|", fmt_qty(m.max_abs_position)),
         ("min liq distance", fmt_pct(m.min_liq_distance_pct, 3)),

@@ -15,7 +15,10 @@ from bybit_mm.errors import UsageError
 
 PAPER_KEYS = {"fills", "buy_fills", "sell_fills", "volume", "starting_balance", "equity", "realized_pnl",
               "unrealized_pnl", "fees", "funding", "position_qty", "max_abs_position", "min_liq_distance_pct",
-              "liquidations", "stop_reason", "simulated_seconds", "spread_pnl", "inventory_pnl", "orders_placed",
+              "liquidations", "stop_reason", "simulated_seconds", "spread_capture", "adverse_selection", "inventory_pnl",
+              "spread_capture_bps", "adverse_selection_bps", "inventory_pnl_bps", "fees_bps", "funding_bps",
+              "total_pnl_bps", "attributed_fills", "markout_1s_bps", "markout_10s_bps", "markout_60s_bps",
+              "markout_1s_fills", "markout_10s_fills", "markout_60s_fills", "orders_placed",
               "orders_amended", "orders_cancelled", "total_pnl"}
 
 

@@ -15,7 +15,10 @@ from bybit_mm.errors import UsageError
 SUMMARY_KEYS = {"fills", "buy_fills", "sell_fills", "volume", "starting_balance", "equity", "realized_pnl",
                 "unrealized_pnl", "fees", "funding", "position_qty", "max_abs_position",
                 "min_liq_distance_pct", "liquidations", "stop_reason", "simulated_seconds",
-                "spread_pnl", "inventory_pnl"}
+                "spread_capture", "adverse_selection", "inventory_pnl", "spread_capture_bps",
+                "adverse_selection_bps", "inventory_pnl_bps", "fees_bps", "funding_bps", "total_pnl_bps",
+                "attributed_fills", "markout_1s_bps", "markout_10s_bps", "markout_60s_bps", "markout_1s_fills",
+                "markout_10s_fills", "markout_60s_fills"}
 FAST = ["paper", "--leverage", "50", "--market", "sim", "--speed", "0", "--gamma", "0.001"]
 
 
@@ -59,7 +62,7 @@ def test_the_table_fits_80_columns(cli: Callable[..., Any]) -> None:
     r = cli(*FAST, "--duration", "3m", env={"COLUMNS": "80", "LINES": "24"})
     assert r.exit_code == 0, r.stderr
     out = r.stdout
-    for label in ("Market", "Quotes", "Position", "liq price", "PnL", "spread", "inventory", "Activity",
+    for label in ("Market", "Quotes", "Position", "liq price", "PnL", "capture", "adverse", "inventory", "Activity",
                   "latency", "stopped: duration reached", "fills (buy / sell)", "min liq distance"):
         assert label in out
     assert max(len(line) for line in out.splitlines()) <= 80
@@ -74,7 +77,8 @@ def test_the_table_fits_80_columns(cli: Callable[..., Any]) -> None:
     assert fills is not None and summary["fills (buy / sell)"] == f"{fills[1]} ({fills[2]} / {fills[3]})"
     assert re.search(r"volume\s+" + re.escape(summary["volume"]) + r"\s", frame_text)
     assert re.search(r"size\s+" + re.escape(summary["position"]) + r" \(", frame_text)
-    assert re.search(r"fees paid\s+" + re.escape(summary["fees paid (− = rebates)"]) + r"\s", frame_text)
+    fees = re.fullmatch(r"(\S+) \((\S+) bps\)", summary["fees paid (− = rebates)"])
+    assert fees is not None and re.search(r"fees paid\s+" + re.escape(f"{fees[1]} {fees[2]}bp") + r"\s", frame_text)
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -67,8 +67,23 @@ def test_paper_driver_and_backtest_give_the_same_orders_and_fills(tmp_path: Path
     assert _orders(bt_journal) == _orders(paper_journal)
     assert _fills(bt_journal) == _fills(paper_journal)
     for key in ("fills", "orders_placed", "orders_amended", "orders_cancelled", "orders_rejected", "realized_pnl",
-                "fees", "funding", "spread_pnl", "position_qty", "equity", "wallet_balance", "total_pnl"):
+                "fees", "funding", "spread_capture", "adverse_selection", "inventory_pnl", "markout_1s_fills",
+                "markout_60s_bps", "position_qty", "equity", "wallet_balance", "total_pnl"):
         assert getattr(bt, key) == getattr(paper, key), key
+
+
+def test_backtest_fills_are_attributed_and_journaled_with_their_markouts(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "bt.sqlite")
+    s = run_backtest(make_feed(600), CONFIG, BTC, SETTINGS, journal=journal).summary
+    fills = [ex for ex, mid in journal.fills("BTCUSDT") if ex.exec_type == "trade" and mid is not None]
+    assert s.fills > 20 and s.attributed_fills == s.fills == len(fills)
+    last_minute = sum(ex.ts_ms > s.ended_ms - 60_000 for ex in fills)
+    assert s.markout_60s_fills == s.fills - last_minute  # the rest reach past the end: unresolved
+    assert s.markout_1s_fills >= s.markout_10s_fills >= s.markout_60s_fills
+    marks = journal.fill_markouts("BTCUSDT")
+    assert sum(m[1] is not None for m in marks.values()) == s.markout_1s_fills
+    assert s.spread_capture - s.adverse_selection + s.inventory_pnl - s.fees - s.funding == s.total_pnl
+    journal.close()
 
 
 def test_the_same_data_and_settings_give_byte_identical_json(tmp_path: Path) -> None:

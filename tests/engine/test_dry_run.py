@@ -30,8 +30,11 @@ def test_twenty_minutes_at_50x_fills_both_sides_and_the_books_balance(config: En
         # ... agree with the exchange's wallet at every snapshot.
         assert s.equity == s.ledger_equity, s.ts_ms
     assert summary.equity == start + summary.realized_pnl + summary.unrealized_pnl - summary.fees - summary.funding
-    # Spread capture and inventory PnL split the trading PnL exactly.
-    assert summary.spread_pnl + summary.inventory_pnl == summary.realized_pnl + summary.unrealized_pnl
+    # Spread capture, adverse selection and inventory PnL split the trading PnL exactly.
+    s = summary
+    assert s.spread_capture - s.adverse_selection + s.inventory_pnl == s.realized_pnl + s.unrealized_pnl
+    assert s.spread_capture - s.adverse_selection + s.inventory_pnl - s.fees - s.funding == s.total_pnl
+    assert s.attributed_fills == s.fills and s.markout_60s_fills > 0.9 * s.fills  # the last minute's are not
     assert asyncio.run(client.open_orders("BTCUSDT")) == []
 
 

@@ -98,15 +98,16 @@ def test_exec_types_decide_what_is_booked(config: EngineConfig) -> None:
     ]
     trader = LiveTrader(_Executions(execs), None, config)  # type: ignore[arg-type]
     trader.ledger = Ledger("BTCUSDT", Decimal(1000))
-    asyncio.run(trader._book_fills(Decimal("100.5")))
-    asyncio.run(trader._book_fills(Decimal("100.5")))  # the same executions again: nothing new
+    trader.ledger.attribution.on_mid(0, 100.5)
+    asyncio.run(trader._book_fills())
+    asyncio.run(trader._book_fills())  # the same executions again: nothing new
     L = trader.ledger
     assert trader.counters["liquidations"] == 1
     assert L.funding == Decimal("0.15")
     assert L.fills == 3 and L.position.qty == 0
     assert L.realized_pnl == Decimal(1) - Decimal(10)  # +1 on the sale at 101, -10 on the bust at 90
     # Spread capture counts our quotes' fills only, not the forced close.
-    assert L.spread_capture == Decimal("0.5") * 2 + Decimal("0.5") * 1
+    assert L.attribution.capture == 0.5 * 2 + 0.5 * 1 and L.attribution.fills == 2
 
 
 def test_a_journal_from_before_exec_types_is_upgraded(tmp_path: Path) -> None:

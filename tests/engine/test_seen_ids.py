@@ -43,20 +43,20 @@ def test_ledger_books_each_fill_once_whatever_reads_redeliver() -> None:
     fills = [_fill(i, i * 2_000) for i in range(20_000)]  # 11 hours of fills
     booked = 0
     for i, ex in enumerate(fills):
-        booked += ledger.apply(ex, None)
+        booked += ledger.apply(ex)
         # a reader asks again for what happened since a cursor a few seconds back
         for old in fills[max(0, i - rng.randint(0, 5)):i + 1]:
-            assert not ledger.apply(old, None)
+            assert not ledger.apply(old)
     assert booked == ledger.fills == len(fills)
     for ex in fills[:100]:  # a resume replaying the oldest fills again
-        assert not ledger.apply(ex, None)
+        assert not ledger.apply(ex)
     assert ledger.fills == len(fills) and len(ledger.seen) <= HOUR // 2_000 + 1
 
 
 def test_funding_ids_added_without_a_time_are_kept() -> None:
     ledger = Ledger("BTCUSDT", Decimal(10_000))
-    ledger.apply(_fill(1, 5 * HOUR), None)
+    ledger.apply(_fill(1, 5 * HOUR))
     ledger.seen |= {"funding-1"}
     funding = Execution("funding-1", "", "", "BTCUSDT", Side.BUY, Decimal(100), Decimal(1), Decimal("0.01"),
                         False, 5 * HOUR - 10, "funding")
-    assert not ledger.apply(funding, None) and ledger.funding == 0
+    assert not ledger.apply(funding) and ledger.funding == 0

@@ -103,6 +103,8 @@ def test_a_fill_is_booked_from_the_private_stream_with_rest_polling_impossible(
         fills = [e for e in emu.exchange.executions(SYMBOL, limit=100_000) if e.exec_type == "Trade"]
         still_open = emu.exchange.open_orders(SYMBOL)
     assert summary.fills == len(fills)  # every fill booked once (stream, then REST on the way out)
+    # each priced at the streamed book's mid at or before its time (the engine saw books before quoting)
+    assert summary.attributed_fills == summary.fills
     assert still_open == []
     # the engine did not even try to poll for fills or the position while streaming
     assert "/v5/execution/list" not in polled and "/v5/position/list" not in polled

@@ -12,52 +12,55 @@ from bybit_mm.domain.instruments import get_instrument
 from bybit_mm.domain.orders import Side
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.journal import Journal
-from bybit_mm.engine.ledger import Ledger
-from bybit_mm.engine.reconcile import OrderIds, RateBudget, Target, plan_actions
+from bybit_mm.engine.ledger import Ledger, book_executions
+from bybit_mm.engine.reconcile import OrderIds, RateBudget, Target, Working, plan_actions
 from bybit_mm.engine.risk import RiskGuard, RiskInputs
+from bybit_mm.engine.snapshot import pnl_split
 from bybit_mm.exchange.port import Execution, OrderInfo
 
 D = Decimal
-TICK = D("0.1")
 
 
-def order(side: Side, price: str, qty: str = "0.001", filled: str = "0", oid: str = "o1",
-          reduce_only: bool = False) -> OrderInfo:
+def exchange_order(side: Side, price: str, qty: str = "0.001", oid: str = "o1") -> OrderInfo:
     return OrderInfo(order_id=oid, client_order_id=f"mm-x-{oid}", symbol="BTCUSDT", side=side,
-                     order_type="Limit", price=D(price), qty=D(qty), filled_qty=D(filled), avg_fill_price=None,
-                     status="partially_filled" if D(filled) else "new", time_in_force="PostOnly",
-                     reduce_only=reduce_only)
+                     order_type="Limit", price=D(price), qty=D(qty), filled_qty=D(0), avg_fill_price=None,
+                     status="new", time_in_force="PostOnly", reduce_only=False)
+
+
+def order(side: Side, tick: int, steps: int = 1, filled: int = 0, oid: str = "o1") -> Working:
+    return Working(side, tick, steps, filled, oid)
 
 
 def test_places_when_nothing_works_and_cancels_first() -> None:
-    acts = plan_actions({Side.BUY: Target(Side.BUY, D("100.0"), D("0.001")), Side.SELL: None},
-                        [order(Side.SELL, "101.0")], tick=TICK, requote_ticks=1)
+    acts = plan_actions(Target(Side.BUY, 1000, 1), None, [order(Side.SELL, 1010)], requote_ticks=1)
     assert [(a.kind, a.side) for a in acts] == [("cancel", Side.SELL), ("place", Side.BUY)]
+    assert (acts[1].tick, acts[1].steps) == (1000, 1)
 
 
-@pytest.mark.parametrize("new_price, requote, expect", [
-    ("100.0", 1, []), ("100.1", 1, ["amend"]), ("100.1", 2, []), ("100.2", 2, ["amend"]),
-    ("100.1", 0, ["amend"]), ("100.0", 0, []),
+@pytest.mark.parametrize("new_tick, requote, expect", [
+    (1000, 1, []), (1001, 1, ["amend"]), (1001, 2, []), (1002, 2, ["amend"]), (1001, 0, ["amend"]), (1000, 0, []),
 ])
-def test_amends_only_when_the_target_moves_enough(new_price: str, requote: int, expect: list[str]) -> None:
-    acts = plan_actions({Side.BUY: Target(Side.BUY, D(new_price), D("0.001"))}, [order(Side.BUY, "100.0")],
-                        tick=TICK, requote_ticks=requote)
+def test_amends_only_when_the_target_moves_enough(new_tick: int, requote: int, expect: list[str]) -> None:
+    acts = plan_actions(Target(Side.BUY, new_tick, 1), None, [order(Side.BUY, 1000)], requote_ticks=requote)
     assert [a.kind for a in acts] == expect
 
 
 def test_amend_of_a_partly_filled_order_asks_for_filled_plus_wanted() -> None:
-    acts = plan_actions({Side.BUY: Target(Side.BUY, D("99.5"), D("0.002"))},
-                        [order(Side.BUY, "100.0", qty="0.003", filled="0.001")], tick=TICK, requote_ticks=1)
+    acts = plan_actions(Target(Side.BUY, 995, 2), None, [order(Side.BUY, 1000, steps=2, filled=1)], requote_ticks=1)
     assert len(acts) == 1 and acts[0].kind == "amend"
-    assert acts[0].qty == D("0.003") and acts[0].price == D("99.5")
+    assert acts[0].steps == 3 and acts[0].tick == 995
 
 
-def test_extra_orders_on_a_side_are_cancelled_and_reduce_only_left_alone() -> None:
-    working = [order(Side.BUY, "100.0", oid="a"), order(Side.BUY, "98.0", oid="b"),
-               order(Side.SELL, "101.0", oid="r", reduce_only=True)]
-    acts = plan_actions({Side.BUY: Target(Side.BUY, D("100.0"), D("0.001")), Side.SELL: None}, working,
-                        tick=TICK, requote_ticks=1)
-    assert [(a.kind, a.order.order_id) for a in acts if a.order] == [("cancel", "b")]
+def test_a_resize_keeps_the_price() -> None:
+    acts = plan_actions(None, Target(Side.SELL, 1010, 3), [order(Side.SELL, 1010, steps=1, filled=1)],
+                        requote_ticks=5)
+    assert [(a.kind, a.tick, a.steps, a.reason) for a in acts] == [("amend", 1010, 4, "resize")]
+
+
+def test_extra_orders_on_a_side_are_cancelled() -> None:
+    working = [order(Side.BUY, 1000, oid="a"), order(Side.BUY, 980, oid="b")]
+    acts = plan_actions(Target(Side.BUY, 1000, 1), None, working, requote_ticks=1)
+    assert [(a.kind, a.order.ref) for a in acts if a.order] == [("cancel", "b")]
 
 
 def test_rate_budget_allows_the_rate_and_refills_with_time() -> None:
@@ -150,13 +153,15 @@ def fill(i: int, side: Side, price: str, qty: str, fee: str, ts: int) -> Executi
 
 def test_ledger_books_pnl_fees_and_spread_capture() -> None:
     L = Ledger("BTCUSDT", D(1000))
-    assert L.apply(fill(1, Side.BUY, "100", "2", "0.04", 1), mid=D("100.5"))
-    assert not L.apply(fill(1, Side.BUY, "100", "2", "0.04", 1), mid=D("100.5"))  # seen
-    assert L.apply(fill(2, Side.SELL, "102", "1", "0.0204", 2), mid=D("101.5"))
+    counters = {"liquidations": 0}
+    book_executions(L, [fill(1, Side.BUY, "100", "2", "0.04", 1)], counters=counters, mid=100.5)
+    assert not L.apply(fill(1, Side.BUY, "100", "2", "0.04", 1))  # seen
+    book_executions(L, [fill(2, Side.SELL, "102", "1", "0.0204", 2)], counters=counters, mid=101.5)
     assert L.realized_pnl == D(2) and L.fees == D("0.0604")
-    assert L.spread_capture == D("1.5")  # 0.5 x 2 + 0.5 x 1
+    assert L.attribution.capture == 1.5  # 0.5 x 2 + 0.5 x 1
     assert L.equity(D(103)) == D(1000) + D(2) + D(3) - D("0.0604")
-    assert L.inventory_pnl(D(103)) == D(2) + D(3) - D("1.5")
+    split = pnl_split(L, D(103))  # nothing resolved at 60 s: no adverse selection yet
+    assert (split.spread_capture, split.adverse_selection, split.inventory_pnl) == (D("1.5"), 0, D(2) + D(3) - D("1.5"))
     assert (L.fills, L.buy_fills, L.sell_fills, L.max_abs_position) == (2, 1, 1, D(2))
 
 
@@ -167,7 +172,7 @@ def test_journal_round_trip_and_resume_state(tmp_path: Path) -> None:
     j.record_fill(fill(1, Side.BUY, "100", "2", "0.04", 1500), D("100.5"))
     j.record_fill(fill(1, Side.BUY, "100", "2", "0.04", 1500), D("100.5"))  # idempotent
     j.record_funding("BTCUSDT", 2000, D("0.3"))
-    j.record_order(order(Side.BUY, "99.0"), 2500)
+    j.record_order(exchange_order(Side.BUY, "99.0"), 2500)
     j.set_state(**{"BTCUSDT.peak_equity": "10001", "BTCUSDT.counters": {"placed": 3}})
     j.close()
     state = Journal(tmp_path / "j.sqlite").resume_state("BTCUSDT")

@@ -93,7 +93,9 @@ def test_runs_lists_the_backtest_run_and_reports_it_from_its_fills(home: Home, t
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["fills"] == summary["fills"] and data["pnl_split"]["net"] == pytest.approx(summary["total_pnl"])
-    assert data["pnl_split"]["spread_capture"] == pytest.approx(summary["spread_pnl"])
+    assert data["pnl_split"]["spread_capture"] == pytest.approx(summary["spread_capture"])
+    assert data["pnl_split"]["adverse_selection"] == pytest.approx(-summary["adverse_selection"])
+    assert data["adverse_horizon_s"] == 60
     if data["curve_source"] == "fills":  # the backtest journals no snapshots: the curve is its fills replayed
         assert data["points"] == summary["fills"] and any("no snapshots" in n for n in data["notes"])
     out = tmp_path / "bt.png"

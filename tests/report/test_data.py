@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bybit_mm.domain.orders import Side
+from bybit_mm.engine.attribution import FillMarkouts
 from bybit_mm.engine.journal import Journal, kind_of
 from bybit_mm.engine.ledger import Ledger
 from bybit_mm.errors import UsageError
@@ -34,20 +35,23 @@ def write_journal(root: Path, kind: str, *, snapshots: bool, end: bool = True, p
     j = Journal(path)
     j.start_run("BTCUSDT", network or kind, T0, D(10000), resumed=False)
     ledger = Ledger("BTCUSDT", D(10000))
+    spread = D(0)
     for i, side, price, qty, ts, mid in FILLS:
         ex = _fill(i, side, price, qty, ts)
         j.record_fill(ex, D(mid))
-        ledger.apply(ex, D(mid))
+        ledger.apply(ex)
+        spread += (D(mid) - D(price)) * D(qty) * side.sign
     j.record_funding("BTCUSDT", T0 + 25_000, D("0.1"), "f1")
     ledger.funding = D("0.1")
     if snapshots:
         for ts, mid in MIDS:
             j.record_snapshot(T0 + ts, {"symbol": "BTCUSDT", "mid": D(mid), "equity": D(10000), "total_pnl": 0,
                                         "position_qty": 0, "emergency_reduces": 0})
-    if end:
+    if end:  # a summary as the engine wrote it before its own attribution
         mark = D(100)
         j.end_run(T0 + 30_000, "duration reached", {
-            "fills": ledger.fills, "spread_pnl": ledger.spread_capture, "inventory_pnl": ledger.inventory_pnl(mark),
+            "fills": ledger.fills, "spread_pnl": spread,
+            "inventory_pnl": ledger.realized_pnl + ledger.unrealized(mark) - spread,
             "fees": ledger.fees, "funding": ledger.funding, "total_pnl": ledger.equity(mark) - D(10000)})
     j.close()
     return path
@@ -85,6 +89,27 @@ def test_markouts_and_split_of_the_worked_example(tmp_path: Path) -> None:
     assert report.curve_source == "snapshots" and len(report.curve.ts_ms) == 4
     assert any("1 s markouts not available" in n for n in report.notes)
     assert report.to_dict()["pnl_split"]["net"] == pytest.approx(2.38)
+
+
+def test_the_engines_markouts_and_split_are_preferred_when_journaled(tmp_path: Path) -> None:
+    path = write_journal(tmp_path, "paper", snapshots=True, end=False)
+    j = Journal(path)
+    j.run_id = 1
+    for key, m1, m10, m60 in (("e1", 12.5, -3.0, None), ("e2", 4.0, None, None)):
+        j.record_markouts(FillMarkouts(key, 0, 100.0, 0.0, {1: m1, 10: m10, 60: m60}))
+    j.end_run(T0 + 30_000, "duration reached", {  # as the engine's summary has it now
+        "fills": 2, "spread_capture": 1.5, "adverse_selection": 0.7, "inventory_pnl": 1.7, "fees": 0.02,
+        "funding": 0.1, "total_pnl": 2.38})
+    j.close()
+    (run,) = list_runs(tmp_path)[0]
+    report = load_report(run)
+    m = {x.horizon_s: x for x in report.markouts}
+    assert (m[1].fills, m[10].fills, m[60].fills) == (2, 1, 0)  # the engine's, not interpolated
+    assert m[1].pnl == pytest.approx(12.5 * 99.5 * 2 / 1e4 + 4.0 * 101.5 / 1e4)
+    s = report.split
+    assert (s.spread_capture, s.adverse_selection, s.inventory, s.net) == pytest.approx((1.5, -0.7, 1.7, 2.38))
+    assert s.adverse_horizon_s == 60 and report.to_dict()["adverse_horizon_s"] == 60
+    assert s.spread_capture + s.adverse_selection + s.inventory - s.fees - s.funding == pytest.approx(s.net)
 
 
 def test_a_run_without_snapshots_or_end_is_replayed_from_its_fills(tmp_path: Path) -> None:

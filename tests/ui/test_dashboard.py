@@ -29,7 +29,8 @@ def _snap(**kw: object) -> EngineSnapshot:
         liq_price=D("68800.2"), liq_distance_pct=D("1.883"), liq_trigger_pct=D("0.5"), liq_level="ok",
         max_position=D("0.05"), starting_balance=D(10000), wallet_balance=D("9999.7"), equity=D("9999.72"),
         realized_pnl=D("0.10"), unrealized_pnl=D("0.02"), fees=D("0.30"), funding=D("0.01"),
-        spread_pnl=D("0.2"), inventory_pnl=D("-0.08"), fills=3, buy_fills=2, sell_fills=1, volume=D("0.003"),
+        spread_capture=D("0.2"), adverse_selection=D("0.05"), inventory_pnl=D("-0.03"), notional=D("210.37"),
+        markout_1s_bps=4.2, markout_10s_bps=1.1, markout_60s_bps=-2.35, fills=3, buy_fills=2, sell_fills=1, volume=D("0.003"),
         orders_placed=5, orders_amended=40, orders_cancelled=2, orders_rejected=1, errors=0,
         latency_p50_ms=3.21, latency_p99_ms=45.6, max_abs_position=D("0.002"), min_liq_distance_pct=D("1.5"),
         notes=("estimators warming up",), stop_reason="duration reached")
@@ -41,8 +42,11 @@ def _summary(**kw: object) -> RunSummary:
         symbol="BTCUSDT", network="emulator", stop_reason="duration reached", fills=4, buy_fills=2,
         sell_fills=2, maker_fills=4, volume=D("0.004"), notional=D("280"), starting_balance=D(10000),
         equity=D("9999.70"), wallet_balance=D("9999.70"), realized_pnl=D("0.12"), unrealized_pnl=D(0),
-        fees=D("0.30"), funding=D("0.01"), spread_pnl=D("0.21"), inventory_pnl=D("-0.09"),
-        total_pnl=D("-0.19"), position_qty=D(0), max_abs_position=D("0.002"), min_liq_distance_pct=D("1.5"),
+        fees=D("0.30"), funding=D("0.01"), spread_capture=D("0.21"), adverse_selection=D("0.04"),
+        inventory_pnl=D("-0.05"), total_pnl=D("-0.19"), spread_capture_bps=7.5, adverse_selection_bps=1.4286,
+        inventory_pnl_bps=-1.7857, fees_bps=10.7143, funding_bps=0.3571, total_pnl_bps=-6.7857, attributed_fills=4,
+        markout_1s=D("0.1"), markout_1s_bps=3.5714, markout_1s_fills=4, markout_10s=D("0.05"),
+        markout_10s_bps=1.7857, markout_10s_fills=3, markout_60s=D(0), markout_60s_bps=None, markout_60s_fills=0, position_qty=D(0), max_abs_position=D("0.002"), min_liq_distance_pct=D("1.5"),
         liquidations=0, emergency_reduces=0, orders_placed=6, orders_amended=41, orders_cancelled=3,
         orders_rejected=1, errors=0, cancelled_on_exit=1, flattened=False, simulated_seconds=66.0,
         started_ms=0, ended_ms=66_000)
@@ -92,7 +96,7 @@ def test_fees_have_one_sign_in_the_table_and_the_summary() -> None:
 
 def test_negative_zero_is_never_printed() -> None:
     zeroish = dict(realized_pnl=D("-0.0001"), unrealized_pnl=D("-0"), fees=D("-0.00"), funding=D("-0.000"),
-                   inventory_q=-0.0, skew=-0.0, position_qty=D("-0"), spread_pnl=D("-0.004"),
+                   inventory_q=-0.0, skew=-0.0, position_qty=D("-0"), spread_capture=D("-0.004"),
                    inventory_pnl=D("0.004"), liq_distance_pct=D("-0.0001"), equity=D("-0.001"))
     text = "\n".join(_render(dashboard(_snap(**zeroish), width=120), 120))
     text += "\n".join(_render(summary_table(_summary(unrealized_pnl=D("-0"), funding=D("-0.00"),
@@ -135,3 +139,18 @@ def test_the_live_view_shows_progress_and_eta_then_the_final_state() -> None:
     console.print(view)
     final = console.export_text()
     assert "ETA" not in final and "0 (flat)" in final and "4 (2 b / 2 s)" in final
+
+
+def test_the_attribution_is_on_the_80x24_table_and_in_the_summary() -> None:
+    text = "\n".join(_render(dashboard(_snap(), width=80, height=24), 80, 24))
+    # 0.2 of 210.37 traded: +9.5 bp; adverse selection a cost (+); markouts at 1/10/60 s
+    assert re.search(r"capture\s+\+0\.2000 \+9\.5bp", text) and re.search(r"adverse\s+\+0\.0500 \+2\.4bp", text)
+    assert re.search(r"inventory\s+-0\.0300 -1\.4bp", text) and "+4.2/+1.1/-2.4 bp" in text
+    assert re.search(r"total\s+-0\.1900 -9\.0bp", text)
+    fresh = "\n".join(_render(dashboard(_snap(notional=D(0), markout_1s_bps=None, markout_10s_bps=None,
+                                               markout_60s_bps=None), width=80, height=24), 80, 24))
+    assert re.search(r"1/10/60s\s+–", fresh) and "bp" not in fresh  # nothing traded yet
+    table = "\n".join(_render(summary_table(_summary()), 80))
+    assert re.search(r"spread capture \(at the fill\)\s+│\s+\+0\.2100 \(\+7\.5 bps\)", table)
+    assert re.search(r"markout 10 s\s+│\s+\+1\.79 bps \(3 of 4 fills\)", table)
+    assert re.search(r"markout 60 s\s+│\s+– \(0 of 4 fills\)", table)
