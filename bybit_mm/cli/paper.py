@@ -179,11 +179,11 @@ class _LiveView:
 
 
 def _print_summary(term: Any, summary: RunSummary, *, as_json: bool) -> None:
-    from bybit_mm.ui.dashboard import summary_table
-
     if as_json:
         term.json(summary.to_dict(), lines=True)
     else:
+        from bybit_mm.ui.dashboard import summary_table
+
         if not term.out.is_terminal:
             term.out.print()  # a non-terminal Live leaves its last frame without a newline
         term.out.print(summary_table(summary))

@@ -103,6 +103,8 @@ _STALE_NOTES = ("stale market data: not quoting",)
 #: An order that only reduces the position (always safe).
 _REDUCING = ()
 _SAFE = (True, "")
+#: A liquidation line not drawn yet (None: none can be).
+_UNDRAWN: Any = object()
 
 
 class RiskGuard:
@@ -134,6 +136,7 @@ class RiskGuard:
         self._drawdown: tuple[Decimal, str | None] = (ZERO, None)
         self._plans: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._decimals = GridDecimals(instrument.tick_size, instrument.qty_step)
+        self._lines: dict[tuple[PositionSide, Decimal, Decimal], tuple[float, float, float, float] | None] = {}
 
     def max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
         """The smaller of the margin cap ``balance x leverage x max_position_pct`` and the strategy cap
@@ -375,12 +378,59 @@ class RiskGuard:
             entry = price
         cost_f = steps * self._step_f * (tick * self._tick_f) * self._cost_per_value[fee_rate]
         pside = PositionSide.LONG if new_steps > 0 else PositionSide.SHORT
-        info = self._liquidation(pside, entry, qty if position_steps == 0 else abs(new_qty), fee_rate)
-        if info is None:
+        # Opening from flat: the order's own qty object (its hash is cached for the memos' keys).
+        liq = self.liquidation_f(pside, entry, qty if position_steps == 0 else abs(new_qty), fee_rate)
+        if liq is None:
             return cost_f, 0.0, None, 0.0
-        liq, entry_f = float(info.liquidation_price), float(entry)
+        entry_f = float(entry)
         sign = 1.0 if pside is PositionSide.LONG else -1.0
         return cost_f, sign, liq, sign * (entry_f - liq) / entry_f * self._trigger_frac_f
+
+    def liquidation_f(self, side: PositionSide, entry: Decimal, qty: Decimal, taker_rate: Decimal) -> float | None:
+        """The isolated liquidation price (float) of a position of ``qty`` at ``entry`` (None: the
+        tiers refuse it). Within one risk tier the domain's liquidation price is affine in the entry
+        for a fixed size: its line, drawn through the domain's own answers, is kept per (side, qty,
+        rate) and read where the position's value is clearly inside that tier; elsewhere (and for the
+        line's first answer) the domain answers on Decimals."""
+        key = (side, qty, taker_rate)
+        line = self._lines.get(key, _UNDRAWN)
+        if line is not _UNDRAWN and line is not None:
+            slope, intercept, low, high = line
+            entry_f = float(entry)
+            if low < float(qty) * entry_f < high:
+                return slope * entry_f + intercept
+        info = self._liquidation(side, entry, qty, taker_rate)
+        if line is _UNDRAWN and info is not None:
+            if len(self._lines) >= 4096:
+                self._lines.clear()
+            self._lines[key] = self._line(side, entry, qty, taker_rate, info)
+        return None if info is None else float(info.liquidation_price)
+
+    def _line(self, side: PositionSide, entry: Decimal, qty: Decimal, taker_rate: Decimal,
+              info: LiquidationInfo) -> tuple[float, float, float, float] | None:
+        """(slope, intercept, lowest value, highest value) of the liquidation price against the entry
+        in the tier of ``qty`` at ``entry`` (floats, the values a hair inside the tier's own bounds),
+        through the domain's answer at ``entry`` and at an entry a quarter away in the same tier; None
+        when no such second entry exists."""
+        tiers = self.instrument.risk_tiers
+        tier = self.instrument.tier_for(qty * entry)
+        i = tiers.index(tier)
+        low = float(tiers[i - 1].limit_value) * (1.0 + _CLOSE) if i > 0 else 0.0
+        high = float(tier.limit_value) * (1.0 - _CLOSE)
+        for other in (entry * Decimal("1.25"), entry * Decimal("0.8")):
+            if not low < float(qty * other) < high:
+                continue
+            far = self._liquidation(side, other, qty, taker_rate)
+            mid = self._liquidation(side, (entry + other) / 2, qty, taker_rate)
+            if far is None or mid is None:
+                continue
+            e0, l0 = float(entry), float(info.liquidation_price)
+            slope = (float(far.liquidation_price) - l0) / (float(other) - e0)
+            intercept = l0 - slope * e0
+            # A straight line through the middle too (no clamp bends it between the two).
+            if abs(slope * float((entry + other) / 2) + intercept - float(mid.liquidation_price)) <= 1e-12 * l0:
+                return slope, intercept, low, high
+        return None
 
     def _exact(self, side: Side, tick: int, steps: int, account: Any, available: Decimal,
                fee_rate: Decimal) -> tuple[bool, str]:

@@ -4,7 +4,10 @@ The simulated account (balance, positions, leverage and margin mode, open orders
 a :class:`~bybit_mm.sim.exchange.SimExchange` and, when a :class:`PaperStore` is given, is written
 to ``<data dir>/paper/<profile>/account.sqlite`` after every change (only what changed, one
 transaction each, see :mod:`~bybit_mm.exchange.paper_store`), so a paper account survives restarts
-and crashes; the client owns the account until :meth:`DryRunFuturesClient.close` (one process per
+and crashes (fills, the balance, positions, new and closed orders at once; an amend alone, a
+quoting engine's every second, waits for the next change or the close: a run killed after an
+amend resumes that order at its previous price and size, and the engine cancels what a killed run
+left working); the client owns the account until :meth:`DryRunFuturesClient.close` (one process per
 paper account). Market data comes from one of two sources (``paper.market``):
 
 - ``sim``: the sim's synthetic market, driven by the injected clock: a ``WallClock`` (real time ×
@@ -31,6 +34,7 @@ on data that old. A live feed is already as late as the network makes it: nothin
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -188,6 +192,9 @@ class DryRunFuturesClient:
         self._build = build
         self._symbols = list(exchange.symbols) if exchange is not None else [s.upper() for s in symbols]
         self._exec_seq = 0  # the first execution the store has not been given
+        # The last trades read (the sim's, newest first) and what they were returned as (oldest
+        # first): a read returns the last N prints every time, so each print is converted once.
+        self._last_trades: tuple[list[Any], list[PublicTrade]] = ([], [])
         if exchange is not None:
             if saved_state is not None:
                 exchange.load_account_state(saved_state)
@@ -296,7 +303,7 @@ class DryRunFuturesClient:
                              stream_ready_timeout_s if streaming else None)
         wanted = [get_instrument(s).symbol for s in (symbols or [profile.market.symbol])]
         wanted += sorted(s for s in symbols_in_state(saved) if s in DEFAULT_INSTRUMENTS and s not in wanted)
-        exchange = SimExchange(symbols=wanted, clock=clock or WallClock(1.0),
+        exchange = SimExchange(symbols=wanted, clock=clock or WallClock(1.0), trade_events=False,
                                market_params=sim_market_params(profile, wanted[0]), **settings)
         for sym, mid in saved_mids(saved).items():
             if sym in wanted:
@@ -336,7 +343,7 @@ class DryRunFuturesClient:
 
         def build(instruments: Mapping[str, Instrument]) -> SimExchange:
             return SimExchange(symbols=list(instruments), instruments=instruments, clock=feed.clock,
-                               market_source="external", start_prices=mids, **settings)
+                               trade_events=False, market_source="external", start_prices=mids, **settings)
 
         return cls(None, store=store, saved_state=saved, feed=feed, build=build, symbols=wanted)
 
@@ -370,13 +377,22 @@ class DryRunFuturesClient:
                              hint=f"simulated: {', '.join(self._symbols)}")
         return sym
 
-    def advance(self) -> list[Event]:
-        """Let the sim catch up with the clock; persists when the account changed."""
-        from bybit_mm.sim.models import BookEvent, TradeEvent
+    def advance(self, amended: str = "") -> list[Event]:
+        """Let the sim catch up with the clock; persists when the account changed.
 
+        Order ``amended`` (just amended) having a new price or size is not a change worth a save
+        of its own: it is saved with the next change (see the module docstring).
+        """
         events = self.exchange.advance()
-        if any(not isinstance(e, (TradeEvent, BookEvent)) for e in events):
-            self.save()
+        if events:
+            from bybit_mm.sim.models import BookEvent, OrderUpdate, TradeEvent
+
+            def passive(e: Event) -> bool:
+                return isinstance(e, (TradeEvent, BookEvent)) or (
+                    isinstance(e, OrderUpdate) and e.order.order_id == amended and e.order.status == "New")
+
+            if not all(map(passive, events)):
+                self.save()
         return events
 
     def save(self) -> None:
@@ -455,8 +471,26 @@ class DryRunFuturesClient:
         self.advance()
         trades = self.exchange.recent_trades(self._symbol(symbol), limit)
         await self._feed_delay()
-        return [PublicTrade(trade_id=t.trade_id, symbol=t.symbol, ts_ms=t.ts_ms, price=t.price, qty=t.qty,
-                            side=t.side) for t in reversed(trades)]
+        return self._public_trades(trades)
+
+    def _public_trades(self, trades: list[Any]) -> list[PublicTrade]:
+        """The port's view of ``trades`` (the sim's, newest first), oldest first."""
+        last, last_out = self._last_trades
+        new = len(trades)  # how many of the newest were not in the last read
+        if last:
+            head = last[0]
+            for i, t in enumerate(trades):
+                if t is head:
+                    new = i
+                    break
+        kept = len(trades) - new
+        if kept and kept <= len(last) and all(map(operator.is_, trades[new:], last)):
+            out = last_out[len(last_out) - kept:]
+        else:
+            out, new = [], len(trades)
+        out.extend(PublicTrade(t.trade_id, t.symbol, t.ts_ms, t.price, t.qty, t.side) for t in reversed(trades[:new]))
+        self._last_trades = (trades, out)
+        return list(out)
 
     # --- account ----------------------------------------------------------------------------
 
@@ -556,7 +590,7 @@ class DryRunFuturesClient:
             o = self._sim(self.exchange.amend_order, symbol=self._symbol(symbol), order_id=order_id,
                           order_link_id=client_order_id, qty=None if qty is None else Decimal(str(qty)),
                           price=None if price is None else Decimal(str(price)))
-            self.advance()
+            self.advance(amended=o.order_id)
         finally:
             await self._answer()
         return order_info(o)

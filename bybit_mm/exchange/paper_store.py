@@ -9,6 +9,9 @@ account as of its last committed change (WAL survives a process crash; ``synchro
 only risks the last transactions on a power loss, as the engine's journal), and a write costs
 the same on the first hour of a run and the tenth day.
 
+What the paper client saves is its choice: it does not save after an amend alone (see
+:mod:`~bybit_mm.exchange.paper_client`).
+
 An ``account.json`` left by an earlier version is read once, written into the database and
 renamed ``account.json.migrated``.
 """
@@ -41,8 +44,7 @@ _META = ("paper_version", "version", "fee_tier", "id_salt", "id_seq", "ledger", 
 _PASSIVE = {"market", "ts_ms"}
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class PaperStore:
@@ -179,13 +181,18 @@ class PaperStore:
         try:
             with db:
                 db.execute("BEGIN")
-                db.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key)"
-                               " DO UPDATE SET value=excluded.value", [(k, _dumps(v)) for k, v in changed.items()])
-                db.executemany("INSERT INTO orders (order_id, data) VALUES (?, ?) ON CONFLICT(order_id)"
-                               " DO UPDATE SET data=excluded.data", upserts)
-                db.executemany("DELETE FROM orders WHERE order_id=?", gone)
-                db.executemany("INSERT INTO executions (exec_id, data) VALUES (?, ?)",
-                               [(e["exec_id"], _dumps(e)) for e in executions])
+                if changed:
+                    db.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key)"
+                                   " DO UPDATE SET value=excluded.value",
+                                   [(k, _dumps(v)) for k, v in changed.items()])
+                if upserts:
+                    db.executemany("INSERT INTO orders (order_id, data) VALUES (?, ?) ON CONFLICT(order_id)"
+                                   " DO UPDATE SET data=excluded.data", upserts)
+                if gone:
+                    db.executemany("DELETE FROM orders WHERE order_id=?", gone)
+                if executions:
+                    db.executemany("INSERT INTO executions (exec_id, data) VALUES (?, ?)",
+                                   [(e["exec_id"], _dumps(e)) for e in executions])
                 self._appended += len(executions)
                 if self._appended >= KEPT_EXECUTIONS:
                     db.execute("DELETE FROM executions WHERE seq <= (SELECT MAX(seq) FROM executions) - ?",

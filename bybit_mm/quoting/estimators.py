@@ -269,17 +269,34 @@ class IntensityEstimator:
     def _fit(self, now: float, side: str | None) -> IntensityFit | None:
         if len(self._trades) < self.min_trades or now - self._first_ts < self.min_span_ms:  # type: ignore[operator]
             return None
-        pts = [(d, lam, n) for d, lam, n in self.rates(now, side) if n >= self.min_level_trades]
-        if len(pts) < self.min_levels:
+        # The sums over :meth:`rates`' usable levels, in one pass over the counts (the same floats).
+        counted_to = self._iv * self.event_ms if self._iv is not None else now
+        span_s = min(self.window_ms, counted_to - self._first_ts) / 1000.0  # type: ignore[operator]
+        if span_s <= 0:
             return None
+        asks, bids = self._hist
+        if side is None:
+            counts, per_s = [a + b for a, b in zip(asks, bids)], 2.0 * span_s
+        elif side in ("ask", "bid"):
+            counts, per_s = (asks if side == "ask" else bids), span_s
+        else:
+            raise ValueError(f"side must be 'ask' or 'bid', got {side!r}")
+        step, least, log = self.level_step, self.min_level_trades, math.log
+        levels = 0
         sw = sx = sy = sxx = sxy = 0.0
-        for d, lam, n in pts:
-            y = math.log(lam)
+        for i, n in enumerate(counts):
+            if n < least:
+                continue
+            levels += 1
+            d = i * step
+            y = log(n / per_s)
             sw += n
             sx += n * d
             sy += n * y
             sxx += n * d * d
             sxy += n * d * y
+        if levels < self.min_levels:
+            return None
         denom = sw * sxx - sx * sx
         if denom <= 0:
             return None
@@ -288,7 +305,7 @@ class IntensityEstimator:
         k = -slope
         if not math.isfinite(k) or k <= 0:
             return None
-        return IntensityFit(A=math.exp(intercept), k=k, trades=len(self._trades), levels=len(pts),
+        return IntensityFit(A=math.exp(intercept), k=k, trades=len(self._trades), levels=levels,
                             window_s=min(self.window_ms, now - self._first_ts) / 1000.0)
 
     @property

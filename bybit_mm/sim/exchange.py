@@ -149,6 +149,7 @@ class SimExchange:
                 if sources[s] == "synthetic" else
                 ExternalMarket(inst, start_ms=now, start_price=(start_prices or {}).get(s)))  # type: ignore[misc]
             for s, inst in self._instruments.items()}
+        self._market_list = list(self._markets.values())
         self.ledger = Ledger(self._instruments, Decimal(balance), self._fees.taker)
         #: Closed PnL and the transaction log (not saved with the account).
         self.journal = Journal()
@@ -181,6 +182,8 @@ class SimExchange:
     def advance(self) -> list[Event]:
         """Process everything up to ``clock.now_ms()`` and return what happened since the last call."""
         self._sync()
+        if not self._events and not self._listeners:
+            return []
         events = list(self._events)
         self._events.clear()
         for listener in self._listeners:
@@ -210,7 +213,7 @@ class SimExchange:
 
     def _sync(self, until: int | None = None) -> None:
         now = self.clock.now_ms() if until is None else until
-        markets = list(self._markets.values())
+        markets = self._market_list
         if len(markets) == 1:
             markets[0].step_until(now, self)
         else:
@@ -646,8 +649,7 @@ class SimExchange:
     def recent_trades(self, symbol: str, limit: int = 60) -> list[Trade]:
         """Public trades, newest first."""
         self._sync()
-        trades = self._market(symbol).trades
-        return [trades[-i] for i in range(1, min(limit, len(trades)) + 1)]
+        return self._market(symbol).recent_trades(limit)
 
     def klines(self, symbol: str, interval_min: int, start_ms: int | None = None, end_ms: int | None = None,
                limit: int = 200) -> list[Kline]:
@@ -984,8 +986,9 @@ class SimExchange:
             if requeue:
                 self.queue.on_join(o, m.displayed_at(o.side, o.tick))
             self._rest(o)
-        self._events.append(OrderUpdate(o.view()))
-        return o.view()
+        view = o.view()
+        self._events.append(OrderUpdate(view))
+        return view
 
     def cancel_order(self, *, symbol: str, order_id: str = "", order_link_id: str = "") -> SimOrder:
         """Cancel a live order; 110001 if it is unknown or already closed when the request arrives."""

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import islice
 from typing import Protocol
 
 from bybit_mm.domain.instruments import Instrument
@@ -124,6 +125,10 @@ class ExternalMarket:
         if len(self._seen_order) > _SEEN_IDS:
             self._seen.discard(self._seen_order.popleft())
         return True
+
+    def recent_trades(self, limit: int) -> list[Trade]:
+        """The newest ``limit`` prints, newest first."""
+        return list(islice(reversed(self.trades), max(0, limit)))
 
     def record(self, trade: Trade) -> tuple[int, int]:
         """Put a fed trade on the tape; returns its (price tick, qty steps)."""

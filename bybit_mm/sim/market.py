@@ -255,6 +255,7 @@ class SyntheticMarket:
         self._f_kappa = 1.0 - math.exp(-math.log(2) / params.funding_half_life_h * dt_h)
         self._f_vol = params.funding_vol_per_day * math.sqrt(self.step_ms / _DAY)
         self._noise = (0.5 + self._rng.random(_NOISE_PRICES)).tolist()
+        self._depth_growth = params.depth_growth
 
         origin = start_ms - mp.history_minutes * _MINUTE
         self.ts_ms = origin - origin % self.step_ms  # time of the last processed step
@@ -281,7 +282,9 @@ class SyntheticMarket:
         self._extra = 0
         self._set_book(0)
         self.last_tick = self.bid_tick
-        self.trades: deque[Trade] = deque(maxlen=1000)
+        # The tape: the last 1,000 prints as [seq, ts, tick, steps, buy, Trade or None]; the Trade
+        # is made when first read (most prints of a long run are never read).
+        self._tape: deque[list[Any]] = deque(maxlen=1000)
         self._trade_seq = 0
         self.trade_count = 0
         #: Market orders sent by the synthetic flow (each prints once per level it takes).
@@ -295,7 +298,8 @@ class SyntheticMarket:
         self._stats_key: tuple[int, int] | None = None  # the window stats_24h's cached sums are of
         self._stats_closed: tuple[int, int, int, int, int] | None = None
         self._backfill_funding(seed)
-        self._buf: dict[str, list] = {}
+        self._buf: tuple[list, ...] = ()
+        self._buf_len = 0
         self._dlog_next: np.ndarray | None = None
         self._pos = 0
         self._tpos = 0
@@ -351,18 +355,15 @@ class SyntheticMarket:
             buy = np.where(informed, move > 0, buy)
         wide = rng.random(n) < p.wide_spread_prob
         extra = np.where(wide, rng.integers(1, 4, n), 0)
-        self._buf = {
-            "dlog": dlog.tolist(),
-            "count": counts.tolist(),
-            "notional": notional.tolist(),
-            "buy": buy.tolist(),
-            "informed": informed.tolist(),
-            "offset": rng.integers(0, self.step_ms, total).tolist(),
-            "bidf": self._side_factors(rng.standard_normal(n), True),
-            "askf": self._side_factors(rng.standard_normal(n), False),
-            "extra": extra.tolist(),
-            "fz": rng.standard_normal(n).tolist(),
-        }
+        # The draws in this order (the generator's sequence is the tape): see step_until for the
+        # fields' meaning.
+        offset = rng.integers(0, self.step_ms, total).tolist()
+        bidf = self._side_factors(rng.standard_normal(n), True)
+        askf = self._side_factors(rng.standard_normal(n), False)
+        fz = rng.standard_normal(n).tolist()
+        self._buf = (dlog.tolist(), counts.tolist(), notional.tolist(), buy.tolist(), informed.tolist(), offset,
+                     bidf, askf, extra.tolist(), fz)
+        self._buf_len = n
         self._pos = 0
         self._tpos = 0
 
@@ -402,17 +403,20 @@ class SyntheticMarket:
         self.bid_tick = bid
         self.ask_tick = ask
 
-    def _base(self, bid_side: bool, tick: int) -> int:
-        """Size (qty steps) resting at ``tick`` before market orders took any of it."""
+    def _avail(self, eaten: dict[int, float], bid_side: bool, tick: int) -> int:
+        """Size (qty steps) resting at ``tick`` now: its base size less what market orders took.
+
+        The base size (before anything was taken) is ``touch × side factor × (1 + depth_growth ·
+        level) × noise(price)``, at least one step.
+        """
         if bid_side:
             level, f = self._nominal_bid - tick, self._bid_f
         else:
             level, f = tick - self._nominal_ask, self._ask_f
-        noise = self._noise[((tick * 2654435761) >> 7) & (_NOISE_PRICES - 1)]
-        return max(1, int(self._touch_steps * f * (1.0 + self.params.depth_growth * level) * noise))
-
-    def _avail(self, eaten: dict[int, float], bid_side: bool, tick: int) -> int:
-        base = self._base(bid_side, tick)
+        base = int(self._touch_steps * f * (1.0 + self._depth_growth * level)
+                   * self._noise[((tick * 2654435761) >> 7) & (_NOISE_PRICES - 1)])
+        if base < 1:
+            base = 1
         e = eaten.get(tick)
         if e is None:
             return base
@@ -422,42 +426,72 @@ class SyntheticMarket:
     def step_until(self, ts_ms: int, sink: MarketSink | None) -> None:
         """Process every step whose time is ≤ ``ts_ms``, reporting to ``sink``."""
         step_ms = self.step_ms
+        if self.ts_ms + step_ms > ts_ms:
+            return
         funding_ms = self._funding_ms
         p = self.params
+        cap, f_mean, spread_ticks, touch_notional = p.funding_cap, p.funding_mean, p.spread_ticks, p.touch_notional
+        tick_f, step_f = self._tick_f, self._step_f
+        alpha, f_kappa, f_vol, refill = self._alpha, self._f_kappa, self._f_vol, self._refill
+        eaten_bid, eaten_ask = self._eaten_bid, self._eaten_ask
+        print_ = self._print
+        floor, exp, log = math.floor, math.exp, math.log
+        buf = self._buf
         while self.ts_ms + step_ms <= ts_ms:
-            if self._pos >= len(self._buf.get("dlog", ())):
-                self._refill_buffers()
-            buf = self._buf
             i = self._pos
+            if i >= self._buf_len:
+                self._refill_buffers()
+                buf = self._buf
+                i = 0
+            dlog, counts, notional, buys, informed, offsets, bidf, askf, extra, fz = buf
             self._pos = i + 1
             t_prev = self.ts_ms
             t = t_prev + step_ms
-            n = buf["count"][i]
+            n = counts[i]
             if n:
                 j = self._tpos
                 self._tpos = j + n
-                notional = buf["notional"]
-                buys = buf["buy"]
-                informed = buf["informed"]
-                offs = sorted(buf["offset"][j:j + n])
-                for k in range(n):
-                    self._print(t_prev + 1 + offs[k], buys[j + k], notional[j + k], informed[j + k], sink)
+                if n == 1:
+                    print_(t_prev + 1 + offsets[j], buys[j], notional[j], informed[j], sink)
+                else:
+                    offs = sorted(offsets[j:j + n])
+                    for k in range(n):
+                        print_(t_prev + 1 + offs[k], buys[j + k], notional[j + k], informed[j + k], sink)
             # The step boundary: the mid, book, mark and funding rate move; taken size refills.
-            self._log_mid += buf["dlog"][i]
-            mid = math.exp(self._log_mid)
-            if mid < self._tick_f:
-                mid = self._tick_f
-                self._log_mid = math.log(mid)
+            log_mid = self._log_mid + dlog[i]
+            mid = exp(log_mid)
+            if mid < tick_f:
+                mid = tick_f
+                log_mid = log(mid)
+            self._log_mid = log_mid
             self.mid = mid
-            self.mark += self._alpha * (mid - self.mark)
-            f = self.funding_rate + self._f_kappa * (p.funding_mean - self.funding_rate) + self._f_vol * buf["fz"][i]
-            self.funding_rate = min(p.funding_cap, max(-p.funding_cap, f))
-            self._bid_f = buf["bidf"][i]
-            self._ask_f = buf["askf"][i]
-            self._scale *= self._refill
+            self.mark += alpha * (mid - self.mark)
+            rate = self.funding_rate
+            rate = rate + f_kappa * (f_mean - rate) + f_vol * fz[i]
+            # min(cap, max(-cap, rate)) without the calls (as they pick: the first unless beaten)
+            rate = rate if rate > -cap else -cap
+            self.funding_rate = rate if rate < cap else cap
+            self._bid_f = bidf[i]
+            self._ask_f = askf[i]
+            self._scale *= refill
             if not i & 63:
                 self._prune()
-            self._set_book(buf["extra"][i])
+            # The book centred on the new mid (_set_book, inlined: it runs on every step).
+            wide = extra[i]
+            self._extra = wide
+            spread = spread_ticks + wide
+            bid = int(floor(mid / tick_f - spread / 2.0 + 0.5))
+            if bid < 1:
+                bid = 1
+            self._nominal_bid = bid
+            self._nominal_ask = ask = bid + spread
+            touch = touch_notional / (mid * step_f)
+            self._touch_steps = touch if touch > 1.0 else 1.0
+            if bid in eaten_bid or ask in eaten_ask:
+                self._retouch()
+            else:
+                self.bid_tick = bid
+                self.ask_tick = ask
             self.ts_ms = t
             self.step_count += 1
             self.update_id += 1
@@ -466,9 +500,9 @@ class SyntheticMarket:
             if sink is not None:
                 sink.on_book(self, t)
                 if t % funding_ms == 0:
-                    rate = self.funding_rate_decimal()
-                    self.funding_history.append((t, rate))
-                    sink.on_funding(self, t, rate, self.mark_price())
+                    rate_d = self.funding_rate_decimal()
+                    self.funding_history.append((t, rate_d))
+                    sink.on_funding(self, t, rate_d, self.mark_price())
             elif t % funding_ms == 0:
                 self.funding_history.append((t, self.funding_rate_decimal()))
 
@@ -491,14 +525,29 @@ class SyntheticMarket:
         qty_steps = int(notional / (self.mid * self._step_f) + 0.5) or 1
         self.order_count += 1
         self.informed_now = informed
-        eaten = self._eaten_ask if buy else self._eaten_bid
-        tick = self.ask_tick if buy else self.bid_tick
-        step = 1 if buy else -1
+        # What _avail computes, per level of the walk (the book does not move during it).
+        if buy:
+            eaten, tick, step, nominal, f = self._eaten_ask, self.ask_tick, 1, self._nominal_ask, self._ask_f
+        else:
+            eaten, tick, step, nominal, f = self._eaten_bid, self.bid_tick, -1, self._nominal_bid, self._bid_f
+        touch_f = self._touch_steps * f
+        growth = self._depth_growth
+        noise = self._noise
+        scale = self._scale
+        record = self._record
         emptied = False
         for _ in range(self.book_levels):
             if qty_steps <= 0 or tick < 1:
                 break
-            avail = self._avail(eaten, not buy, tick)
+            base = int(touch_f * (1.0 + growth * (tick - nominal if buy else nominal - tick))
+                       * noise[((tick * 2654435761) >> 7) & (_NOISE_PRICES - 1)])
+            if base < 1:
+                base = 1
+            e = eaten.get(tick)
+            if e is None:
+                avail = base
+            else:
+                avail = int(base - e * scale)
             if avail > 0:
                 if qty_steps < avail:
                     q = qty_steps
@@ -506,21 +555,21 @@ class SyntheticMarket:
                     q = avail
                     emptied = True
                 qty_steps -= q
-                eaten[tick] = eaten.get(tick, 0.0) + q / self._scale
-                trade = self._record(ts, tick, q, buy)
+                eaten[tick] = (0.0 if e is None else e) + q / scale
+                entry = record(ts, tick, q, buy)
                 if sink is not None:
-                    sink.on_trade(self, trade, tick, q)
+                    sink.on_trade(self, self._trade(entry), tick, q)
             tick += step
         if emptied:
             self._retouch()
 
-    def _record(self, ts: int, tick: int, q: int, buy: bool) -> Trade:
-        self._trade_seq += 1
+    def _record(self, ts: int, tick: int, q: int, buy: bool) -> list[Any]:
+        """Put a print on the tape and in the candles; returns its tape entry."""
+        seq = self._trade_seq = self._trade_seq + 1
         self.trade_count += 1
         self.last_tick = tick
-        trade = Trade(f"{self._trade_seq:08x}-0000-4000-8000-{self._trade_id_tail}", self.symbol, ts,
-                      tick * self.tick, q * self.qty_step, Side.BUY if buy else Side.SELL, self._trade_seq)
-        self.trades.append(trade)
+        entry: list[Any] = [seq, ts, tick, q, buy, None]
+        self._tape.append(entry)
         c = self._candles[-1]
         if ts - c[0] >= _MINUTE:
             self._roll_candle(ts - ts % _MINUTE)
@@ -532,7 +581,27 @@ class SyntheticMarket:
         c[4] = tick
         c[5] += q
         c[6] += q * tick
+        return entry
+
+    def _trade(self, entry: list[Any]) -> Trade:
+        """The Trade of a tape entry (made on the first read)."""
+        trade = entry[5]
+        if trade is None:
+            seq = entry[0]
+            trade = entry[5] = Trade(f"{seq:08x}-0000-4000-8000-{self._trade_id_tail}", self.symbol, entry[1],
+                                     entry[2] * self.tick, entry[3] * self.qty_step,
+                                     Side.BUY if entry[4] else Side.SELL, seq)
         return trade
+
+    @property
+    def trades(self) -> list[Trade]:
+        """The tape: the last 1,000 prints, oldest first."""
+        return [self._trade(e) for e in self._tape]
+
+    def recent_trades(self, limit: int) -> list[Trade]:
+        """The newest ``limit`` prints, newest first."""
+        make = self._trade
+        return [e[5] or make(e) for e in islice(reversed(self._tape), max(0, limit))]
 
     def rebase(self, mid: float) -> None:
         """Scale the market so its mid is ``mid`` now (a resumed paper account's last mid).
@@ -558,12 +627,14 @@ class SyntheticMarket:
         for c in self._candles:
             c[1], c[2], c[3], c[4] = scale(c[1]), scale(c[2]), scale(c[3]), scale(c[4])
             c[6] = int(round(c[6] * r))
-        self.trades = deque((Trade(t.trade_id, t.symbol, t.ts_ms, scale(int(t.price / self.tick)) * self.tick,
-                                   t.qty, t.side) for t in self.trades), maxlen=self.trades.maxlen)
+        for e in self._tape:
+            t = self._trade(e)
+            e[2] = scale(e[2])
+            e[5] = Trade(t.trade_id, t.symbol, t.ts_ms, e[2] * self.tick, t.qty, t.side)
 
     def print_external(self, ts: int, tick: int, qty_steps: int, buy: bool) -> Trade:
         """Put a print that did not come from the synthetic flow (our own taker fill) on the tape."""
-        return self._record(ts, tick, qty_steps, buy)
+        return self._trade(self._record(ts, tick, qty_steps, buy))
 
     def _roll_candle(self, start: int) -> None:
         c = self._candles[-1]
@@ -619,16 +690,27 @@ class SyntheticMarket:
         """The current L2 book, ``depth`` non-empty levels a side."""
         depth = max(1, min(depth, self.book_levels))
         tick, step = self.tick, self.qty_step
+        growth, noise, scale = self._depth_growth, self._noise, self._scale
         sides: list[list[tuple[Decimal, Decimal]]] = []
-        for side, sign in ((Side.BUY, -1), (Side.SELL, 1)):
-            touch = self.bid_tick if side is Side.BUY else self.ask_tick
+        for touch, sign, eaten, nominal, f in ((self.bid_tick, -1, self._eaten_bid, self._nominal_bid, self._bid_f),
+                                               (self.ask_tick, 1, self._eaten_ask, self._nominal_ask, self._ask_f)):
+            # What _avail computes, level by level from the touch outwards.
+            touch_f = self._touch_steps * f
             levels: list[tuple[Decimal, Decimal]] = []
-            for k in range(self.book_levels):
-                if len(levels) >= depth or touch + sign * k < 1:
+            price = touch
+            for _ in range(self.book_levels):
+                if len(levels) >= depth or price < 1:
                     break
-                q = self.level_size(side, k)
-                if q:
-                    levels.append(((touch + sign * k) * tick, q * step))
+                q = int(touch_f * (1.0 + growth * ((price - nominal) * sign))
+                        * noise[((price * 2654435761) >> 7) & (_NOISE_PRICES - 1)])
+                if q < 1:
+                    q = 1
+                e = eaten.get(price)
+                if e is not None:
+                    q = int(q - e * scale)
+                if q > 0:
+                    levels.append((price * tick, q * step))
+                price += sign
             sides.append(levels)
         return BookSnapshot(self.symbol, self.ts_ms, self.update_id, self.update_id, sides[0], sides[1])
 

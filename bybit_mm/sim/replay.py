@@ -56,6 +56,16 @@ _CHUNK = 1 << 16
 Request = Callable[[int], None]
 
 
+def _bid_rank(r: OrderRecord) -> tuple[int, int]:
+    """Our resting bids: the highest first, then the oldest."""
+    return -r.tick, r.seq
+
+
+def _ask_rank(r: OrderRecord) -> tuple[int, int]:
+    """Our resting asks: the lowest first, then the oldest."""
+    return r.tick, r.seq
+
+
 def _ceil(x: Decimal, unit: Decimal) -> int:
     return int((x / unit).to_integral_value(rounding=ROUND_CEILING))
 
@@ -440,22 +450,25 @@ class ReplayExchange:
         return self.bid_tick > 0 and o.tick <= self.bid_tick
 
     def _rest(self, o: OrderRecord) -> None:
-        self.queue.on_join(o, self.displayed(o.side, o.tick))
+        """Rest ``o`` at its tick (joining the queue there), or move it there if it rests already."""
         if o.side is Side.BUY:
-            self._bids.append(o)
-            self._bids.sort(key=lambda r: (-r.tick, r.seq))
-            self._bid_ticks.add(o.tick)
+            book, ticks, displayed = self._bids, self._bid_ticks, self.bids
         else:
-            self._asks.append(o)
-            self._asks.sort(key=lambda r: (r.tick, r.seq))
-            self._ask_ticks.add(o.tick)
+            book, ticks, displayed = self._asks, self._ask_ticks, self.asks
+        self.queue.on_join(o, displayed.get(o.tick, 0))
+        if o not in book:
+            book.append(o)
+        if len(book) > 1:
+            book.sort(key=_bid_rank if book is self._bids else _ask_rank)
+        ticks.clear()
+        ticks.update([r.tick for r in book])
 
     def _unrest(self, o: OrderRecord) -> None:
         book, ticks = (self._bids, self._bid_ticks) if o.side is Side.BUY else (self._asks, self._ask_ticks)
         if o in book:
             book.remove(o)
             ticks.clear()
-            ticks.update(r.tick for r in book)
+            ticks.update([r.tick for r in book])
 
     def _close(self, o: OrderRecord, status: str, reason: str) -> None:
         o.status, o.reject_reason, o.updated_ms = status, reason, self.now_ms
@@ -506,14 +519,13 @@ class ReplayExchange:
                     qty: Decimal | None = None) -> OrderRecord:
         """:meth:`amend` to ``tick`` ticks and a total of ``steps`` lot steps; the exchange's own record."""
         o = self._find(order_id)
-        new_qty = self.qty_of(steps) if qty is None else qty
-        new_price = self.price_of(tick) if price is None else price
+        new_qty = self._decimals.qty(steps) if qty is None else qty
+        new_price = self._decimals.price(tick) if price is None else price
         self._unchanged(o, new_price, new_qty)
         filled = int(o.filled / self.qty_step) if o.filled else 0
         if not self._fits(o.side, tick, steps - filled, o):
             self._check(o.side, new_qty - o.filled, new_price, o)
         requeue = new_price != o.price or new_qty > o.qty
-        self._unrest(o)
         o.qty, o.price, o.tick, o.updated_ms = new_qty, new_price, tick, self.now_ms
         if self._crosses(o):
             self._close(o, "Cancelled", "EC_PostOnlyWillTakeLiquidity")

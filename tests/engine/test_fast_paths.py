@@ -11,11 +11,13 @@ import pytest
 from replay_feed import make_feed
 
 from bybit_mm.domain.instruments import get_instrument
+from bybit_mm.domain.margin import isolated_liquidation
 from bybit_mm.domain.orders import PositionSide, Side
 from bybit_mm.engine.backtest import Backtest, BacktestSettings
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.core import AccountView
 from bybit_mm.engine.risk import RiskGuard, RiskInputs
+from bybit_mm.errors import RiskLimitError
 from bybit_mm.sim.latency import ConstantLatency
 
 D = Decimal
@@ -57,6 +59,35 @@ def test_order_is_safe_ticks_answers_as_order_is_safe() -> None:
         assert got == want, (side, tick, steps, a)
         seen.add(want)
     assert len(seen) >= 3  # safe, out of margin, inside the guard all met
+
+
+@pytest.mark.parametrize("leverage", [D(10), D(50), D(100)])
+def test_the_liquidation_line_is_the_domains_price(leverage: Decimal) -> None:
+    # Every new quote price used to cost the domain's Decimal liquidation picture; the line
+    # drawn from two of its answers gives its price to float rounding (far inside the guard's
+    # exact margin), and None where the tiers refuse the position, across the tiers' bounds.
+    guard = RiskGuard(EngineConfig(leverage=leverage), BTC)
+    rng = random.Random(11)
+    from_lines = 0
+    for side in PositionSide:
+        for steps in (1, 3, 50, 2_000, 21_000, 30_000):
+            qty = guard.qty_of(steps)
+            for _ in range(150):
+                # an order's price, or a position's weighted entry (off the tick grid)
+                entry = guard.price_of(rng.randrange(100_000, 2_000_000)) + D(rng.choice([0, 7])) / 3
+                drawn = guard._lines.get((side, qty, FEE))
+                got = guard.liquidation_f(side, entry, qty, FEE)
+                try:
+                    want: float | None = float(isolated_liquidation(BTC, side, entry, qty, leverage,
+                                                                    taker_rate=FEE).liquidation_price)
+                except RiskLimitError:
+                    want = None
+                if want is None or got is None:
+                    assert got == want
+                    continue
+                assert abs(got - want) <= 1e-13 * want
+                from_lines += drawn is not None
+    assert from_lines > 1000
 
 
 def test_judge_answers_as_the_exact_guard() -> None:

@@ -61,6 +61,34 @@ def test_only_changes_are_written_and_the_history_stays_bounded(tmp_path: Path, 
     assert state["market"]["BTCUSDT"]["mid"]  # the last prices were written on close
 
 
+def test_an_amend_is_written_with_the_next_change_or_on_close(tmp_path: Path) -> None:
+    path = tmp_path / "account.sqlite"
+    client = _client(path)
+
+    def stored_prices() -> list[str]:
+        db = sqlite3.connect(str(path))
+        try:
+            return sorted(json.loads(r[0])["price"] for r in db.execute("SELECT data FROM orders"))
+        finally:
+            db.close()
+
+    async def run() -> None:
+        t = await client.ticker("BTCUSDT")
+        far = t.bid - 1000
+        bid = await client.place_order("BTCUSDT", Side.BUY, Decimal("0.001"), far, client_order_id="b-1")
+        assert stored_prices() == [str(far)]  # a new order is written at once
+        for k in range(1, 4):
+            await client.amend_order("BTCUSDT", order_id=bid.order_id, price=far - k)
+        assert stored_prices() == [str(far)]  # a killed run would resume it at the placed price
+        await client.place_order("BTCUSDT", Side.SELL, Decimal("0.001"), t.ask + 1000, client_order_id="a-1")
+        assert stored_prices() == sorted([str(far - 3), str(t.ask + 1000)])  # went with the next change
+        await client.amend_order("BTCUSDT", order_id=bid.order_id, price=far - 4)
+        await client.close()
+        assert stored_prices() == sorted([str(far - 4), str(t.ask + 1000)])  # the last save writes it
+
+    asyncio.run(run())
+
+
 def test_a_legacy_account_json_is_migrated_once(tmp_path: Path) -> None:
     old = SimExchange(symbols=("BTCUSDT",), seed=3, clock=SimClock(1_767_225_600_000))
     old.place_order(symbol="BTCUSDT", side=Side.BUY, order_type="Market", qty=Decimal("0.01"), order_link_id="old-1")

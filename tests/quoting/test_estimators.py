@@ -136,3 +136,35 @@ def test_intensity_not_ready_when_quiet_or_stale() -> None:
     est.observe(10_000 + 600_000 + 700_000)  # nothing traded for longer than the window
     assert est.trades == 0
     assert est.fit() is None
+
+
+def _fit_from_rates(est: IntensityEstimator, side: str | None) -> tuple[float, float, int] | None:
+    """The weighted least squares of ``ln lambda = ln A - k delta`` over :meth:`rates`' usable levels."""
+    pts = [(d, lam, n) for d, lam, n in est.rates(side=side) if n >= est.min_level_trades]
+    if len(pts) < est.min_levels:
+        return None
+    sw = sx = sy = sxx = sxy = 0.0
+    for d, lam, n in pts:
+        y = math.log(lam)
+        sw, sx, sy, sxx, sxy = sw + n, sx + n * d, sy + n * y, sxx + n * d * d, sxy + n * d * y
+    slope = (sw * sxy - sx * sy) / (sw * sxx - sx * sx)
+    return math.exp((sy - slope * sx) / sw), -slope, len(pts)
+
+
+@pytest.mark.parametrize("side", [None, "ask", "bid"])
+def test_intensity_fit_is_the_least_squares_of_its_rates_at_every_refit(side: str | None) -> None:
+    # A recorded sequence (seeded prints, 100 ms fill intervals), refitted once a second as the core
+    # does: the fit from the running counts is, to the bit, the fit of the rates it reports.
+    est = IntensityEstimator(level_step=0.05, window_s=300.0, event_ms=100.0)
+    fits = 0
+    next_fit = 0.0
+    for ts, price, mid in _trades(3.0, 8.0, 900.0, seed=5):
+        est.on_trade(ts, price, mid)
+        if ts >= next_fit:
+            next_fit = ts + 1000.0
+            got, want = est.fit(side=side), _fit_from_rates(est, side)
+            if got is None:
+                continue
+            assert want is not None and (got.A, got.k, got.levels) == want
+            fits += 1
+    assert fits > 500

@@ -33,6 +33,40 @@ def test_same_seed_same_tape_whatever_the_call_pattern() -> None:
     assert a.mark_price() == b.mark_price() and a.book(5) == b.book(5)
 
 
+class _Tape:
+    """A sink that keeps every print it is told of."""
+
+    def __init__(self) -> None:
+        self.prints: list = []
+
+    def on_trade(self, market, trade, tick, steps) -> None:
+        self.prints.append(trade)
+
+    def on_book(self, market, ts) -> None:
+        pass
+
+    def on_funding(self, market, ts, rate, mark) -> None:
+        pass
+
+
+def test_the_tape_holds_the_prints_the_sink_was_told_of_and_reads_make_them_the_same() -> None:
+    told, heard, silent = _Tape(), _market(4), _market(4)
+    heard.step_until(DAY0 + 300_000, told)
+    silent.step_until(DAY0 + 300_000, None)  # nobody listens: the tape makes its trades when read
+    assert len(told.prints) > 1000
+    assert heard.trades == told.prints[-1000:] and all(a is b for a, b in zip(heard.trades, told.prints[-1000:]))
+    assert silent.trades == heard.trades  # the same trades, fields and all
+    newest = silent.recent_trades(30)
+    assert newest == heard.trades[::-1][:30] and newest[0] is silent.recent_trades(1)[0]
+    ours = silent.print_external(silent.ts_ms + 1, silent.bid_tick, 3, False)
+    assert silent.recent_trades(1) == [ours] and ours.qty == 3 * BTC.qty_step and ours.seq == silent.trade_count
+    old_mid = silent.mid
+    silent.rebase(old_mid * 1.5)  # a resumed account's mid: the tape is scaled with the rest
+    r = old_mid * 1.5 / old_mid
+    assert [t.trade_id for t in silent.trades] == [t.trade_id for t in heard.trades[1:]] + [ours.trade_id]
+    assert silent.trades[-1].price == round(int(ours.price / BTC.tick_size) * r) * BTC.tick_size
+
+
 def test_different_seeds_give_different_tapes() -> None:
     a, b = _market(1), _market(2)
     assert [t.price for t in a.trades] != [t.price for t in b.trades]
