@@ -99,7 +99,7 @@ class RiskSettings:
     max_position_pct: float = opt(0.5, "margin cap: largest position as a fraction of balance x leverage "
                                        "(the quotes stop at the smaller of this and max_inventory_usdt)",
                                   lo=0, lo_open=True, hi=1)
-    max_inventory_usdt: float = opt(2000.0, "strategy cap: largest |position| in USDT the quotes may build; "
+    max_inventory_usdt: float = opt(1000.0, "strategy cap: largest |position| in USDT the quotes may build; "
                                             "beyond it the unwinding quote gives up its fee floor",
                                     lo=0, lo_open=True)
     max_drawdown_pct: float = opt(20.0, "kill switch: stop when equity falls this % below its peak",

@@ -34,7 +34,7 @@ class EngineConfig:
     emergency_reduce_ratio: float = 0.5
     max_position_pct: float = 0.5
     #: Largest |position| in USDT the quotes may build (the smaller of this and the margin cap).
-    max_inventory_usdt: Decimal = Decimal(2000)
+    max_inventory_usdt: Decimal = Decimal(1000)
     max_drawdown_pct: float = 20.0
     stale_after_s: float = 5.0
     #: Seconds between iterations (market read -> decision -> orders).
