@@ -395,6 +395,11 @@ class LiveTrader:
             if st is not None and st.account is not None:
                 self._next_reconcile_ms = 0  # back on the stream: reconcile first
         pos = await self._position()
+        if (pos.signed_qty if pos else ZERO) != self.ledger.position.qty:
+            # A fill can land between the executions read and the position read: read both again
+            # before calling it a mismatch.
+            await self._book_fills()
+            pos = await self._position()
         balance = await c.balance()
         working = [o for o in await c.open_orders(cfg.symbol)
                    if o.client_order_id.startswith(ID_PREFIX + "-") and o.is_open]

@@ -154,3 +154,31 @@ def test_every_way_of_stopping_cancels_working_orders(config: EngineConfig, how:
     else:
         assert reason == expected[how]
     assert asyncio.run(inner.open_orders("BTCUSDT")) == []
+
+
+class SlowReads:
+    """The paper client, except that time passes between reading the executions and the position
+    (as on a real clock): fills can land in between."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def positions(self, symbol: str | None = None) -> Any:
+        self.inner.clock.advance(400)
+        return await self.inner.positions(symbol)
+
+
+def test_a_fill_between_two_reads_is_not_a_position_mismatch(config: EngineConfig,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    client = make_client(seed=3, vol=3.0)
+    client.clock.advance(120_000)
+    trader = LiveTrader(SlowReads(client), client.clock, config.with_(duration_s=1800, max_drawdown_pct=100.0))
+    with caplog.at_level("WARNING", logger="bybit_mm.engine.trader"):
+        summary = asyncio.run(trader.run())
+    assert summary.fills >= 20
+    assert not [r for r in caplog.records if "differs from booked fills" in r.getMessage()]
+    pos = asyncio.run(client.positions("BTCUSDT"))
+    assert trader.ledger.position.qty == (pos[0].signed_qty if pos else 0)
