@@ -64,7 +64,7 @@ from bybit_mm.sim.journal import Journal
 from bybit_mm.sim.latency import ConstantLatency, LatencyModel
 from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
 from bybit_mm.sim.market import MarketParams, SyntheticMarket
-from bybit_mm.sim.matching import OrderRecord, make_queue_model, match_print, new_id, validate_size
+from bybit_mm.sim.matching import OrderRecord, check_amend, make_queue_model, match_print, new_id, validate_size
 from bybit_mm.sim.models import (
     BookEvent,
     BookSnapshot,
@@ -957,12 +957,7 @@ class SimExchange:
             raise SimError(E.PARAMS_ERROR, "params error: nothing to amend")
         new_qty = o.qty if qty is None else _dec(qty, "qty")
         new_price = o.price if price is None or o.order_type == "Market" else _dec(price, "price")
-        if new_qty == o.qty and new_price == o.price:
-            raise SimError(E.PARAMS_ERROR, "The order remains unchanged as the parameters entered match "
-                                           "the existing ones")
-        if new_qty <= o.filled:
-            raise SimError(110064, "The number of contracts modified cannot be less than or equal to the "
-                                   "filled quantity")
+        check_amend(o, new_price, new_qty)
         self._validate(self._instruments[symbol], m, o.side, new_qty, new_price)
         band = self._band_tick(m, o.side)
         new_tick = int(new_price / m.tick)

@@ -66,6 +66,17 @@ def new_id(salt: str, seq: int) -> str:
     return str(uuid.UUID(bytes=digest, version=4))
 
 
+def check_amend(o: OrderRecord, new_price: Decimal, new_qty: Decimal) -> None:
+    """Bybit's refusals of an amend that changes nothing (10001) or leaves no more than what has
+    filled (110064), as SimErrors."""
+    if new_qty == o.qty and new_price == o.price:
+        raise SimError(E.PARAMS_ERROR, "The order remains unchanged as the parameters entered match "
+                                       "the existing ones")
+    if new_qty <= o.filled:
+        raise SimError(110064, "The number of contracts modified cannot be less than or equal to the "
+                               "filled quantity")
+
+
 def validate_size(inst: Instrument, qty: Decimal, price: Decimal) -> None:
     """The instrument's size and value rules for an order, as Bybit's retCodes (SimError)."""
     try:

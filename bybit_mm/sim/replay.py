@@ -39,7 +39,7 @@ from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
 from bybit_mm.sim.latency import ConstantLatency, LatencyModel
 from bybit_mm.sim.ledger import Ledger
-from bybit_mm.sim.matching import OrderRecord, QueueModel, match_print, new_id, validate_size
+from bybit_mm.sim.matching import OrderRecord, QueueModel, check_amend, match_print, new_id, validate_size
 from bybit_mm.sim.models import Execution, SimOrder, WalletView
 
 if TYPE_CHECKING:
@@ -511,7 +511,7 @@ class ReplayExchange:
         new_price = o.price if price is None else price
         tick, steps = self._grid(new_price, new_qty)
         if tick is None or steps is None:
-            self._unchanged(o, new_price, new_qty)
+            check_amend(o, new_price, new_qty)
             self._check(o.side, new_qty - o.filled, new_price, o)  # off the grid: the sim's error
         return self.amend_ticks(order_id, tick, steps, price=new_price, qty=new_qty).view()  # type: ignore[arg-type]
 
@@ -521,7 +521,7 @@ class ReplayExchange:
         o = self._find(order_id)
         new_qty = self._decimals.qty(steps) if qty is None else qty
         new_price = self._decimals.price(tick) if price is None else price
-        self._unchanged(o, new_price, new_qty)
+        check_amend(o, new_price, new_qty)
         filled = int(o.filled / self.qty_step) if o.filled else 0
         if not self._fits(o.side, tick, steps - filled, o):
             self._check(o.side, new_qty - o.filled, new_price, o)
@@ -535,15 +535,6 @@ class ReplayExchange:
         if not requeue:
             o.queue_ahead = ahead
         return o
-
-    @staticmethod
-    def _unchanged(o: OrderRecord, new_price: Decimal, new_qty: Decimal) -> None:
-        if new_qty == o.qty and new_price == o.price:
-            raise SimError(E.PARAMS_ERROR, "The order remains unchanged as the parameters entered match "
-                                           "the existing ones")
-        if new_qty <= o.filled:
-            raise SimError(110064, "The number of contracts modified cannot be less than or equal to the "
-                                   "filled quantity")
 
     def _grid(self, price: Decimal, qty: Decimal) -> tuple[int | None, int | None]:
         """``price`` in ticks and ``qty`` in lot steps (None: not on the grid)."""
