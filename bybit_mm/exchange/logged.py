@@ -67,7 +67,8 @@ class LoggedClient:
         """Amend, and log it."""
         ident = kwargs.get("client_order_id") or kwargs.get("order_id")
         o = await self._inner.amend_order(symbol, **kwargs)
-        log.info("amend %s to %s x %s -> %s", ident, kwargs.get("price"), kwargs.get("qty"), _order(o))
+        if log.isEnabledFor(logging.INFO):  # the engine amends every step: skip formatting nobody reads
+            log.info("amend %s to %s x %s -> %s", ident, kwargs.get("price"), kwargs.get("qty"), _order(o))
         return o
 
     async def cancel_order(self, symbol: str, **kwargs: Any) -> OrderInfo:
