@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any, Optional
 
@@ -152,6 +153,9 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    # numpy's OpenBLAS starts a thread per core when it loads (~0.08 s CPU on 2 cores) and no
+    # command does linear algebra: one thread, unless the user chose otherwise.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app(args=argv, prog_name="bybit-mm")
     except KeyboardInterrupt:
