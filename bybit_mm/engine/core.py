@@ -37,7 +37,7 @@ from bybit_mm.domain.orders import Side
 from bybit_mm.domain.rounding import round_qty
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.reconcile import Action, Target, Working, plan_actions
-from bybit_mm.engine.risk import RiskDecision, RiskGuard
+from bybit_mm.engine.risk import AccountView, RiskDecision, RiskGuard
 from bybit_mm.quoting.estimators import IntensityEstimator, IntensityFit, VolatilityEstimator
 from bybit_mm.quoting.models import Quote, model_for, risk_quote
 from bybit_mm.quoting.orders import shape_ticks, unwind_floor_tick
@@ -46,18 +46,6 @@ ZERO = Decimal(0)
 _WARMING_UP = ("estimators warming up",)
 #: Within this (relative) of the lowest distance to liquidation so far, the exact one is looked at.
 _CLOSE = 1e-9
-
-
-class AccountView(NamedTuple):
-    """What the core must know of the account at a decision (Decimals, as an exchange reports)."""
-
-    position_qty: Decimal
-    entry_price: Decimal
-    liq_price: Decimal | None
-    wallet_balance: Decimal
-    equity: Decimal
-    available: Decimal
-    mark: Decimal
 
 
 class Decision(NamedTuple):

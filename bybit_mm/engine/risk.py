@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.margin import LiquidationInfo, isolated_liquidation, liquidation_distance
@@ -28,19 +27,17 @@ ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True)
-class RiskInputs:
-    """What the guard looks at on one iteration."""
+class AccountView(NamedTuple):
+    """What the guard and the strategy core must know of the account at a decision (Decimals, as an
+    exchange reports)."""
 
-    now_ms: int
-    market_ts_ms: int | None
-    mark: Decimal
     position_qty: Decimal
     entry_price: Decimal
     liq_price: Decimal | None
     wallet_balance: Decimal
     equity: Decimal
     available: Decimal
+    mark: Decimal
 
 
 class RiskDecision:
@@ -172,14 +169,9 @@ class RiskGuard:
             return steps
         return int(self.max_position_qty(wallet_balance, price) / self.instrument.qty_step)
 
-    def evaluate(self, x: RiskInputs) -> RiskDecision:
-        """Limits, liquidation protection, kill switch and staleness for the state ``x``."""
-        return self.judge(x.now_ms, x.market_ts_ms, x)
-
-    def judge(self, now_ms: int, market_ts_ms: int | None, x: Any) -> RiskDecision:
-        """:meth:`evaluate` of the account ``x`` (``position_qty``, ``entry_price``, ``liq_price``,
-        ``wallet_balance``, ``equity``, ``mark``, as :class:`RiskInputs`) at ``now_ms``, the market
-        last heard of at ``market_ts_ms``. Floats decide the liquidation level unless they land near
+    def judge(self, now_ms: int, market_ts_ms: int | None, x: AccountView) -> RiskDecision:
+        """Limits, liquidation protection, kill switch and staleness for the account ``x`` at
+        ``now_ms``, the market last heard of at ``market_ts_ms``. Floats decide the liquidation level unless they land near
         a threshold (then the exact Decimals do); the limit is in lot steps."""
         stale = market_ts_ms is None or now_ms - market_ts_ms > self._stale_ms
         equity = x.equity

@@ -16,7 +16,7 @@ from bybit_mm.domain.orders import PositionSide, Side
 from bybit_mm.engine.backtest import Backtest, BacktestSettings
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.core import AccountView
-from bybit_mm.engine.risk import RiskGuard, RiskInputs
+from bybit_mm.engine.risk import RiskGuard
 from bybit_mm.errors import RiskLimitError
 from bybit_mm.sim.latency import ConstantLatency
 
@@ -116,11 +116,11 @@ def test_judge_answers_as_the_exact_guard() -> None:
     assert levels == {"ok", "warn", "danger"}
 
 
-def test_evaluate_is_judge() -> None:
+def test_judge_reads_the_account_view() -> None:
     g = RiskGuard(EngineConfig(max_inventory_usdt=D(30_000)), BTC)  # the margin cap binds: 25,000 USDT
-    x = RiskInputs(now_ms=1, market_ts_ms=1, mark=D(10000), position_qty=D(1), entry_price=D(10000),
-                   liq_price=D(9850), wallet_balance=D(1000), equity=D(1000), available=D(100))
-    d = g.evaluate(x)
+    x = AccountView(mark=D(10000), position_qty=D(1), entry_price=D(10000), liq_price=D(9850),
+                    wallet_balance=D(1000), equity=D(1000), available=D(100))
+    d = g.judge(1, 1, x)
     assert d.liq_level == "ok" and d.liq_distance_pct == D("1.5") and d.max_position == D("2.500")
 
 

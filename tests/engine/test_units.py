@@ -14,7 +14,7 @@ from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.journal import Journal
 from bybit_mm.engine.ledger import Ledger, book_executions
 from bybit_mm.engine.reconcile import OrderIds, RateBudget, Target, Working, plan_actions
-from bybit_mm.engine.risk import RiskGuard, RiskInputs
+from bybit_mm.engine.risk import AccountView, RiskGuard
 from bybit_mm.engine.snapshot import pnl_split
 from bybit_mm.exchange.port import Execution, OrderInfo
 
@@ -84,59 +84,60 @@ def guard(**kw: object) -> RiskGuard:
     return RiskGuard(EngineConfig(leverage=D(50)).with_(**kw), get_instrument("BTCUSDT"))
 
 
-def inputs(**kw: object) -> RiskInputs:
-    base = dict(now_ms=10_000, market_ts_ms=10_000, mark=D(10000), position_qty=D(0), entry_price=D(0),
-                liq_price=None, wallet_balance=D(1000), equity=D(1000), available=D(1000))
+def inputs(*, now_ms: int = 10_000, market_ts_ms: int = 10_000, **kw: object) -> tuple[int, int, AccountView]:
+    """``judge``'s arguments: the time, the market's time and the account."""
+    base = dict(mark=D(10000), position_qty=D(0), entry_price=D(0), liq_price=None, wallet_balance=D(1000),
+                equity=D(1000), available=D(1000))
     base.update(kw)
-    return RiskInputs(**base)  # type: ignore[arg-type]
+    return now_ms, market_ts_ms, AccountView(**base)  # type: ignore[arg-type]
 
 
 def test_max_position_is_balance_times_leverage_times_pct() -> None:
     # 1,000 x 50 x 0.5 = 25,000 USDT at 10,000 -> 2.5 BTC (below a 30,000 USDT inventory cap)
-    assert guard(max_inventory_usdt=30_000).evaluate(inputs()).max_position == D("2.500")
+    assert guard(max_inventory_usdt=30_000).judge(*inputs()).max_position == D("2.500")
 
 
 def test_max_position_is_the_smaller_of_the_margin_cap_and_max_inventory_usdt() -> None:
     # margin cap 25,000 USDT; max_inventory_usdt 1,000 USDT at 10,000 -> 0.1 BTC; 1,234 -> 0.123 (down to the step)
-    assert guard(max_inventory_usdt=1000).evaluate(inputs()).max_position == D("0.100")
-    assert guard(max_inventory_usdt=1234).evaluate(inputs()).max_position == D("0.123")
-    assert guard(max_inventory_usdt=1000, max_position_pct=0.01).evaluate(inputs()).max_position == D("0.050")
+    assert guard(max_inventory_usdt=1000).judge(*inputs()).max_position == D("0.100")
+    assert guard(max_inventory_usdt=1234).judge(*inputs()).max_position == D("0.123")
+    assert guard(max_inventory_usdt=1000, max_position_pct=0.01).judge(*inputs()).max_position == D("0.050")
 
 
 def test_liquidation_guard_fires_below_the_threshold_in_stages() -> None:
     # Bybit's example: long 1 @ 10,000 at 50x, MMR 0.5% -> LP 9,850: 1.5% at entry; trigger 0.3%.
     g = guard()
     pos = dict(position_qty=D(1), entry_price=D(10000), liq_price=D(9850))
-    ok = g.evaluate(inputs(mark=D(9950), **pos))
-    assert g.evaluate(inputs(mark=D(9900), **pos)).liq_level == "warn"  # within twice the trigger
+    ok = g.judge(*inputs(mark=D(9950), **pos))
+    assert g.judge(*inputs(mark=D(9900), **pos)).liq_level == "warn"  # within twice the trigger
     assert ok.reduce_qty == 0 and ok.allow[Side.BUY] and ok.liq_level == "ok"
-    hit = g.evaluate(inputs(mark=D(9875), **pos))  # distance 0.253% < 0.3%
+    hit = g.judge(*inputs(mark=D(9875), **pos))  # distance 0.253% < 0.3%
     assert hit.liq_level == "danger" and not hit.allow[Side.BUY] and hit.allow[Side.SELL]
     assert (hit.reduce_side, hit.reduce_qty) == (Side.SELL, D("0.500"))
-    again = g.evaluate(inputs(mark=D(9874), position_qty=D("0.5"), entry_price=D(10000), liq_price=D(9850)))
+    again = g.judge(*inputs(mark=D(9874), position_qty=D("0.5"), entry_price=D(10000), liq_price=D(9850)))
     assert again.reduce_qty == 0  # same stage: no second reduction
-    deeper = g.evaluate(inputs(mark=D(9860), position_qty=D("0.5"), entry_price=D(10000), liq_price=D(9850)))
+    deeper = g.judge(*inputs(mark=D(9860), position_qty=D("0.5"), entry_price=D(10000), liq_price=D(9850)))
     assert deeper.reduce_qty == D("0.250")  # below half the trigger distance: the next stage
-    g.evaluate(inputs(mark=D(9990), position_qty=D("0.25"), entry_price=D(10000), liq_price=D(9850)))
+    g.judge(*inputs(mark=D(9990), position_qty=D("0.25"), entry_price=D(10000), liq_price=D(9850)))
     assert g.stage == 0  # re-armed once clear
 
 
 def test_short_positions_are_guarded_the_other_way() -> None:
-    d = guard().evaluate(inputs(mark=D(10125), position_qty=D(-1), entry_price=D(10000), liq_price=D(10150)))
+    d = guard().judge(*inputs(mark=D(10125), position_qty=D(-1), entry_price=D(10000), liq_price=D(10150)))
     assert d.liq_level == "danger" and not d.allow[Side.SELL] and d.reduce_side is Side.BUY
 
 
 def test_kill_switch_on_drawdown_from_the_peak() -> None:
     g = guard(max_drawdown_pct=5.0)
-    assert g.evaluate(inputs(equity=D(1100))).kill_reason is None
-    assert g.evaluate(inputs(equity=D(1046))).kill_reason is None
-    assert g.evaluate(inputs(equity=D(1045))).kill_reason.startswith("kill switch: drawdown 5.00%")
+    assert g.judge(*inputs(equity=D(1100))).kill_reason is None
+    assert g.judge(*inputs(equity=D(1046))).kill_reason is None
+    assert g.judge(*inputs(equity=D(1045))).kill_reason.startswith("kill switch: drawdown 5.00%")
 
 
 def test_stale_market_data_blocks_both_sides() -> None:
-    d = guard(stale_after_s=5.0).evaluate(inputs(now_ms=20_001, market_ts_ms=15_000))
+    d = guard(stale_after_s=5.0).judge(*inputs(now_ms=20_001, market_ts_ms=15_000))
     assert d.stale and not any(d.allow.values())
-    assert not guard().evaluate(inputs(now_ms=20_000, market_ts_ms=15_000)).stale
+    assert not guard().judge(*inputs(now_ms=20_000, market_ts_ms=15_000)).stale
 
 
 def test_an_order_that_would_itself_be_liquidated_is_refused() -> None:

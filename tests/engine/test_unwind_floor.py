@@ -8,7 +8,6 @@ from bybit_mm.domain.instruments import get_instrument
 from bybit_mm.domain.orders import Side
 from bybit_mm.engine.config import EngineConfig
 from bybit_mm.engine.core import AccountView, StrategyCore
-from bybit_mm.engine.risk import RiskInputs
 from bybit_mm.quoting.estimators import IntensityFit
 
 
@@ -32,10 +31,7 @@ def _core(**cfg: object) -> StrategyCore:
 def _targets(core: StrategyCore, qty: str, entry: str, *, mark: str = "0.5001", liq: str | None = None) -> tuple:
     account = AccountView(position_qty=D(qty), entry_price=D(entry), liq_price=None if liq is None else D(liq),
                           wallet_balance=D(10000), equity=D(10000), available=D(10000), mark=D(mark))
-    decision = core.guard.evaluate(RiskInputs(
-        now_ms=1_000, market_ts_ms=1_000, mark=account.mark, position_qty=account.position_qty,
-        entry_price=account.entry_price, liq_price=account.liq_price, wallet_balance=account.wallet_balance,
-        equity=account.equity, available=account.available))
+    decision = core.guard.judge(1_000, 1_000, account)
     mid = core.mid(account.mark)
     quote, buy, sell, notes = core._targets(1_000, mid, float(mid), account, decision, [])
     return quote, {Side.BUY: buy, Side.SELL: sell}, notes
