@@ -562,25 +562,21 @@ class ReplayExchange:
         # their sizes and highest price.
         size = steps * self._step_f
         top = max(tick, self.bid_tick)
-        value_buy = value_sell = 0.0
-        for o in self._bids:
-            if o is not exclude and not o.reduce_only:
-                leaves = float(o.leaves)
-                value_buy += leaves * o.tick
-                if side is Side.BUY:
-                    size += leaves
-                    top = max(top, o.tick)
-        for o in self._asks:
-            if o is not exclude and not o.reduce_only:
-                leaves = float(o.leaves)
-                value_sell += leaves * o.tick
-                if side is Side.SELL:
-                    size += leaves
-                    top = max(top, o.tick)
-        if side is Side.BUY:
-            value_buy += steps * self._step_f * tick
-        else:
-            value_sell += steps * self._step_f * tick
+        values = []
+        for book, book_side in ((self._bids, Side.BUY), (self._asks, Side.SELL)):
+            mine = book_side is side
+            value = 0.0
+            for o in book:
+                if o is not exclude and not o.reduce_only:
+                    leaves = float(o.leaves)
+                    value += leaves * o.tick
+                    if mine:
+                        size += leaves
+                        top = max(top, o.tick)
+            if mine:
+                value += steps * self._step_f * tick
+            values.append(value)
+        value_buy, value_sell = values
         # Risk limit: the position value the fills could leave is at most every size involved at the
         # highest price involved (a crossing sell fills at up to the best bid).
         if ((abs(float(pos.qty)) + size) * max(top * self._tick_f, float(pos.entry_price)) * (1.0 + 1e-9)
