@@ -25,7 +25,7 @@ def run(interval_s: float, simulated_s: float) -> None:
 
     sim = SimExchange(symbols=("BTCUSDT",), seed=1, clock=SimClock(), latency_ms=50.0)
     client = DryRunFuturesClient(sim)
-    cfg = EngineConfig(leverage=Decimal(50), gamma=0.001, interval_s=interval_s, duration_s=simulated_s,
+    cfg = EngineConfig(leverage=Decimal(50), interval_s=interval_s, duration_s=simulated_s,
                        snapshot_every_s=60.0)
     trader = LiveTrader(client, sim.clock, cfg)
     lat: list[float] = []
