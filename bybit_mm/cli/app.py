@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from bybit_mm import __version__
+from bybit_mm.cli import coercion
 from bybit_mm.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_UNEXPECTED, BybitMMError
 
 #: Command modules; each exposes ``register(app)``. Imported at start-up, so they must keep
@@ -107,6 +108,8 @@ def _known_secrets(obj: Any) -> list[str]:
         pass
     return secrets
 
+
+coercion.install()
 
 app = typer.Typer(
     name="bybit-mm",
