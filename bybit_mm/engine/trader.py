@@ -15,8 +15,9 @@ import asyncio
 import logging
 import math
 import time
+from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -55,13 +56,29 @@ _MAX_DRAIN = 20_000
 ATTRIBUTION_HISTORY_S = 180.0
 
 
-def _percentiles(values: Iterable[float], *pcts: float) -> tuple[float | None, ...]:
-    """The nearest-rank percentiles ``pcts`` of ``values`` (one sort for all of them)."""
-    ordered = sorted(values)
-    if not ordered:
-        return tuple(None for _ in pcts)
-    n = len(ordered)
-    return tuple(ordered[min(n - 1, max(0, math.ceil(p / 100 * n) - 1))] for p in pcts)
+class RecentValues:
+    """The last ``size`` values added, also kept in order: nearest-rank percentiles without a sort
+    per read (the engine reads them every iteration)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._recent: deque[float] = deque()
+        self._ordered: list[float] = []
+
+    def add(self, value: float) -> None:
+        """Add ``value``, forgetting the oldest one beyond ``size``."""
+        if len(self._recent) == self.size:
+            del self._ordered[bisect_left(self._ordered, self._recent.popleft())]
+        self._recent.append(value)
+        insort(self._ordered, value)
+
+    def percentiles(self, *pcts: float) -> tuple[float | None, ...]:
+        """The nearest-rank percentiles ``pcts`` of the values kept (None each when there are none)."""
+        ordered = self._ordered
+        n = len(ordered)
+        if not n:
+            return tuple(None for _ in pcts)
+        return tuple(ordered[min(n - 1, max(0, math.ceil(p / 100 * n) - 1))] for p in pcts)
 
 
 class LiveTrader:
@@ -100,9 +117,7 @@ class LiveTrader:
         self._fatal: BaseException | None = None
         self.counters = {"placed": 0, "amended": 0, "cancelled": 0, "rejected": 0, "errors": 0,
                          "reduces": 0, "liquidations": 0}
-        self._latencies: deque[float] = deque(maxlen=2000)
-        #: (p50, p99) of ``_latencies``, kept until the next request is timed.
-        self._latency_stats: tuple[float | None, ...] | None = None
+        self._latencies = RecentValues(2000)
         self._failed_iterations = 0
         self._failing_since_ms = 0
         self._iteration = 0
@@ -531,8 +546,7 @@ class LiveTrader:
         try:
             return await coro
         finally:
-            self._latencies.append((self.timer() - t0) * 1000.0)
-            self._latency_stats = None
+            self._latencies.add((self.timer() - t0) * 1000.0)
 
     async def _execute(self, actions: list[Action], now: int) -> None:
         for a in actions:
@@ -666,10 +680,8 @@ class LiveTrader:
                        stop_reason=self._stop_reason)
 
     def _latency_percentiles(self) -> tuple[float | None, ...]:
-        """p50 and p99 of the recent request round trips (sorted once per new request, not per snapshot)."""
-        if self._latency_stats is None:
-            self._latency_stats = _percentiles(self._latencies, 50, 99)
-        return self._latency_stats
+        """p50 and p99 of the recent request round trips."""
+        return self._latencies.percentiles(50, 99)
 
     def _snapshot(self, now: int, status: str, *, book: Any, mid: Decimal, mark: Decimal, quote: Any,
                   pos: PositionInfo | None, balance: Balance, decision: RiskDecision,

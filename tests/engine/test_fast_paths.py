@@ -179,3 +179,20 @@ def test_the_replays_fit_check_never_passes_what_the_exact_check_refuses(leverag
             fits += 1
             assert ok, (side, tick, steps)
     assert fits > 100 and refused > 100
+
+
+def test_recent_values_give_the_percentiles_of_a_sort_of_the_window() -> None:
+    from bybit_mm.engine.trader import RecentValues
+
+    rng = random.Random(7)
+    recent = RecentValues(50)
+    window: list[float] = []
+    assert recent.percentiles(50, 99) == (None, None)
+    for _ in range(400):
+        value = rng.choice([0.5, 1.25, rng.uniform(0, 3)])  # repeats: removal must find an equal value
+        recent.add(value)
+        window = (window + [value])[-50:]
+        ordered = sorted(window)
+        n = len(ordered)
+        expected = tuple(ordered[min(n - 1, max(0, -(-p * n // 100) - 1))] for p in (50, 99, 1))
+        assert recent.percentiles(50, 99, 1) == expected
