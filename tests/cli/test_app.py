@@ -173,3 +173,25 @@ def test_shell_completion_is_offered_and_completes_commands_and_options(cli, mon
     out = subprocess.run([sys.executable, "-m", "bybit_mm"], capture_output=True, text=True,
                          env={**os.environ, **env})
     assert out.stdout.split() == ["--speed"]
+
+
+def test_the_entry_point_imports_without_collections_and_leaves_the_collector_on() -> None:
+    code = (
+        "import gc, sys\n"
+        "from bybit_mm.__main__ import main\n"
+        "during_import = []\n"
+        "def seen(phase, info):\n"
+        "    app = sys.modules.get('bybit_mm.cli.app')\n"
+        "    during_import.append(app is None or not hasattr(app, 'main'))\n"
+        "gc.callbacks.append(seen)\n"
+        "sys.argv = ['bybit-mm', '--version']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write(f'ENABLED={gc.isenabled()} FROZEN={gc.get_freeze_count() > 10000} '\n"
+        "                 f'DURING_IMPORT={any(during_import)}')\n"
+    )
+    out = _run(code)
+    assert out.stdout.strip() == f"bybit-mm {__version__}"
+    assert out.stderr.strip().endswith("ENABLED=True FROZEN=True DURING_IMPORT=False"), out.stderr
