@@ -286,10 +286,8 @@ class SyntheticMarket:
         # is made when first read (most prints of a long run are never read).
         self._tape: deque[list[Any]] = deque(maxlen=1000)
         self._trade_seq = 0
-        self.trade_count = 0
         #: Market orders sent by the synthetic flow (each prints once per level it takes).
         self.order_count = 0
-        self.step_count = 0
         # Minute candles in ints: [start_ms, o, h, l, c (ticks), volume (steps), turnover (tick·step)].
         self._candles: deque[list[int]] = deque(maxlen=7 * 1440)
         self._candles.append([self.ts_ms - self.ts_ms % _MINUTE, self.last_tick, self.last_tick,
@@ -426,7 +424,8 @@ class SyntheticMarket:
     def step_until(self, ts_ms: int, sink: MarketSink | None) -> None:
         """Process every step whose time is ≤ ``ts_ms``, reporting to ``sink``."""
         step_ms = self.step_ms
-        if self.ts_ms + step_ms > ts_ms:
+        t = self.ts_ms
+        if t + step_ms > ts_ms:
             return
         funding_ms = self._funding_ms
         p = self.params
@@ -436,16 +435,17 @@ class SyntheticMarket:
         eaten_bid, eaten_ask = self._eaten_bid, self._eaten_ask
         print_ = self._print
         floor, exp, log = math.floor, math.exp, math.log
-        buf = self._buf
-        while self.ts_ms + step_ms <= ts_ms:
-            i = self._pos
-            if i >= self._buf_len:
+        minute = _MINUTE
+        i, size = self._pos, self._buf_len
+        if i < size:
+            dlog, counts, notional, buys, informed, offsets, bidf, askf, extra, fz = self._buf
+        while t + step_ms <= ts_ms:
+            if i >= size:
                 self._refill_buffers()
-                buf = self._buf
-                i = 0
-            dlog, counts, notional, buys, informed, offsets, bidf, askf, extra, fz = buf
+                dlog, counts, notional, buys, informed, offsets, bidf, askf, extra, fz = self._buf
+                i, size = 0, self._buf_len
             self._pos = i + 1
-            t_prev = self.ts_ms
+            t_prev = t
             t = t_prev + step_ms
             n = counts[i]
             if n:
@@ -493,9 +493,9 @@ class SyntheticMarket:
                 self.bid_tick = bid
                 self.ask_tick = ask
             self.ts_ms = t
-            self.step_count += 1
             self.update_id += 1
-            if t % _MINUTE == 0:
+            i += 1
+            if t % minute == 0:
                 self._roll_candle(t)
             if sink is not None:
                 sink.on_book(self, t)
@@ -505,6 +505,16 @@ class SyntheticMarket:
                     sink.on_funding(self, t, rate_d, self.mark_price())
             elif t % funding_ms == 0:
                 self.funding_history.append((t, self.funding_rate_decimal()))
+
+    @property
+    def trade_count(self) -> int:
+        """Prints on the tape since the market's history began (ours included)."""
+        return self._trade_seq
+
+    @property
+    def step_count(self) -> int:
+        """Steps processed since the market's history began."""
+        return self.update_id - 1
 
     def _prune(self) -> None:
         """Forget taken size that has refilled, or whose price the touch has moved past."""
@@ -534,7 +544,6 @@ class SyntheticMarket:
         growth = self._depth_growth
         noise = self._noise
         scale = self._scale
-        record = self._record
         emptied = False
         for _ in range(self.book_levels):
             if qty_steps <= 0 or tick < 1:
@@ -556,7 +565,23 @@ class SyntheticMarket:
                     emptied = True
                 qty_steps -= q
                 eaten[tick] = (0.0 if e is None else e) + q / scale
-                entry = record(ts, tick, q, buy)
+                # _record, inlined (it runs for every print)
+                seq = self._trade_seq + 1
+                self._trade_seq = seq
+                self.last_tick = tick
+                entry = [seq, ts, tick, q, buy, None]
+                self._tape.append(entry)
+                c = self._candles[-1]
+                if ts - c[0] >= _MINUTE:
+                    self._roll_candle(ts - ts % _MINUTE)
+                    c = self._candles[-1]
+                if tick > c[2]:
+                    c[2] = tick
+                if tick < c[3]:
+                    c[3] = tick
+                c[4] = tick
+                c[5] += q
+                c[6] += q * tick
                 if sink is not None:
                     sink.on_trade(self, self._trade(entry), tick, q)
             tick += step
@@ -566,7 +591,6 @@ class SyntheticMarket:
     def _record(self, ts: int, tick: int, q: int, buy: bool) -> list[Any]:
         """Put a print on the tape and in the candles; returns its tape entry."""
         seq = self._trade_seq = self._trade_seq + 1
-        self.trade_count += 1
         self.last_tick = tick
         entry: list[Any] = [seq, ts, tick, q, buy, None]
         self._tape.append(entry)
