@@ -38,7 +38,11 @@ def _finite(value: Any) -> Any:
 
 def to_json(data: Any, *, indent: int | None = 2) -> str:
     """Serialise ``data`` as stable JSON: Decimals become JSON numbers, NaN becomes null."""
-    return json.dumps(_finite(data), default=_json_default, indent=indent, sort_keys=False)
+    try:
+        # Nearly always nothing to replace: no copy of ``data`` unless a NaN/inf is met.
+        return json.dumps(data, default=_json_default, indent=indent, sort_keys=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(data), default=_json_default, indent=indent, sort_keys=False)
 
 
 class Terminal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from typing import Any
 
 from bybit_mm.domain.orders import Side
 from bybit_mm.engine.ledger import Ledger, SeenIds
@@ -60,3 +61,45 @@ def test_funding_ids_added_without_a_time_are_kept() -> None:
     funding = Execution("funding-1", "", "", "BTCUSDT", Side.BUY, Decimal(100), Decimal(1), Decimal("0.01"),
                         False, 5 * HOUR - 10, "funding")
     assert not ledger.apply(funding) and ledger.funding == 0
+
+
+def _fresh_reference(trades: list, seen: set, order: Any, last_ts: int) -> list:
+    """The engine's first dedup of a trades read: one trade at a time."""
+    fresh = []
+    for t in trades:
+        if t.trade_id in seen or t.ts_ms < last_ts - 60_000:
+            continue
+        if len(order) == order.maxlen:
+            seen.discard(order[0])
+        order.append(t.trade_id)
+        seen.add(t.trade_id)
+        fresh.append(t)
+    return fresh
+
+
+def test_fresh_trades_are_the_one_at_a_time_dedups(config: Any) -> None:
+    """Overlapping reads, duplicates within a read, late prints and forgotten ids (a small memory)."""
+    from collections import deque
+
+    from bybit_mm.engine.trader import LiveTrader
+    from bybit_mm.exchange.port import PublicTrade
+    from bybit_mm.sim.clock import WallClock
+
+    rng = random.Random(11)
+    trader = LiveTrader(object(), WallClock(1.0), config)  # type: ignore[arg-type]
+    trader._seen_trades = deque(maxlen=30)
+    seen: set[str] = set()
+    order: deque[str] = deque(maxlen=30)
+    last_ts = 0
+    tape = [PublicTrade(f"t{i}", "BTCUSDT", i * 700 - rng.choice([0, 0, 0, 90_000]), Decimal(100), Decimal(1),
+                        Side.BUY) for i in range(600)]
+    for end in range(5, 600, 7):
+        read = tape[max(0, end - rng.randint(1, 40)):end]
+        read += rng.sample(read, min(len(read), rng.randint(0, 3)))  # a read may repeat prints
+        if rng.random() < 0.1:
+            read += tape[max(0, end - 80):end - 60]  # old ones again (some forgotten by now)
+        expected = _fresh_reference(read, seen, order, last_ts)
+        if expected:
+            last_ts = max(last_ts, max(t.ts_ms for t in expected))
+        assert trader._fresh_trades(read) == expected
+        assert set(trader._seen_trades) == set(order) == trader._seen_trade_set == seen
