@@ -54,7 +54,7 @@ from bybit_mm.domain.clock import Clock
 from bybit_mm.domain.fees import tier as fee_tier_named
 from bybit_mm.domain.instruments import Instrument, get_instrument
 from bybit_mm.domain.liquidation import is_liquidated
-from bybit_mm.domain.orders import Side
+from bybit_mm.domain.orders import PositionSide, Side
 from bybit_mm.domain.position import FillEffect, Position
 from bybit_mm.sim import errors as E
 from bybit_mm.sim.errors import SimError
@@ -176,6 +176,8 @@ class SimExchange:
         self.last_acted_ms = now
         #: What our taker orders took from each symbol's current book: (book update id, {(side, tick): steps}).
         self._taken: dict[str, tuple[int, dict[tuple[Side, int], int]]] = {}
+        #: Per symbol: (liquidation price, long, the mark tick count at that line); see _at_liquidation.
+        self._liq_lines: dict[str, tuple[Decimal, bool, int]] = {}
 
     # --- time -----------------------------------------------------------------------------------
 
@@ -267,13 +269,31 @@ class SimExchange:
         if pos.qty:
             liq = self.ledger.isolated_liq(symbol)
             if liq is not None:
-                mark = market.mark_price()
-                if is_liquidated(pos.side, mark, liq[0]):
-                    self._liquidate_isolated(symbol, ts_ms, mark)
+                if self._at_liquidation(market, pos.qty > 0, liq[0]):
+                    self._liquidate_isolated(symbol, ts_ms, market.mark_price())
             elif self.ledger.margin_mode[symbol] == "cross" and self.ledger.cross_at_risk(self._marks()):
                 self._liquidate_cross(ts_ms)
         if symbol in self._tpsl:
             self._check_tpsl(symbol, market, ts_ms)
+
+    def _at_liquidation(self, market: SyntheticMarket, long: bool, liq_price: Decimal) -> bool:
+        """Whether the mark has reached ``liq_price`` (:func:`is_liquidated`). A synthetic market's
+        mark is a whole number of ticks: there it is compared in ticks with the last (long) or first
+        (short) tick count at the line, worked out once per liquidation price (this runs every step)."""
+        if not isinstance(market, SyntheticMarket):
+            return is_liquidated(PositionSide.LONG if long else PositionSide.SHORT, market.mark_price(), liq_price)
+        line = self._liq_lines.get(market.symbol)
+        if line is None or line[0] is not liq_price or line[1] != long:
+            tick = market.tick
+            at = int(liq_price / tick)  # then exactly: the last tick count at or below the line
+            while (at + 1) * tick <= liq_price:
+                at += 1
+            while at * tick > liq_price:
+                at -= 1
+            if not long and at * tick != liq_price:
+                at += 1  # the first at or above it
+            line = self._liq_lines[market.symbol] = (liq_price, long, at)
+        return market.mark_tick() <= line[2] if long else market.mark_tick() >= line[2]
 
     def on_funding(self, market: SyntheticMarket, ts_ms: int, rate: Decimal, mark: Decimal) -> None:
         """Funding settles for a position open at this instant."""

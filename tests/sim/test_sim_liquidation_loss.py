@@ -154,3 +154,27 @@ def test_an_add_that_would_leave_the_position_beyond_the_tiers_is_refused() -> N
         ex.place_order(symbol=BTC, side="Buy", order_type="Limit", qty=D(1), price=D(90000))
     assert info.value.ret_code == 110090
     ex.place_order(symbol=BTC, side="Buy", order_type="Limit", qty=D("0.3"), price=D(90000))  # 2.592 M: fine
+
+
+@pytest.mark.parametrize("symbol", ["BTCUSDT", "ARBUSDT"])
+def test_a_synthetic_markets_liquidation_check_in_ticks_is_the_decimal_check(symbol: str) -> None:
+    import random
+
+    from bybit_mm.domain.liquidation import is_liquidated
+    from bybit_mm.domain.orders import PositionSide
+
+    from .conftest import make_exchange
+
+    ex = make_exchange(symbols=(symbol,), history_minutes=1)
+    m = ex._markets[symbol]
+    rng = random.Random(5)
+    base = m.mark_tick()
+    # on the tick grid, between two ticks, or a hair either side of one (each line used many times)
+    lines = [(base + k) * m.tick + off for k in range(-3, 4)
+             for off in (D(0), m.tick / 2, m.tick / 3, D("1e-12"), D("-1e-12"))]
+    for _ in range(3000):
+        long = rng.random() < 0.5
+        liq = rng.choice(lines)
+        m.mark = float((base + rng.randint(-4, 4)) * m.tick) + rng.uniform(-0.4, 0.4) * float(m.tick)
+        side = PositionSide.LONG if long else PositionSide.SHORT
+        assert ex._at_liquidation(m, long, liq) == is_liquidated(side, m.mark_price(), liq)
