@@ -528,18 +528,12 @@ class LiveTrader:
     def _fresh_trades(self, trades: list[Any]) -> list[Any]:
         """The prints of ``trades`` not seen before (a REST read returns the last N every time)."""
         seen, order = self._seen_trade_set, self._seen_trades
-        cutoff = self._last_trade_ts - 60_000
-        # Most of a read was seen before: pass over it once in a comprehension. Then book the
-        # rest one by one (duplicates within a read); over the whole read again when booking
-        # them would forget ids (one of them might come back later in this read).
-        fresh = [t for t in trades if t.trade_id not in seen and t.ts_ms >= cutoff]
-        if not fresh:
-            return fresh
-        candidates, fresh = (fresh if len(order) + len(fresh) <= order.maxlen else trades), []
-        for t in candidates:
+        cutoff, full = self._last_trade_ts - 60_000, order.maxlen
+        fresh = []
+        for t in trades:
             if t.trade_id in seen or t.ts_ms < cutoff:
                 continue
-            if len(order) == order.maxlen:
+            if len(order) == full:
                 seen.discard(order[0])
             order.append(t.trade_id)
             seen.add(t.trade_id)

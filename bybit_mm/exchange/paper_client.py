@@ -60,6 +60,7 @@ from bybit_mm.exchange.port import (
     exec_type_from_bybit,
 )
 from bybit_mm.exchange.paper_store import PaperStore
+from bybit_mm.sim.models import BookEvent, OrderUpdate, TradeEvent
 
 __all__ = ["DryRunFuturesClient", "PaperStore"]
 
@@ -170,6 +171,16 @@ def execution_info(e: SimExecution) -> Execution:
     return Execution(exec_id=e.exec_id, order_id=e.order_id, client_order_id=e.order_link_id, symbol=e.symbol,
                      side=e.side, price=e.price, qty=e.qty, fee=e.fee, is_maker=e.is_maker, ts_ms=e.ts_ms,
                      exec_type=exec_type_from_bybit(e.exec_type))
+
+
+def _account_unchanged(events: list[Event], amended: str) -> bool:
+    """Whether ``events`` leave the saved account as it was: public trades, book steps, and order
+    ``amended`` still New (at the new price or size of an amend)."""
+    for e in events:
+        if not isinstance(e, (BookEvent, TradeEvent)) and not (
+                isinstance(e, OrderUpdate) and e.order.order_id == amended and e.order.status == "New"):
+            return False
+    return True
 
 
 class DryRunFuturesClient:
@@ -384,15 +395,8 @@ class DryRunFuturesClient:
         of its own: it is saved with the next change (see the module docstring).
         """
         events = self.exchange.advance()
-        if events:
-            from bybit_mm.sim.models import BookEvent, OrderUpdate, TradeEvent
-
-            def passive(e: Event) -> bool:
-                return isinstance(e, (TradeEvent, BookEvent)) or (
-                    isinstance(e, OrderUpdate) and e.order.order_id == amended and e.order.status == "New")
-
-            if not all(map(passive, events)):
-                self.save()
+        if events and not _account_unchanged(events, amended):
+            self.save()
         return events
 
     def save(self) -> None:

@@ -715,26 +715,33 @@ class SyntheticMarket:
         depth = max(1, min(depth, self.book_levels))
         tick, step = self.tick, self.qty_step
         growth, noise, scale = self._depth_growth, self._noise, self._scale
+        mask = _NOISE_PRICES - 1
         sides: list[list[tuple[Decimal, Decimal]]] = []
         for touch, sign, eaten, nominal, f in ((self.bid_tick, -1, self._eaten_bid, self._nominal_bid, self._bid_f),
                                                (self.ask_tick, 1, self._eaten_ask, self._nominal_ask, self._ask_f)):
             # What _avail computes, level by level from the touch outwards.
             touch_f = self._touch_steps * f
             levels: list[tuple[Decimal, Decimal]] = []
+            append = levels.append
+            left = depth
             price = touch
+            level = (price - nominal) * sign
             for _ in range(self.book_levels):
-                if len(levels) >= depth or price < 1:
+                if price < 1:
                     break
-                q = int(touch_f * (1.0 + growth * ((price - nominal) * sign))
-                        * noise[((price * 2654435761) >> 7) & (_NOISE_PRICES - 1)])
+                q = int(touch_f * (1.0 + growth * level) * noise[((price * 2654435761) >> 7) & mask])
                 if q < 1:
                     q = 1
                 e = eaten.get(price)
                 if e is not None:
                     q = int(q - e * scale)
                 if q > 0:
-                    levels.append((price * tick, q * step))
+                    append((price * tick, q * step))
+                    left -= 1
+                    if not left:
+                        break
                 price += sign
+                level += 1
             sides.append(levels)
         return BookSnapshot(self.symbol, self.ts_ms, self.update_id, self.update_id, sides[0], sides[1])
 
