@@ -817,21 +817,17 @@ class LiveTrader:
                     att.restore(ex.side.sign, float(ex.price), float(ex.qty), float(mid), marks.get(ex.exec_id, {}))
         self._sim = _paper_sim(self.client)
         if self._sim is not None:
-            self._sim.book_events = True
-            self._sim.add_listener(self._on_sim_events)
+            self._sim.add_touch_listener(self._on_sim_touch)
 
     def _detach_attribution(self) -> None:
         if self._sim is not None:
-            self._sim.remove_listener(self._on_sim_events)
+            self._sim.remove_touch_listener(self._on_sim_touch)
 
-    def _on_sim_events(self, events: list[Any]) -> None:
-        """The paper account's market moved: its touch at each step, in time order."""
-        on_mid = self.ledger.attribution.on_mid
-        symbol = self.config.symbol
-        for e in events:
-            bid = getattr(e, "bid", None)
-            if bid is not None and e.symbol == symbol and bid > 0 and e.ask > 0:
-                on_mid(e.ts_ms, float(bid + e.ask) / 2)
+    def _on_sim_touch(self, symbol: str, ts_ms: int, bid_tick: int, ask_tick: int, tick: Decimal) -> None:
+        """The paper account's market stepped: its touch at that step (steps come in time order)."""
+        if symbol == self.config.symbol and bid_tick > 0 and ask_tick > 0:
+            # (bid + ask) / 2 of the touch's prices, summed exactly in Decimal as a read book's are
+            self.ledger.attribution.on_mid(ts_ms, float((bid_tick + ask_tick) * tick) / 2)
 
     def _see_book(self, book: Any) -> None:
         """A book this driver read or was streamed: its mid at its time, for the attribution (on
@@ -851,4 +847,4 @@ def _paper_sim(client: Any) -> Any:
         sim = client.exchange
     except RuntimeError:
         return None
-    return sim if hasattr(sim, "add_listener") and hasattr(sim, "book_events") else None
+    return sim if hasattr(sim, "add_touch_listener") else None

@@ -172,6 +172,7 @@ class SimExchange:
         self._seq = 0
         self._closed_ids: deque[str] = deque()
         self._listeners: list[Callable[[list[Event]], None]] = []
+        self._touch_listeners: list[Callable[[str, int, int, int, Decimal], None]] = []
         #: When the last order request acted (or, for a placement, becomes active).
         self.last_acted_ms = now
         #: What our taker orders took from each symbol's current book: (book update id, {(side, tick): steps}).
@@ -203,6 +204,16 @@ class SimExchange:
         """Stop handing batches to ``listener`` (no error if it was not added)."""
         if listener in self._listeners:
             self._listeners.remove(listener)
+
+    def add_touch_listener(self, listener: Callable[[str, int, int, int, Decimal], None]) -> None:
+        """Call ``listener(symbol, ts_ms, bid_tick, ask_tick, tick)`` at every book step as it is
+        processed (the touch in ticks of ``tick``: no event is made for it, unlike ``book_events``)."""
+        self._touch_listeners.append(listener)
+
+    def remove_touch_listener(self, listener: Callable[[str, int, int, int, Decimal], None]) -> None:
+        """Stop calling ``listener`` (no error if it was not added)."""
+        if listener in self._touch_listeners:
+            self._touch_listeners.remove(listener)
 
     def run_until(self, ts_ms: int) -> list[Event]:
         """Move a manual clock (one with ``set``) to ``ts_ms`` and process; returns the events."""
@@ -259,6 +270,8 @@ class SimExchange:
         if self.book_events:
             self._events.append(BookEvent(symbol, ts_ms, market.bid_tick * market.tick,
                                           market.ask_tick * market.tick))
+        for listener in self._touch_listeners:
+            listener(symbol, ts_ms, market.bid_tick, market.ask_tick, market.tick)
         if self._pending:
             self._activate_due(ts_ms)
         if self._queue_steps:

@@ -150,14 +150,12 @@ def test_the_journal_keeps_each_fills_markouts(tmp_path: Path) -> None:
 
 
 def test_paper_fills_are_priced_at_the_simulated_touch_of_their_time(config: EngineConfig, tmp_path: Path) -> None:
-    from bybit_mm.sim.models import BookEvent
-
     # A lively market (300% vol): the quotes sit at least the fees from the mid and a position's
     # unwinding side at its fee floor, so a calm 10 minutes fills too seldom to check much.
     client = make_client(seed=3, vol=3.0)
     touches: list[tuple[int, float]] = []
-    client.exchange.add_listener(lambda evs: touches.extend(
-        (e.ts_ms, float(e.bid + e.ask) / 2) for e in evs if isinstance(e, BookEvent)))
+    client.exchange.add_touch_listener(lambda symbol, ts, bid, ask, tick: touches.append(
+        (ts, float(bid * tick + ask * tick) / 2)))
     journal = Journal(tmp_path / "paper.sqlite")
     trader = LiveTrader(client, client.clock, config.with_(duration_s=600), journal=journal)
     summary = asyncio.run(trader.run())
