@@ -54,6 +54,8 @@ STREAM_RETRY_MAX_S = 120.0
 _MAX_DRAIN = 20_000
 #: How long the mids seen are remembered to price fills reported late (a REST read of executions).
 ATTRIBUTION_HISTORY_S = 180.0
+#: Levels a side of a book read: the engine decides on the touch alone.
+BOOK_DEPTH = 1
 
 
 class RecentValues:
@@ -392,7 +394,7 @@ class LiveTrader:
             if ticker is None:
                 ticker = await c.ticker(cfg.symbol)
             if book is None:
-                book = await c.order_book(cfg.symbol, 25)
+                book = await c.order_book(cfg.symbol, BOOK_DEPTH)
             trades = st.recent_trades()
             acct = st.account
             if acct is not None:
@@ -404,7 +406,7 @@ class LiveTrader:
             await self._book_fills()
         else:
             ticker = await c.ticker(cfg.symbol)
-            book = await c.order_book(cfg.symbol, 25)
+            book = await c.order_book(cfg.symbol, BOOK_DEPTH)
             trades = await c.recent_trades(cfg.symbol, 200)
             await self._book_fills()
             if st is not None and st.account is not None:

@@ -663,10 +663,11 @@ class SimExchange:
         """The L2 book, ``depth`` levels a side (less what our taker orders took from it)."""
         self._sync()
         m = self._market(symbol)
-        book = m.book(depth)
         rec = self._taken.get(symbol)
         if rec is None or rec[0] != m.update_id:
-            return book
+            return m.book(depth)
+        # Each level our taker orders took from may be gone: read enough to show ``depth`` still.
+        book = m.book(depth + len(rec[1]))
 
         def left(side: Side, levels: list) -> list:
             out = []
@@ -676,8 +677,8 @@ class SimExchange:
                     out.append((price, q))
             return out
 
-        return BookSnapshot(book.symbol, book.ts_ms, book.update_id, book.seq, left(Side.BUY, book.bids),
-                            left(Side.SELL, book.asks))
+        return BookSnapshot(book.symbol, book.ts_ms, book.update_id, book.seq, left(Side.BUY, book.bids)[:depth],
+                            left(Side.SELL, book.asks)[:depth])
 
     def recent_trades(self, symbol: str, limit: int = 60) -> list[Trade]:
         """Public trades, newest first."""

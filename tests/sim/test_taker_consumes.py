@@ -25,6 +25,8 @@ def test_a_second_market_order_walks_what_the_first_left() -> None:
     after = ex.orderbook(BTC, 5)
     assert after.update_id == book.update_id
     assert after.asks[:2] == [(a1, q1 - half), (a2, q2)]
+    assert len(after.asks) == 5  # still the depth asked for, the emptied level left out
+    assert ex.orderbook(BTC, 1).asks == [(a1, q1 - half)]  # a read of the touch alone sees the new touch
     second = ex.place_order(symbol=BTC, side=Side.BUY, order_type="Market", qty=q1 - half + Decimal("0.001"))
     assert _fills(ex, second.order_id) == [(a1, q1 - half), (a2, Decimal("0.001"))]
     # the sell side is untouched, and the next book step shows a fresh book
