@@ -394,7 +394,7 @@ class DryRunFuturesClient:
         Order ``amended`` (just amended) having a new price or size is not a change worth a save
         of its own: it is saved with the next change (see the module docstring).
         """
-        events = self.exchange.advance()
+        events = (self._exchange or self.exchange).advance()
         if events and not _account_unchanged(events, amended):
             self.save()
         return events
@@ -445,7 +445,8 @@ class DryRunFuturesClient:
     async def _feed_delay(self) -> None:
         """Market data read now reaches us ``feed`` later (synthetic market only)."""
         if self.feed is None:
-            await self._elapse_until(self.clock.now_ms() + self.exchange.latency.feed_ms())
+            ex = self.exchange
+            await self._elapse_until(ex.clock.now_ms() + ex.latency.feed_ms())
 
     async def instrument(self, symbol: str) -> Instrument:
         """The simulated instrument (shipped specs; live ones on a live feed)."""

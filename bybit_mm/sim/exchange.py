@@ -46,7 +46,6 @@ from __future__ import annotations
 import random
 import re
 from collections import deque
-from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
@@ -86,6 +85,7 @@ from bybit_mm.sim.models import (
 )
 
 ZERO = Decimal(0)
+_NO_STOP = TradingStop()
 MARKET_SOURCES = ("synthetic", "external")
 ORDER_TYPES = ("Limit", "Market")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "PostOnly")
@@ -825,14 +825,13 @@ class SimExchange:
 
     def _view(self, symbol: str, mark: Decimal, marks: dict[str, Decimal]) -> PositionView:
         """The ledger's position view with what the exchange keeps beside it (TP/SL, current PnL)."""
-        view = self.ledger.position_view(symbol, mark, marks)
-        if view.size == 0:
-            return view
+        if self.ledger.positions[symbol].is_flat:
+            return self.ledger.position_view(symbol, mark, marks)
         cur, opened = self.journal.holding(symbol)
-        stop = self._tpsl.get(symbol, TradingStop())
-        return replace(view, cur_realised_pnl=cur, open_ms=opened, take_profit=stop.take_profit,
-                       stop_loss=stop.stop_loss, tp_trigger_by=stop.tp_trigger_by,
-                       sl_trigger_by=stop.sl_trigger_by)
+        stop = self._tpsl.get(symbol, _NO_STOP)
+        return self.ledger.position_view(symbol, mark, marks, cur_realised_pnl=cur, open_ms=opened,
+                                         take_profit=stop.take_profit, stop_loss=stop.stop_loss,
+                                         tp_trigger_by=stop.tp_trigger_by, sl_trigger_by=stop.sl_trigger_by)
 
     def leverage(self, symbol: str) -> Decimal:
         """The symbol's leverage."""

@@ -41,6 +41,7 @@ import math
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from bybit_mm.domain.instruments import Instrument, RiskTier
 from bybit_mm.domain.liquidation import settle_liquidation
@@ -317,10 +318,13 @@ class Ledger:
                 backing -= self.position_im(other, mark)
         return backing
 
-    def position_view(self, symbol: str, mark: Decimal, marks: dict[str, Decimal] | None = None) -> PositionView:
+    def position_view(self, symbol: str, mark: Decimal, marks: dict[str, Decimal] | None = None,
+                      **held: Any) -> PositionView:
         """The position of ``symbol`` as Bybit shows it (flat: side "" and size 0).
 
-        ``marks`` (every symbol's mark price) prices the other positions that back a cross one.
+        ``marks`` (every symbol's mark price) prices the other positions that back a cross one;
+        ``held``: the view's fields the ledger does not keep (an open position's take-profit, its
+        realised PnL so far...), from the exchange.
         """
         pos = self.positions[symbol]
         inst = self.instruments[symbol]
@@ -347,7 +351,7 @@ class Ledger:
         return PositionView(
             symbol, "Buy" if pos.qty > 0 else "Sell", pos.size, pos.entry_price, mark, lev, mode, liq, bust,
             self.position_im(symbol, mark), self.position_mm(symbol, mark), value,
-            unrealized_pnl(pos, mark), pos.net_realized_pnl, tier.limit_value, self.updated_ms[symbol])
+            unrealized_pnl(pos, mark), pos.net_realized_pnl, tier.limit_value, self.updated_ms[symbol], **held)
 
     def wallet_view(self, marks: dict[str, Decimal], order_im: Decimal) -> WalletView:
         """The wallet, given each symbol's mark price and the total order margin."""

@@ -779,14 +779,14 @@ class SyntheticMarket:
         return out
 
     def price_at(self, ts_ms: int) -> Decimal | None:
-        """The open of the minute candle at ``ts_ms`` (the oldest kept when that is older); None
-        before any candle. Walks back from the newest candle."""
-        found = None
-        for c in reversed(self._candles):
-            found = c
-            if c[0] <= ts_ms:
-                break
-        return found[1] * self.tick if found is not None else None
+        """The open of the minute candle at ``ts_ms`` (the oldest kept when that is older, the newest
+        when later); None before any candle. The candles are consecutive minutes (``_roll_candle``
+        fills every gap): the one at ``ts_ms`` is found by its index."""
+        candles = self._candles
+        if not candles:
+            return None
+        k = (ts_ms - candles[0][0]) // _MINUTE
+        return candles[min(max(k, 0), len(candles) - 1)][1] * self.tick
 
     def stats_24h(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         """(high, low, price 24h ago, volume, turnover) over the last 24 hours of candles we have.

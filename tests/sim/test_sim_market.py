@@ -172,3 +172,16 @@ def test_clocks() -> None:
     a = w.now_ms()
     b = w.now_ms()
     assert 5 <= a <= b
+
+
+def test_price_at_is_the_open_of_the_newest_candle_at_or_before_the_time() -> None:
+    from tests.sim.conftest import make_exchange
+
+    ex = make_exchange(history_minutes=5)
+    ex.run_until(ex.clock.now_ms() + 7 * 60_000)
+    m = ex._markets["BTCUSDT"]
+    candles = m.minute_candles()
+    assert len(candles) >= 12 and all(b[0] - a[0] == 60_000 for a, b in zip(candles, candles[1:]))
+    for ts in range(candles[0][0] - 90_000, candles[-1][0] + 90_000, 7_919):
+        walked = next((c for c in reversed(candles) if c[0] <= ts), candles[0])  # the oldest when before all
+        assert m.price_at(ts) == walked[1] * m.tick, ts
