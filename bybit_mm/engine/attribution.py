@@ -92,8 +92,13 @@ class Attribution:
             self._resolve(ts_ms, mid)
         if mid != self.mid:
             self.mid = mid
-            if self._hist is not None:
-                self._remember(ts_ms, mid)
+            hist = self._hist
+            if hist is not None:
+                hist.append((ts_ms, mid))
+                # Keep one mid at or before the horizon: it is the mid at any time since.
+                horizon = ts_ms - self._history_ms
+                while len(hist) > 1 and hist[1][0] <= horizon:
+                    hist.popleft()
         self.mid_ts = ts_ms
 
     def on_fill(self, ts_ms: int, side: int, price: float, qty: float, fee: float = 0.0, maker: bool = True,
@@ -177,15 +182,6 @@ class Attribution:
         return self.mk_usdt[j] / n * 1e4 if n else None
 
     # -- inside -------------------------------------------------------------------------------
-    def _remember(self, ts_ms: int, mid: float) -> None:
-        hist = self._hist
-        assert hist is not None
-        hist.append((ts_ms, mid))
-        horizon = ts_ms - self._history_ms
-        # Keep one mid at or before the horizon: it is the mid at any time since.
-        while len(hist) > 1 and hist[1][0] <= horizon:
-            hist.popleft()
-
     def _resolve(self, ts_ms: int, mid: float) -> None:
         heap = self._heap
         before = self.mid
