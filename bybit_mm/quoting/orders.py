@@ -86,6 +86,9 @@ def unwind_floor_tick(entry: Decimal, maker_fee: Decimal, tick: Decimal, *, long
     return int((entry * (one - maker_fee) / (one + maker_fee) / tick).to_integral_value(rounding=ROUND_FLOOR))
 
 
+_WIDENED: dict[int, str] = {}  # the note, per number of ticks (made once: the hot path widens at most decisions)
+
+
 class TickTargets(NamedTuple):
     """:class:`OrderTargets` on the grid: prices in whole ticks, sizes in whole lot steps (None: not quoted)."""
 
@@ -96,7 +99,7 @@ class TickTargets(NamedTuple):
     notes: tuple[str, ...] = ()
 
 
-def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: int = 0,
+def shape_ticks(quote: Quote, tick: float, order_steps: int, position_steps: int = 0,
                 max_position_steps: int | None = None, best_bid_tick: int | None = None,
                 best_ask_tick: int | None = None, maker_fee: float = 0.0, min_steps: int = 1,
                 shape_sizes: bool = False, unwind_floor: int | None = None) -> TickTargets:
@@ -109,14 +112,22 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
     fees away; None: no floor (flat, or the risk guard asks to reduce).
     """
     notes: tuple[str, ...] = ()
-    b = bid_ticks(quote.bid, tick)
-    a = ask_ticks(quote.ask, tick)
-    need = min_spread_ticks(0.5 * (quote.bid + quote.ask), maker_fee, tick)
+    # bid_ticks, ask_ticks and min_spread_ticks, inlined (the core's hot path).
+    _, qb, qa, *_ = quote
+    x = qb / tick
+    b = math.floor(x + (1e-9 + 4e-15 * abs(x)))
+    x = qa / tick
+    a = math.ceil(x - (1e-9 + 4e-15 * abs(x)))
+    x = 2.0 * maker_fee * (0.5 * (qb + qa)) / tick
+    need = max(1, math.ceil(x - (1e-9 + 4e-15 * abs(x))))
     if a - b < need:
-        centre = 0.5 * (quote.bid + quote.ask) / tick
+        centre = 0.5 * (qb + qa) / tick
         b = math.floor(centre - need / 2.0 + _EPS)
         a = b + need
-        notes += (f"spread widened to {need} ticks (fees)",)
+        note = _WIDENED.get(need)
+        if note is None:
+            note = _WIDENED[need] = f"spread widened to {need} ticks (fees)"
+        notes += (note,)
     if best_ask_tick is not None and b > best_ask_tick - 1:
         b = best_ask_tick - 1
         notes += ("bid: held below the best ask",)

@@ -55,7 +55,7 @@ def test_order_is_safe_ticks_answers_as_order_is_safe() -> None:
             a = a._replace(available=qty * price / D(50) + qty * price * FEE * 2 + rng.choice([D(0), D("1e-10"), -D("1e-10")]))
         want = guard.order_is_safe(side, price, qty, position_qty=a.position_qty, entry_price=a.entry_price,
                                    mark=a.mark, available=a.available, fee_rate=FEE)
-        got = guard.order_is_safe_ticks(side, tick, steps, pos_steps, a, float(a.available), lambda: a.available, FEE)
+        got = guard.order_is_safe_ticks(side, tick, steps, pos_steps, a, float(a.available), lambda side: a.available, FEE)
         assert got == want, (side, tick, steps, a)
         seen.add(want)
     assert len(seen) >= 3  # safe, out of margin, inside the guard all met
