@@ -81,6 +81,13 @@ def plan_actions(buy: Target | None, sell: Target | None, working: Sequence[Work
 
     Cancels come first (they free margin and can never hurt), then amends, then new orders.
     """
+    if len(working) == 2 and buy is not None and sell is not None:
+        b, a = working
+        if b.side is not Side.BUY:
+            b, a = a, b
+        if (b.side is Side.BUY and a.side is Side.SELL and b.tick == buy.tick and b.steps == buy.steps
+                and a.tick == sell.tick and a.steps == sell.steps):
+            return []  # both quotes already there (most decisions)
     actions: list[Action] = []
     bids: list[Working] = []
     asks: list[Working] = []

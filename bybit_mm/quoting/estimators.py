@@ -26,7 +26,7 @@ class VolatilityEstimator:
     """
 
     __slots__ = ("window_ms", "min_updates", "min_span_ms", "stale_after_ms", "_items", "_sum_dx2",
-                 "_sum_dt", "_last_ts", "_last_mid", "_first_ts", "_evictions")
+                 "_sum_dt", "_last_ts", "_last_mid", "_first_ts", "_evictions", "_evicted_at")
 
     def __init__(self, window_s: float = 300.0, *, min_updates: int = 30, min_span_s: float | None = None,
                  stale_after_s: float | None = 60.0) -> None:
@@ -43,6 +43,7 @@ class VolatilityEstimator:
         self._last_mid = 0.0
         self._first_ts: float | None = None
         self._evictions = 0
+        self._evicted_at: float | None = None  # the time of the last eviction
 
     def update(self, ts_ms: float, mid: float) -> None:
         """Feed the mid price observed at ``ts_ms``. Out-of-order updates are ignored."""
@@ -63,6 +64,7 @@ class VolatilityEstimator:
         self._evict(ts_ms)
 
     def _evict(self, now_ms: float) -> None:
+        self._evicted_at = now_ms
         items = self._items
         cutoff = now_ms - self.window_ms
         while items and items[0][0] <= cutoff:
@@ -88,7 +90,8 @@ class VolatilityEstimator:
         now = self._last_ts if now_ms is None else max(now_ms, self._last_ts)
         if self.stale_after_ms is not None and now - self._last_ts > self.stale_after_ms:
             return None
-        self._evict(now)
+        if now != self._evicted_at:
+            self._evict(now)
         items = self._items
         if len(items) < self.min_updates or self._sum_dt <= 0:
             return None

@@ -89,6 +89,20 @@ def unwind_floor_tick(entry: Decimal, maker_fee: Decimal, tick: Decimal, *, long
 _WIDENED: dict[int, str] = {}  # the note, per number of ticks (made once: the hot path widens at most decisions)
 
 
+_HELD: dict[tuple[int, bool], str] = {}
+
+
+def _held_note(floor: int, long: bool) -> str:
+    """The note of a quote held at its unwind floor (made once per floor)."""
+    note = _HELD.get((floor, long))
+    if note is None:
+        if len(_HELD) >= 4096:
+            _HELD.clear()
+        note = _HELD[(floor, long)] = (f"ask: held at the unwind floor {floor} (entry + fees)" if long
+                                       else f"bid: held at the unwind floor {floor} (entry - fees)")
+    return note
+
+
 class TickTargets(NamedTuple):
     """:class:`OrderTargets` on the grid: prices in whole ticks, sizes in whole lot steps (None: not quoted)."""
 
@@ -113,7 +127,8 @@ def shape_ticks(quote: Quote, tick: float, order_steps: int, position_steps: int
     """
     notes: tuple[str, ...] = ()
     # bid_ticks, ask_ticks and min_spread_ticks, inlined (the core's hot path).
-    _, qb, qa, *_ = quote
+    qb = quote[1]
+    qa = quote[2]
     x = qb / tick
     b = math.floor(x + (1e-9 + 4e-15 * abs(x)))
     x = qa / tick
@@ -136,10 +151,10 @@ def shape_ticks(quote: Quote, tick: float, order_steps: int, position_steps: int
         notes += ("ask: held above the best bid",)
     if unwind_floor is not None and position_steps > 0 and a < unwind_floor:
         a = unwind_floor
-        notes += (f"ask: held at the unwind floor {unwind_floor} (entry + fees)",)
+        notes += (_held_note(unwind_floor, True),)
     elif unwind_floor is not None and position_steps < 0 and b > unwind_floor:
         b = unwind_floor
-        notes += (f"bid: held at the unwind floor {unwind_floor} (entry - fees)",)
+        notes += (_held_note(unwind_floor, False),)
 
     bid_steps = ask_steps = order_steps
     if max_position_steps is not None:
