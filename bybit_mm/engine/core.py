@@ -281,8 +281,9 @@ class StrategyCore:
         view = self._view
         if view[0] is not account:  # what the decisions on one account view share, read once
             qty = account.position_qty
-            view = self._view = (account, qty, float(qty), self.steps_of(qty), account.entry_price,
-                                 float(account.available))
+            floats = self.guard.floats
+            view = self._view = (account, qty, floats[qty], self.steps_of(qty), account.entry_price,
+                                 floats[account.available])
         _, qty, qty_f, position_steps, entry, available_f = view
         sized = self._sizes.get(mid)
         if sized is None:

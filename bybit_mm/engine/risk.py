@@ -141,7 +141,8 @@ class RiskGuard:
         self._cap_f = min(float(tiers[-1].limit_value) if tiers else math.inf, float(config.max_inventory_usdt))
         self._max_drawdown_f = float(self._max_drawdown)
         self._dd_of: tuple[Decimal | None, Decimal | None] = (None, None)
-        self._floats = _Floats()
+        #: Decimal -> float, remembered (for the core too: it reads the same account).
+        self.floats = _Floats()
         self._flat_key: tuple[Any, ...] | None = None
         self._flat: RiskDecision | None = None
         self._drawdown: tuple[Any, str | None] = (ZERO, None)
@@ -178,7 +179,7 @@ class RiskGuard:
 
     def max_position_steps(self, wallet_balance: Decimal, price: Decimal) -> int:
         """:meth:`max_position_qty` in lot steps: floats decide, the exact Decimals near a step."""
-        floats = self._floats
+        floats = self.floats
         wallet_f, price_f = floats[wallet_balance], floats[price]
         if price_f <= 0 or wallet_f <= 0:
             return int(self.max_position_qty(wallet_balance, price) / self.instrument.qty_step)
@@ -206,7 +207,7 @@ class RiskGuard:
         max_steps = self.max_position_steps(x.wallet_balance, x.mark)
         qty = x.position_qty
         liq = x.liq_price
-        floats = self._floats
+        floats = self.floats
         if qty and liq is not None:
             mark_f, liq_f = floats[x.mark], floats[liq]
             in_position = liq_f > 0 and mark_f > 0
@@ -245,7 +246,7 @@ class RiskGuard:
     def _kill_switch(self, peak: Decimal, equity: Decimal) -> tuple[Decimal | tuple[Decimal, Decimal], str | None]:
         """(the drawdown, the kill reason or None): floats decide far from the limit (the drawdown is
         then computed when read: ``(peak, equity)``), the exact Decimals near it."""
-        peak_f = self._floats[peak]
+        peak_f = self.floats[peak]
         if peak_f > 0:
             dd_f = (peak_f - float(equity)) / peak_f * 100.0
             if dd_f < self._max_drawdown_f - _CLOSE * max(abs(dd_f), 1.0):
@@ -382,7 +383,7 @@ class RiskGuard:
             return False, "not enough available margin"
         if liq_f is None:
             return False, "the risk-limit tiers do not allow this position at this leverage"
-        mark_f = self._floats[account.mark]
+        mark_f = self.floats[account.mark]
         d_f = sign * (mark_f - liq_f) / mark_f
         if abs(d_f - limit_f) <= _CLOSE * max(abs(d_f), abs(limit_f), 1.0):
             return self._exact(side, tick, steps, account, available(side), fee_rate)
