@@ -50,7 +50,9 @@ def run(updates: int, checkpoints: list[int], disk: bool) -> None:
     store = PaperStore(Path(tmp.name) / "account.json") if tmp else None
     client = DryRunFuturesClient(sim, store=store)
     journal = Journal(Path(tmp.name) / "journal-BTCUSDT.sqlite") if tmp else None
-    cfg = EngineConfig(leverage=Decimal(50), risk_aversion=0.01, interval_s=1.0, duration_s=float(updates),
+    # An update takes a little over 1 s of market time (the requests' latency): the duration leaves
+    # room, and the run stops at the last checkpoint.
+    cfg = EngineConfig(leverage=Decimal(50), risk_aversion=0.01, interval_s=1.0, duration_s=float(updates) * 1.5,
                        snapshot_every_s=10.0)
     trader = LiveTrader(client, sim.clock, cfg, journal=journal)
     step = trader.step
@@ -79,10 +81,13 @@ def run(updates: int, checkpoints: list[int], disk: bool) -> None:
                   f"{rss:>8.1f} {rss - rss0:>6.1f} {trader.ledger.fills:>8,} {now - t_start:>8.1f}", flush=True)
             state["t_window"], state["n_window"] = time.perf_counter(), state["n"]
             state["c_window"] = time.process_time()
+            if not pending:
+                trader.request_stop(f"{state['n']:,} updates")
         return out
 
     trader.step = counted_step  # type: ignore[method-assign]
-    asyncio.run(trader.run())
+    summary = asyncio.run(trader.run())
+    print(f"stopped after {state['n']:,} updates: {summary.stop_reason}", flush=True)
     if journal is not None:
         journal.close()
     if tmp is not None:

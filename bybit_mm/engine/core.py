@@ -44,6 +44,7 @@ from bybit_mm.quoting.orders import shape_ticks, unwind_floor_tick
 
 ZERO = Decimal(0)
 _WARMING_UP = ("estimators warming up",)
+_BUY, _SELL = Side.BUY, Side.SELL
 #: Within this (relative) of the lowest distance to liquidation so far, the exact one is looked at.
 _CLOSE = 1e-9
 
@@ -90,7 +91,10 @@ class StrategyCore:
         self._ref_ms = 0
         self.sigma: float | None = None
         self.fit: IntensityFit | None = None
-        self.min_liq: Decimal | None = None
+        self._min_liq: Decimal | None = None
+        self._min_liq_f: float | None = None
+        self._judged: RiskDecision | None = None
+        self._requote_ticks = config.requote_ticks
         self._fit_ms = 0
         self._maker_fee_f = float(maker_fee)
         step = instrument.qty_step
@@ -100,6 +104,11 @@ class StrategyCore:
         self._min_value_units = int((instrument.min_notional / (self.tick * step)).to_integral_value(
             rounding=ROUND_CEILING))
         self._order_qty: dict[Decimal, Decimal] = {}
+        #: Per mid: the quote size as a float and in lot steps.
+        self._sizes: dict[Decimal, tuple[float, int]] = {}
+        #: The account view last decided on, with what is read of it (see :meth:`_targets`).
+        self._view: tuple = (None,)
+        self._deciding: tuple[AccountView, Sequence[Working]] | None = None
         self._steps_of_qty: dict[Decimal, int] = {}
         self._floor_of: dict[tuple[Decimal, bool], int] = {}
         self._max_inventory_f = float(config.max_inventory_usdt)
@@ -181,6 +190,16 @@ class StrategyCore:
             got = self._mids[ticks2] = (mid, float(mid))
         return got
 
+    @property
+    def min_liq(self) -> Decimal | None:
+        """The lowest distance to liquidation (% of the mark) seen so far (None: never in a position)."""
+        return self._min_liq
+
+    @min_liq.setter
+    def min_liq(self, value: Decimal | None) -> None:
+        self._min_liq = value
+        self._min_liq_f = None if value is None else float(value)
+
     def decide(self, now_ms: int, account: AccountView, working: Sequence[Working]) -> Decision:
         """Sample the estimators, judge the risk, quote, and plan the actions for ``working``
         (our open non-reduce-only orders) at engine time ``now_ms``."""
@@ -192,16 +211,19 @@ class StrategyCore:
             mid_f = float(mid)
         self.sample(self.book_ts_ms or now_ms, mid_f, now_ms)
         decision = self.guard.judge(now_ms, self.book_ts_ms if has_book else None, account)
-        d_f = decision.liq_distance_f
-        if d_f is not None and (self.min_liq is None or d_f <= float(self.min_liq) + _CLOSE * max(abs(d_f), 1.0)):
-            d_pct = decision.liq_distance_pct
-            if self.min_liq is None or d_pct < self.min_liq:  # type: ignore[operator]
-                self.min_liq = d_pct
+        if decision is not self._judged:  # the guard answers an unchanged account with the same verdict
+            self._judged = decision
+            d_f = decision.liq_distance_f
+            low = self._min_liq_f
+            if d_f is not None and (low is None or d_f <= low + _CLOSE * max(abs(d_f), 1.0)):
+                d_pct = decision.liq_distance_pct
+                if self._min_liq is None or d_pct < self._min_liq:  # type: ignore[operator]
+                    self.min_liq = d_pct
         quote, buy, sell, notes = self._targets(now_ms, mid, mid_f, account, decision, working)
         kill = decision.kill_reason
         if kill:
             buy = sell = None
-        actions = plan_actions(buy, sell, working, requote_ticks=self.config.requote_ticks)
+        actions = plan_actions(buy, sell, working, requote_ticks=self._requote_ticks)
         reduce = None
         if decision.reduce_side is not None and decision.reduce_qty > 0 and not decision.stale:
             reduce = (decision.reduce_side, min(decision.reduce_qty, abs(account.position_qty)))
@@ -256,62 +278,78 @@ class StrategyCore:
         self.sigma, self.fit = sigma, fit
         if sigma is None or fit is None:
             return None, None, None, _WARMING_UP
-        qty = account.position_qty
-        oq = self.order_qty(mid)
-        position_steps = self.steps_of(qty)
+        view = self._view
+        if view[0] is not account:  # what the decisions on one account view share, read once
+            qty = account.position_qty
+            floats = self.guard.floats
+            view = self._view = (account, qty, floats[qty], self.steps_of(qty), account.entry_price,
+                                 floats[account.available])
+        _, qty, qty_f, position_steps, entry, available_f = view
+        sized = self._sizes.get(mid)
+        if sized is None:
+            oq = self.order_qty(mid)
+            if len(self._sizes) >= 4096:
+                self._sizes.clear()
+            sized = self._sizes[mid] = (float(oq), self.steps_of(oq))
+        oq_f, order_steps = sized
         # Inventory and order size in USDT, prices in bps of the mid: one risk_aversion for A-S and GLFT.
-        quote = risk_quote(self.model, mid_f, float(qty) * mid_f, float(oq) * mid_f, sigma, cfg.risk_aversion,
+        quote = risk_quote(self.model, mid_f, qty_f * mid_f, oq_f * mid_f, sigma, cfg.risk_aversion,
                            fit.k, fit.A, cfg.horizon_s)
-        floor, release = self._unwind_floor(qty, position_steps, account.entry_price, mid_f, decision)
-        shaped = shape_ticks(quote, tick=self.tick_f, order_steps=self.steps_of(oq), position_steps=position_steps,
-                             max_position_steps=decision.max_position_steps,
-                             best_bid_tick=self.bid_tick or None, best_ask_tick=self.ask_tick or None,
-                             maker_fee=self._maker_fee_f, min_steps=self._min_steps, unwind_floor=floor)
+        floor, release = self._unwind_floor(qty, qty_f, position_steps, entry, mid_f, decision)
+        shaped = shape_ticks(quote, self.tick_f, order_steps, position_steps, decision.max_position_steps,
+                             self.bid_tick or None, self.ask_tick or None, self._maker_fee_f, self._min_steps,
+                             False, floor)
         notes = shaped.notes if release is None else (*shaped.notes, release)
         allow = decision.allow
-        held: dict[Side, int] | None = None
-        targets: list[Target | None] = []
-        for side, ticks, steps in ((Side.BUY, shaped.bid_tick, shaped.bid_steps),
-                                   (Side.SELL, shaped.ask_tick, shaped.ask_steps)):
+        buy = sell = None
+        held_buy = held_sell = -1
+        for side, ticks, steps in ((_BUY, shaped.bid_tick, shaped.bid_steps), (_SELL, shaped.ask_tick, shaped.ask_steps)):
             if ticks is None or steps is None or not allow[side]:
-                targets.append(None)
                 continue
             if steps * ticks < self._min_value_units:
-                targets.append(None)
                 notes += (f"{side.value.lower()}: below the minimum order value",)
                 continue
-            if held is None:
+            if held_buy < 0:
                 # Our working orders will be amended: the margin they hold is available to them.
-                held = {Side.BUY: 0, Side.SELL: 0}
+                held_buy = held_sell = 0
                 for o in working:
-                    held[o.side] += o.tick * o.steps
-                available_f = float(account.available)
+                    if o.side is _BUY:
+                        held_buy += o.tick * o.steps
+                    else:
+                        held_sell += o.tick * o.steps
+            self._deciding = (account, working)
             ok, why = self.guard.order_is_safe_ticks(
-                side, ticks, steps, position_steps, account, available_f + held[side] * self._margin_per_unit,
-                lambda side=side: account.available + self._working_margin(working, side),  # type: ignore[misc]
-                self.taker_fee)
+                side, ticks, steps, position_steps, account,
+                available_f + (held_buy if side is _BUY else held_sell) * self._margin_per_unit,
+                self._exact_available, self.taker_fee)
             if not ok:
-                targets.append(None)
                 notes += (f"{side.value.lower()}: {why}",)
                 continue
-            targets.append(Target(side, ticks, steps))
-        return quote, targets[0], targets[1], notes
+            if side is _BUY:
+                buy = Target(side, ticks, steps)
+            else:
+                sell = Target(side, ticks, steps)
+        return quote, buy, sell, notes
 
-    def _unwind_floor(self, qty: Decimal, position_steps: int, entry: Decimal, mid_f: float,
+    def _exact_available(self, side: Side) -> Decimal:
+        """The exact margin an order on ``side`` may use at the decision being made: the account's
+        available balance plus what our working orders on that side hold (they will be amended)."""
+        account, working = self._deciding
+        return account.available + self._working_margin(working, side)
+
+    def _unwind_floor(self, qty: Decimal, qty_f: float, position_steps: int, entry: Decimal, mid_f: float,
                       decision: RiskDecision) -> tuple[int | None, str | None]:
         """The unwinding quote's floor in ticks (:func:`unwind_floor_tick`), or None with the reason
         it is released: flat, or the risk guard asks to reduce (liquidation danger, or the position
         beyond its limit: ``max_inventory_usdt`` at the mid, or the margin cap when smaller). At the
         limit exactly the floor holds: the bid has stopped, and the position waits for its price."""
-        if qty == 0 or entry <= 0:
+        if qty_f == 0.0 or entry <= 0:
             return None, None
-        side = "ask" if qty > 0 else "bid"
         if decision.liq_level == "danger":
-            return None, f"{side}: unwind floor released (liquidation guard)"
-        if (abs(position_steps) > decision.max_position_steps
-                or abs(float(qty)) * mid_f > self._max_inventory_f):
-            return None, f"{side}: unwind floor released (inventory beyond its limit)"
-        key = (entry, qty > 0)
+            return None, f"{'ask' if qty_f > 0 else 'bid'}: unwind floor released (liquidation guard)"
+        if abs(position_steps) > decision.max_position_steps or abs(qty_f) * mid_f > self._max_inventory_f:
+            return None, f"{'ask' if qty_f > 0 else 'bid'}: unwind floor released (inventory beyond its limit)"
+        key = (entry, qty_f > 0)
         got = self._floor_of.get(key)
         if got is None:
             if len(self._floor_of) >= 4096:

@@ -61,9 +61,12 @@ def _side_plan(side: Side, target: Target | None, working: list[Working], requot
         return [Action("cancel", side, order=o, reason="side not quoted") for o in working]
     if not working:
         return [Action("place", side, target.tick, target.steps, reason="new quote")]
-    # Keep the order closest to the target, cancel the rest.
-    keep = min(working, key=lambda o: abs(o.tick - target.tick))
-    actions = [Action("cancel", side, order=o, reason="extra order") for o in working if o is not keep]
+    if len(working) == 1:
+        keep = working[0]
+        actions: list[Action] = []
+    else:  # keep the order closest to the target, cancel the rest
+        keep = min(working, key=lambda o: abs(o.tick - target.tick))
+        actions = [Action("cancel", side, order=o, reason="extra order") for o in working if o is not keep]
     moved = abs(keep.tick - target.tick)
     move = moved > 0 and moved >= requote_ticks
     resized = keep.steps != target.steps
@@ -81,6 +84,13 @@ def plan_actions(buy: Target | None, sell: Target | None, working: Sequence[Work
 
     Cancels come first (they free margin and can never hurt), then amends, then new orders.
     """
+    if len(working) == 2 and buy is not None and sell is not None:
+        b, a = working
+        if b.side is not Side.BUY:
+            b, a = a, b
+        if (b.side is Side.BUY and a.side is Side.SELL and b.tick == buy.tick and b.steps == buy.steps
+                and a.tick == sell.tick and a.steps == sell.steps):
+            return []  # both quotes already there (most decisions)
     actions: list[Action] = []
     bids: list[Working] = []
     asks: list[Working] = []

@@ -44,16 +44,17 @@ class RiskDecision:
     """The guard's verdict for one iteration.
 
     The position limit is kept in lot steps (``max_position_steps``; ``max_position`` is its
-    Decimal) and the distances to liquidation are exact Decimals computed when first read (the
-    float ``liq_distance_f`` is always there): a backtest reads them rarely.
+    Decimal); the drawdown and the distances to liquidation are exact Decimals computed when first
+    read (the float ``liq_distance_f`` is always there): a backtest reads them rarely.
     """
 
     __slots__ = ("max_position_steps", "qty_step", "allow", "reduce_qty", "reduce_side", "kill_reason", "stale",
-                 "liq_level", "drawdown_pct", "notes", "liq_distance_f", "_liq", "_d_pct", "_d_entry_pct")
+                 "liq_level", "_drawdown", "notes", "liq_distance_f", "_liq", "_d_pct", "_d_entry_pct")
 
-    def __init__(self, *, max_position_steps: int, qty_step: Decimal, allow: dict[Side, bool],
+    # Arguments in order, positional on the hot path (keywords cost more than the work here).
+    def __init__(self, max_position_steps: int, qty_step: Decimal, allow: dict[Side, bool],
                  reduce_qty: Decimal = ZERO, reduce_side: Side | None = None, kill_reason: str | None = None,
-                 stale: bool = False, liq_level: str = "flat", drawdown_pct: Decimal = ZERO,
+                 stale: bool = False, liq_level: str = "flat", drawdown: Decimal | tuple[Decimal, Decimal] = ZERO,
                  notes: tuple[str, ...] = (), liq: tuple[PositionSide, Decimal, Decimal, Decimal] | None = None,
                  liq_distance_f: float | None = None, exact: tuple[Decimal, Decimal] | None = None) -> None:
         self.max_position_steps = max_position_steps
@@ -65,12 +66,23 @@ class RiskDecision:
         self.kill_reason = kill_reason
         self.stale = stale
         self.liq_level = liq_level
-        self.drawdown_pct = drawdown_pct
+        self._drawdown = drawdown  # the Decimal, or (peak, equity) to compute it from
         self.notes = notes
         #: The mark's distance to liquidation in % of the mark, as a float (None: no position).
         self.liq_distance_f = liq_distance_f
         self._liq = liq  # (side, mark, entry, liquidation price) the distances are computed from
-        self._d_pct, self._d_entry_pct = exact if exact is not None else (None, None)
+        if exact is None:
+            self._d_pct = self._d_entry_pct = None
+        else:
+            self._d_pct, self._d_entry_pct = exact
+
+    @property
+    def drawdown_pct(self) -> Decimal:
+        """The equity's drawdown from its peak, in %."""
+        dd = self._drawdown
+        if isinstance(dd, tuple):
+            dd = self._drawdown = drawdown_pct(*dd)
+        return dd
 
     @property
     def max_position(self) -> Decimal:
@@ -127,13 +139,20 @@ class RiskGuard:
         tiers = [t for t in instrument.risk_tiers if t.max_leverage >= config.leverage]
         #: The notional cap besides the margin cap: the risk tier's limit or max_inventory_usdt, the smaller.
         self._cap_f = min(float(tiers[-1].limit_value) if tiers else math.inf, float(config.max_inventory_usdt))
-        self._drawdown_key: tuple[Decimal, Decimal] | None = None
+        self._max_drawdown_f = float(self._max_drawdown)
+        self._dd_of: tuple[Decimal | None, Decimal | None] = (None, None)
+        #: Decimal -> float, remembered (for the core too: it reads the same account).
+        self.floats = _Floats()
         self._flat_key: tuple[Any, ...] | None = None
         self._flat: RiskDecision | None = None
-        self._drawdown: tuple[Decimal, str | None] = (ZERO, None)
+        self._drawdown: tuple[Any, str | None] = (ZERO, None)
         self._plans: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._decimals = GridDecimals(instrument.tick_size, instrument.qty_step)
         self._lines: dict[tuple[PositionSide, Decimal, Decimal], tuple[float, float, float, float] | None] = {}
+        #: The last verdict a view got without the exact guard, kept while the same view object comes back.
+        self._judged_view: AccountView | None = None
+        self._judged_stale = False
+        self._judged: RiskDecision | None = None
 
     def max_position_qty(self, wallet_balance: Decimal, price: Decimal) -> Decimal:
         """The smaller of the margin cap ``balance x leverage x max_position_pct`` and the strategy cap
@@ -160,7 +179,8 @@ class RiskGuard:
 
     def max_position_steps(self, wallet_balance: Decimal, price: Decimal) -> int:
         """:meth:`max_position_qty` in lot steps: floats decide, the exact Decimals near a step."""
-        wallet_f, price_f = float(wallet_balance), float(price)
+        floats = self.floats
+        wallet_f, price_f = floats[wallet_balance], floats[price]
         if price_f <= 0 or wallet_f <= 0:
             return int(self.max_position_qty(wallet_balance, price) / self.instrument.qty_step)
         x = min(wallet_f * self._notional_per_balance, self._cap_f) / price_f / self._step_f
@@ -174,29 +194,39 @@ class RiskGuard:
         ``now_ms``, the market last heard of at ``market_ts_ms``. Floats decide the liquidation level unless they land near
         a threshold (then the exact Decimals do); the limit is in lot steps."""
         stale = market_ts_ms is None or now_ms - market_ts_ms > self._stale_ms
+        if x is self._judged_view and stale is self._judged_stale:
+            return self._judged  # the same account (one view object) and freshness: the same verdict
         equity = x.equity
-        if self.peak_equity is None or equity > self.peak_equity:
-            self.peak_equity = equity
-        key = (self.peak_equity, equity)
-        if key != self._drawdown_key:
-            self._drawdown_key, self._drawdown = key, self._kill_switch(*key)
+        peak = self.peak_equity
+        if peak is None or equity > peak:
+            self.peak_equity = peak = equity
+        if peak is not self._dd_of[0] or equity is not self._dd_of[1]:
+            self._dd_of = (peak, equity)
+            self._drawdown = self._kill_switch(peak, equity)
         drawdown, kill = self._drawdown
         max_steps = self.max_position_steps(x.wallet_balance, x.mark)
         qty = x.position_qty
         liq = x.liq_price
-        if not (qty != 0 and liq is not None and liq > 0 and x.mark > 0):
+        floats = self.floats
+        if qty and liq is not None:
+            mark_f, liq_f = floats[x.mark], floats[liq]
+            in_position = liq_f > 0 and mark_f > 0
+        else:
+            in_position = False
+        if not in_position:
             self.stage = 0
             key = (stale, max_steps, drawdown, kill)
             if key != self._flat_key:  # the same verdict decision after decision: made once
                 self._flat_key = key
-                self._flat = RiskDecision(max_position_steps=max_steps, qty_step=self._step,
-                                          allow=_NEITHER if stale else _BOTH, kill_reason=kill, stale=stale,
-                                          drawdown_pct=drawdown, notes=_STALE_NOTES if stale else ())
+                self._flat = RiskDecision(max_steps, self._step, _NEITHER if stale else _BOTH, ZERO, None, kill,
+                                          stale, "flat", drawdown, _STALE_NOTES if stale else ())
+            self._judged_view, self._judged_stale, self._judged = x, stale, self._flat
             return self._flat
-        side = PositionSide.LONG if qty > 0 else PositionSide.SHORT
-        mark_f, liq_f, entry_f = float(x.mark), float(liq), float(x.entry_price)
+        long = qty > 0
+        side = PositionSide.LONG if long else PositionSide.SHORT
+        entry_f = floats[x.entry_price]
         if entry_f > 0:
-            sign = 1.0 if qty > 0 else -1.0
+            sign = 1.0 if long else -1.0
             d_f = sign * (mark_f - liq_f) / mark_f * 100.0
             trigger_f = sign * (entry_f - liq_f) / entry_f * 100.0 * self._trigger_frac_f
             near = _CLOSE * max(abs(d_f), abs(trigger_f), 1.0)
@@ -204,14 +234,24 @@ class RiskGuard:
                      else "warn" if trigger_f + near < d_f < 2.0 * trigger_f - near else None)
             if level is not None:
                 self.stage = 0
-                return RiskDecision(max_position_steps=max_steps, qty_step=self._step,
-                                    allow=_NEITHER if stale else _BOTH, kill_reason=kill, stale=stale,
-                                    liq_level=level, drawdown_pct=drawdown, notes=_STALE_NOTES if stale else (),
-                                    liq=(side, x.mark, x.entry_price, liq), liq_distance_f=d_f)
+                verdict = RiskDecision(max_steps, self._step, _NEITHER if stale else _BOTH, ZERO, None, kill, stale,
+                                       level, drawdown, _STALE_NOTES if stale else (),
+                                       (side, x.mark, x.entry_price, liq), d_f)
+                self._judged_view, self._judged_stale, self._judged = x, stale, verdict
+                return verdict
+        # The exact guard keeps stages (one reduction per halving): it answers every call afresh.
+        self._judged_view = None
         return self._judge_exact(stale, x, side, max_steps, drawdown, kill)
 
-    def _kill_switch(self, peak: Decimal, equity: Decimal) -> tuple[Decimal, str | None]:
-        drawdown = (peak - equity) / peak * HUNDRED if peak and peak > 0 else ZERO
+    def _kill_switch(self, peak: Decimal, equity: Decimal) -> tuple[Decimal | tuple[Decimal, Decimal], str | None]:
+        """(the drawdown, the kill reason or None): floats decide far from the limit (the drawdown is
+        then computed when read: ``(peak, equity)``), the exact Decimals near it."""
+        peak_f = self.floats[peak]
+        if peak_f > 0:
+            dd_f = (peak_f - float(equity)) / peak_f * 100.0
+            if dd_f < self._max_drawdown_f - _CLOSE * max(abs(dd_f), 1.0):
+                return (peak, equity), None
+        drawdown = drawdown_pct(peak, equity)
         kill = None
         if drawdown >= self._max_drawdown:
             kill = f"kill switch: drawdown {drawdown:.2f}% >= {self.config.max_drawdown_pct:g}%"
@@ -249,7 +289,7 @@ class RiskGuard:
             self.stage = 0
         return RiskDecision(max_position_steps=max_steps, qty_step=self._step, allow=allow, reduce_qty=reduce_qty,
                             reduce_side=reduce_side, kill_reason=kill, stale=stale, liq_level=level,
-                            drawdown_pct=drawdown, notes=tuple(notes), liq=(side, x.mark, x.entry_price, x.liq_price),
+                            drawdown=drawdown, notes=tuple(notes), liq=(side, x.mark, x.entry_price, x.liq_price),
                             liq_distance_f=float(d_pct), exact=(d_pct, d_entry_pct))
 
     def _liquidation(self, side: PositionSide, entry: Decimal, qty: Decimal,
@@ -319,13 +359,13 @@ class RiskGuard:
         return True, ""
 
     def order_is_safe_ticks(self, side: Side, tick: int, steps: int, position_steps: int, account: Any,
-                            available_f: float, available: Callable[[], Decimal], fee_rate: Decimal) -> tuple[bool, str]:
+                            available_f: float, available: Callable[[Side], Decimal], fee_rate: Decimal) -> tuple[bool, str]:
         """:meth:`order_is_safe` of ``steps`` lot steps at ``tick`` ticks against ``account`` (its
         ``position_qty``, ``entry_price`` and ``mark``; ``position_steps`` is its position in steps),
         on floats: what depends only on the order and the position (the entry it would leave, its
         liquidation price, its cost) is remembered; against the mark and the available margin
         (``available_f``) the floats decide unless they land within ``_CLOSE`` of the boundary, and
-        then :meth:`order_is_safe` does, on the exact Decimals (``available()`` gives the margin's)."""
+        then :meth:`order_is_safe` does, on the exact Decimals (``available(side)`` gives the margin's)."""
         entry_price = account.entry_price
         key = (side, tick, steps, position_steps, entry_price, fee_rate)
         plan = self._plans.get(key)
@@ -338,15 +378,15 @@ class RiskGuard:
             return _SAFE
         cost_f, sign, liq_f, limit_f = plan
         if abs(cost_f - available_f) <= _CLOSE * max(cost_f, abs(available_f), 1.0):
-            return self._exact(side, tick, steps, account, available(), fee_rate)
+            return self._exact(side, tick, steps, account, available(side), fee_rate)
         if cost_f > available_f:
             return False, "not enough available margin"
         if liq_f is None:
             return False, "the risk-limit tiers do not allow this position at this leverage"
-        mark_f = float(account.mark)
+        mark_f = self.floats[account.mark]
         d_f = sign * (mark_f - liq_f) / mark_f
         if abs(d_f - limit_f) <= _CLOSE * max(abs(d_f), abs(limit_f), 1.0):
-            return self._exact(side, tick, steps, account, available(), fee_rate)
+            return self._exact(side, tick, steps, account, available(side), fee_rate)
         if d_f <= limit_f:
             return False, "would start inside the liquidation guard"
         return _SAFE
@@ -443,6 +483,22 @@ class RiskGuard:
 #: Decimal one: far above the floats' own error (~1e-16 relative), far below any real margin.
 _CLOSE = 1e-9
 
+
+
+def drawdown_pct(peak: Decimal | None, equity: Decimal) -> Decimal:
+    """How far ``equity`` is below ``peak``, in % of the peak (0 without a positive peak)."""
+    return (peak - equity) / peak * HUNDRED if peak and peak > 0 else ZERO
+
+
+class _Floats(dict):  # type: ignore[type-arg]
+    """Decimal -> float, remembered: an account's prices and balances come back decision after
+    decision, as the same objects (their hash is cached), and ``float(Decimal)`` costs ten lookups."""
+
+    def __missing__(self, value: Decimal) -> float:
+        if len(self) >= 8192:
+            self.clear()
+        got = self[value] = float(value)
+        return got
 
 
 class _CostPerValue(dict):  # type: ignore[type-arg]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from operator import add
+from typing import NamedTuple
 
 
 class VolatilityEstimator:
@@ -25,7 +26,7 @@ class VolatilityEstimator:
     """
 
     __slots__ = ("window_ms", "min_updates", "min_span_ms", "stale_after_ms", "_items", "_sum_dx2",
-                 "_sum_dt", "_last_ts", "_last_mid", "_first_ts", "_evictions")
+                 "_sum_dt", "_last_ts", "_last_mid", "_first_ts", "_evictions", "_evicted_at")
 
     def __init__(self, window_s: float = 300.0, *, min_updates: int = 30, min_span_s: float | None = None,
                  stale_after_s: float | None = 60.0) -> None:
@@ -42,6 +43,7 @@ class VolatilityEstimator:
         self._last_mid = 0.0
         self._first_ts: float | None = None
         self._evictions = 0
+        self._evicted_at: float | None = None  # the time of the last eviction
 
     def update(self, ts_ms: float, mid: float) -> None:
         """Feed the mid price observed at ``ts_ms``. Out-of-order updates are ignored."""
@@ -62,6 +64,7 @@ class VolatilityEstimator:
         self._evict(ts_ms)
 
     def _evict(self, now_ms: float) -> None:
+        self._evicted_at = now_ms
         items = self._items
         cutoff = now_ms - self.window_ms
         while items and items[0][0] <= cutoff:
@@ -87,7 +90,8 @@ class VolatilityEstimator:
         now = self._last_ts if now_ms is None else max(now_ms, self._last_ts)
         if self.stale_after_ms is not None and now - self._last_ts > self.stale_after_ms:
             return None
-        self._evict(now)
+        if now != self._evicted_at:
+            self._evict(now)
         items = self._items
         if len(items) < self.min_updates or self._sum_dt <= 0:
             return None
@@ -102,8 +106,7 @@ class VolatilityEstimator:
         return self.sigma() is not None
 
 
-@dataclass(frozen=True, slots=True)
-class IntensityFit:
+class IntensityFit(NamedTuple):
     """A fitted ``lambda(delta) = A exp(-k delta)``: A per second per side, k per price unit."""
 
     A: float
@@ -138,7 +141,7 @@ class IntensityEstimator:
 
     __slots__ = ("window_ms", "level_step", "n_levels", "min_trades", "min_levels", "min_level_trades",
                  "min_span_ms", "event_ms", "_items", "_trades", "_hist", "_iv", "_reach", "_first_ts",
-                 "_last_ts", "_cache", "_version")
+                 "_last_ts", "_cache", "_version", "_depths")
 
     def __init__(self, level_step: float, *, window_s: float = 600.0, n_levels: int = 20,
                  min_trades: int = 50, min_levels: int = 3, min_level_trades: int = 5,
@@ -162,6 +165,7 @@ class IntensityEstimator:
         self._last_ts: float | None = None
         self._cache: tuple[tuple, IntensityFit | None] | None = None
         self._version = 0  # bumped whenever the counts change
+        self._depths = [i * level_step for i in range(n_levels)]  # delta_i of each level
 
     def observe(self, ts_ms: float) -> None:
         """Note that the market was watched up to ``ts_ms`` (a quiet market lowers the rates)."""
@@ -276,25 +280,25 @@ class IntensityEstimator:
             return None
         asks, bids = self._hist
         if side is None:
-            counts, per_s = [a + b for a, b in zip(asks, bids)], 2.0 * span_s
+            counts, per_s = list(map(add, asks, bids)), 2.0 * span_s
         elif side in ("ask", "bid"):
             counts, per_s = (asks if side == "ask" else bids), span_s
         else:
             raise ValueError(f"side must be 'ask' or 'bid', got {side!r}")
-        step, least, log = self.level_step, self.min_level_trades, math.log
+        least, log = self.min_level_trades, math.log
         levels = 0
         sw = sx = sy = sxx = sxy = 0.0
-        for i, n in enumerate(counts):
+        for n, d in zip(counts, self._depths):
             if n < least:
                 continue
             levels += 1
-            d = i * step
+            nd = n * d
             y = log(n / per_s)
             sw += n
-            sx += n * d
+            sx += nd
             sy += n * y
-            sxx += n * d * d
-            sxy += n * d * y
+            sxx += nd * d
+            sxy += nd * y
         if levels < self.min_levels:
             return None
         denom = sw * sxx - sx * sx
@@ -305,8 +309,8 @@ class IntensityEstimator:
         k = -slope
         if not math.isfinite(k) or k <= 0:
             return None
-        return IntensityFit(A=math.exp(intercept), k=k, trades=len(self._trades), levels=levels,
-                            window_s=min(self.window_ms, now - self._first_ts) / 1000.0)
+        return IntensityFit(math.exp(intercept), k, len(self._trades), levels,
+                            min(self.window_ms, now - self._first_ts) / 1000.0)
 
     @property
     def ready(self) -> bool:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):
     """A model's answer, in price units (floats; tick rounding comes later, in ``orders``).
 
     ``skew`` is the signed shift of the quote centre from the mid (``reservation_price - mid``):
@@ -57,6 +56,11 @@ class QuoteModel(Protocol):
     def quote(self, mid: float, q: float, sigma: float, gamma: float, k: float,
               A: float | None = None, tau: float = 0.0, delta: float = 1.0) -> Quote:
         """Quote around ``mid`` for inventory ``q`` and order size ``delta`` (units: see the module docstring)."""
+        ...
+
+    def parts(self, mid: float, q: float, sigma: float, gamma: float, k: float,
+              A: float | None = None, tau: float = 0.0, delta: float = 1.0) -> tuple[float, float, float]:
+        """The quote as (reservation price, half-spread, shift of the centre below the mid)."""
         ...
 
 
@@ -106,11 +110,15 @@ class AvellanedaStoikov:
         argument of the paper's eq. (13)-(14) is the same with ``gamma delta`` for ``gamma``
         (Gueant 2017, "Optimal market making", sec. 3; GLFT 2013's ``c1`` with ``xi = gamma``).
         """
-        shift = q * gamma * sigma * sigma * tau
-        r = mid - shift
-        gd = gamma * delta
-        half = 0.5 * (gamma * sigma * sigma * tau * delta + (2.0 / gd) * math.log1p(gd / k))
+        r, half, shift = self.parts(mid, q, sigma, gamma, k, A, tau, delta)
         return Quote(r, r - half, r + half, half, -shift, self.name)
+
+    def parts(self, mid: float, q: float, sigma: float, gamma: float, k: float,
+              A: float | None = None, tau: float = 0.0, delta: float = 1.0) -> tuple[float, float, float]:
+        """:meth:`quote`'s (reservation price, half-spread, shift of the centre below the mid)."""
+        shift = q * gamma * sigma * sigma * tau
+        gd = gamma * delta
+        return mid - shift, 0.5 * (gamma * sigma * sigma * tau * delta + (2.0 / gd) * math.log1p(gd / k)), shift
 
 
 def glft_coefficients(gamma: float, A: float, k: float, delta: float = 1.0) -> tuple[float, float]:
@@ -145,13 +153,17 @@ class GLFT:
     def quote(self, mid: float, q: float, sigma: float, gamma: float, k: float,
               A: float | None = None, tau: float = 0.0, delta: float = 1.0) -> Quote:
         """GLFT quotes; ``A`` (arrivals per second at the mid) is required."""
+        r, half, shift = self.parts(mid, q, sigma, gamma, k, A, tau, delta)
+        return Quote(r, r - half, r + half, half, -shift, self.name)
+
+    def parts(self, mid: float, q: float, sigma: float, gamma: float, k: float,
+              A: float | None = None, tau: float = 0.0, delta: float = 1.0) -> tuple[float, float, float]:
+        """:meth:`quote`'s (reservation price, half-spread, shift of the centre below the mid)."""
         if A is None or A <= 0:
             raise ValueError("GLFT needs the arrival intensity A > 0")
         c1, c2 = glft_coefficients(gamma, A, k, delta)
-        half = c1 + 0.5 * delta * sigma * c2
         shift = sigma * c2 * q
-        r = mid - shift
-        return Quote(r, r - half, r + half, half, -shift, self.name)
+        return mid - shift, c1 + 0.5 * delta * sigma * c2, shift
 
 
 def model_for(name: str) -> QuoteModel:
@@ -182,9 +194,9 @@ def quote_in_bps(model: QuoteModel, mid: float, q: float, sigma: float, gamma: f
     if mid <= 0:
         raise ValueError(f"mid must be positive, got {mid}")
     scale = mid / BPS
-    n = model.quote(BPS, q, sigma / scale, gamma, k * scale, A, tau, delta)
-    return Quote(mid + (n.reservation_price - BPS) * scale, mid + (n.bid - BPS) * scale,
-                 mid + (n.ask - BPS) * scale, n.half_spread * scale, n.skew * scale, n.model)
+    r, half, shift = model.parts(BPS, q, sigma / scale, gamma, k * scale, A, tau, delta)
+    return Quote(mid + (r - BPS) * scale, mid + (r - half - BPS) * scale, mid + (r + half - BPS) * scale,
+                 half * scale, -shift * scale, model.name)
 
 
 #: The inventory unit of the profile's ``quoting.risk_aversion``: 1,000 USDT of position.

@@ -86,6 +86,23 @@ def unwind_floor_tick(entry: Decimal, maker_fee: Decimal, tick: Decimal, *, long
     return int((entry * (one - maker_fee) / (one + maker_fee) / tick).to_integral_value(rounding=ROUND_FLOOR))
 
 
+_WIDENED: dict[int, str] = {}  # the note, per number of ticks (made once: the hot path widens at most decisions)
+
+
+_HELD: dict[tuple[int, bool], str] = {}
+
+
+def _held_note(floor: int, long: bool) -> str:
+    """The note of a quote held at its unwind floor (made once per floor)."""
+    note = _HELD.get((floor, long))
+    if note is None:
+        if len(_HELD) >= 4096:
+            _HELD.clear()
+        note = _HELD[(floor, long)] = (f"ask: held at the unwind floor {floor} (entry + fees)" if long
+                                       else f"bid: held at the unwind floor {floor} (entry - fees)")
+    return note
+
+
 class TickTargets(NamedTuple):
     """:class:`OrderTargets` on the grid: prices in whole ticks, sizes in whole lot steps (None: not quoted)."""
 
@@ -96,7 +113,7 @@ class TickTargets(NamedTuple):
     notes: tuple[str, ...] = ()
 
 
-def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: int = 0,
+def shape_ticks(quote: Quote, tick: float, order_steps: int, position_steps: int = 0,
                 max_position_steps: int | None = None, best_bid_tick: int | None = None,
                 best_ask_tick: int | None = None, maker_fee: float = 0.0, min_steps: int = 1,
                 shape_sizes: bool = False, unwind_floor: int | None = None) -> TickTargets:
@@ -109,14 +126,23 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
     fees away; None: no floor (flat, or the risk guard asks to reduce).
     """
     notes: tuple[str, ...] = ()
-    b = bid_ticks(quote.bid, tick)
-    a = ask_ticks(quote.ask, tick)
-    need = min_spread_ticks(0.5 * (quote.bid + quote.ask), maker_fee, tick)
+    # bid_ticks, ask_ticks and min_spread_ticks, inlined (the core's hot path).
+    qb = quote[1]
+    qa = quote[2]
+    x = qb / tick
+    b = math.floor(x + (1e-9 + 4e-15 * abs(x)))
+    x = qa / tick
+    a = math.ceil(x - (1e-9 + 4e-15 * abs(x)))
+    x = 2.0 * maker_fee * (0.5 * (qb + qa)) / tick
+    need = max(1, math.ceil(x - (1e-9 + 4e-15 * abs(x))))
     if a - b < need:
-        centre = 0.5 * (quote.bid + quote.ask) / tick
+        centre = 0.5 * (qb + qa) / tick
         b = math.floor(centre - need / 2.0 + _EPS)
         a = b + need
-        notes += (f"spread widened to {need} ticks (fees)",)
+        note = _WIDENED.get(need)
+        if note is None:
+            note = _WIDENED[need] = f"spread widened to {need} ticks (fees)"
+        notes += (note,)
     if best_ask_tick is not None and b > best_ask_tick - 1:
         b = best_ask_tick - 1
         notes += ("bid: held below the best ask",)
@@ -125,10 +151,10 @@ def shape_ticks(quote: Quote, *, tick: float, order_steps: int, position_steps: 
         notes += ("ask: held above the best bid",)
     if unwind_floor is not None and position_steps > 0 and a < unwind_floor:
         a = unwind_floor
-        notes += (f"ask: held at the unwind floor {unwind_floor} (entry + fees)",)
+        notes += (_held_note(unwind_floor, True),)
     elif unwind_floor is not None and position_steps < 0 and b > unwind_floor:
         b = unwind_floor
-        notes += (f"bid: held at the unwind floor {unwind_floor} (entry - fees)",)
+        notes += (_held_note(unwind_floor, False),)
 
     bid_steps = ask_steps = order_steps
     if max_position_steps is not None:

@@ -25,10 +25,9 @@ Our orders never change the replayed book (the usual small-trader assumption).
 from __future__ import annotations
 
 from collections import deque
-from itertools import islice
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bybit_mm.domain.instruments import Instrument
 from bybit_mm.domain.liquidation import is_liquidated
@@ -170,16 +169,21 @@ class ReplayExchange:
             return
         import numpy as np
 
-        # Columns as Python lists (iterating numpy scalars is slow); prices and sizes in ticks and
-        # lot steps at once, by numpy.
-        kinds = events["kind"]
-        book_or_trade = (kinds >= BID) & (kinds <= TRADE_SELL)
-        px, qty = events["px"], events["qty"]
-        ticks = np.rint(np.where(book_or_trade, px, 0.0) / float(self.tick)).astype(np.int64).tolist()
-        steps = np.rint(np.where(book_or_trade, qty, 0.0) / float(self.qty_step)).astype(np.int64).tolist()
-        kind, flags = kinds.tolist(), events["flags"].tolist()
-        ts_ms = (events["local_ts"] // 1_000_000).tolist()
-        px, qty = px.tolist(), qty.tolist()
+        tick_f, step_f = float(self.tick), float(self.qty_step)
+
+        def columns(lo: int, hi: int) -> Any:
+            # A chunk's columns as Python lists (iterating numpy scalars is slow), prices and sizes in
+            # ticks and lot steps by numpy: a chunk at a time, so memory holds one chunk's objects.
+            rows = events[lo:hi]
+            kinds = rows["kind"]
+            book_or_trade = (kinds >= BID) & (kinds <= TRADE_SELL)
+            px, qty = rows["px"], rows["qty"]
+            return zip(kinds.tolist(), rows["flags"].tolist(), (rows["local_ts"] // 1_000_000).tolist(),
+                       np.rint(np.where(book_or_trade, px, 0.0) / tick_f).astype(np.int64).tolist(),
+                       np.rint(np.where(book_or_trade, qty, 0.0) / step_f).astype(np.int64).tolist(),
+                       px.tolist(), qty.tolist())
+
+        first_ms = int(events["local_ts"][0]) // 1_000_000
         self.strategy = strategy
         self._interval_ms = interval_ms
         feed = self.latency.feed_ms()
@@ -190,7 +194,7 @@ class ReplayExchange:
         queue = self.queue
         view = self._view
         requests = self._requests
-        self._next_decision = ts_ms[0] if strategy is not None else _NEVER
+        self._next_decision = first_ms if strategy is not None else _NEVER
         next_due = self._next_due()
         bb, ba = self.bid_tick, self.ask_tick
         seen_bb, seen_ba = bb, ba
@@ -200,11 +204,10 @@ class ReplayExchange:
         requote = requote_ms or 0
         # Locals, not module globals, in the loop (a global lookup per row costs more than the work).
         _BID, _ASK, _BUY, _SELL, _CLEAR, _MARK, _FUND, _LAST = BID, ASK, TRADE_BUY, TRADE_SELL, BOOK_CLEAR, MARK, FUNDING, FLAG_LAST
-        rows = zip(kind, flags, ts_ms, ticks, steps, px, qty)
         for done in range(0, n, _CHUNK):
             if progress is not None:
                 progress(done)
-            for k, f, t, tk, st, p, q in islice(rows, _CHUNK):
+            for k, f, t, tk, st, p, q in columns(done, done + _CHUNK):
                 if t > next_due:
                     # Everything due before this row: the strategy's view, requests, decisions, funding.
                     self.bid_tick, self.ask_tick = bb, ba
@@ -295,7 +298,7 @@ class ReplayExchange:
         self.bid_tick, self.ask_tick = bb, ba
         self.events += n
         # What is still in flight at the end of the data acts at its time (no new decisions).
-        end = ts_ms[n - 1]
+        end = int(events["local_ts"][n - 1]) // 1_000_000
         while view:
             due, what, a, b, p = view.popleft()
             if what == 0:

@@ -55,7 +55,7 @@ def test_order_is_safe_ticks_answers_as_order_is_safe() -> None:
             a = a._replace(available=qty * price / D(50) + qty * price * FEE * 2 + rng.choice([D(0), D("1e-10"), -D("1e-10")]))
         want = guard.order_is_safe(side, price, qty, position_qty=a.position_qty, entry_price=a.entry_price,
                                    mark=a.mark, available=a.available, fee_rate=FEE)
-        got = guard.order_is_safe_ticks(side, tick, steps, pos_steps, a, float(a.available), lambda: a.available, FEE)
+        got = guard.order_is_safe_ticks(side, tick, steps, pos_steps, a, float(a.available), lambda side: a.available, FEE)
         assert got == want, (side, tick, steps, a)
         seen.add(want)
     assert len(seen) >= 3  # safe, out of margin, inside the guard all met
@@ -179,6 +179,23 @@ def test_the_replays_fit_check_never_passes_what_the_exact_check_refuses(leverag
             fits += 1
             assert ok, (side, tick, steps)
     assert fits > 100 and refused > 100
+
+
+def test_the_replay_reads_the_day_a_chunk_at_a_time_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bybit_mm.sim.replay as replay
+
+    events = make_feed(400, seed=9)
+    config = EngineConfig(vol_window_s=60.0, intensity_window_s=120.0, interval_s=1.0, bootstrap_trades=0)
+
+    def run() -> dict[str, Any]:
+        bt = Backtest(events, config, BTC, BacktestSettings(fee_tier="SVIP", requote_s=0.0,
+                                                            latency=ConstantLatency(20, 30, 10)))
+        r = bt.run()
+        return {**r.summary.to_dict(), "decisions": r.decisions, "events": r.events}
+
+    whole = run()
+    monkeypatch.setattr(replay, "_CHUNK", 7)  # chunk edges fall inside book updates and between decisions
+    assert run() == whole and whole["fills"] > 0 and whole["events"] == len(events)
 
 
 def test_recent_values_give_the_percentiles_of_a_sort_of_the_window() -> None:

@@ -57,6 +57,19 @@ def test_a_resize_keeps_the_price() -> None:
     assert [(a.kind, a.tick, a.steps, a.reason) for a in acts] == [("amend", 1010, 4, "resize")]
 
 
+@pytest.mark.parametrize("working", [
+    [order(Side.BUY, 1000, oid="b"), order(Side.SELL, 1010, oid="a")],
+    [order(Side.SELL, 1010, oid="a"), order(Side.BUY, 1000, oid="b")],
+])
+def test_nothing_to_do_when_both_quotes_are_already_there(working: list[Working]) -> None:
+    assert plan_actions(Target(Side.BUY, 1000, 1), Target(Side.SELL, 1010, 1), working, requote_ticks=1) == []
+    acts = plan_actions(Target(Side.BUY, 1000, 1), Target(Side.SELL, 1011, 1), working, requote_ticks=1)
+    assert [(a.kind, a.side, a.tick) for a in acts] == [("amend", Side.SELL, 1011)]
+    two_bids = [order(Side.BUY, 1000, oid="b"), order(Side.BUY, 1000, oid="c")]
+    acts = plan_actions(Target(Side.BUY, 1000, 1), Target(Side.SELL, 1010, 1), two_bids, requote_ticks=1)
+    assert sorted(a.kind for a in acts) == ["cancel", "place"]
+
+
 def test_extra_orders_on_a_side_are_cancelled() -> None:
     working = [order(Side.BUY, 1000, oid="a"), order(Side.BUY, 980, oid="b")]
     acts = plan_actions(Target(Side.BUY, 1000, 1), None, working, requote_ticks=1)
@@ -132,6 +145,34 @@ def test_kill_switch_on_drawdown_from_the_peak() -> None:
     assert g.judge(*inputs(equity=D(1100))).kill_reason is None
     assert g.judge(*inputs(equity=D(1046))).kill_reason is None
     assert g.judge(*inputs(equity=D(1045))).kill_reason.startswith("kill switch: drawdown 5.00%")
+
+
+def test_the_kill_switch_decides_exactly_at_its_limit() -> None:
+    # Peak 1000, limit 5 %: 950 is exactly 5.00 % down (the exact Decimals decide there), 950.00000001 is not.
+    g = guard(max_drawdown_pct=5.0)
+    g.judge(*inputs(equity=D(1000)))
+    assert g.judge(*inputs(equity=D("950.00000001"))).kill_reason is None
+    d = g.judge(*inputs(equity=D(950)))
+    assert d.kill_reason.startswith("kill switch: drawdown 5.00%") and d.drawdown_pct == D(5)
+    far = guard(max_drawdown_pct=5.0)
+    far.judge(*inputs(equity=D(1000)))
+    assert far.judge(*inputs(equity=D(990))).drawdown_pct == D(1)  # computed when read
+
+
+def test_the_same_account_view_gets_the_same_verdict_but_the_liquidation_stages_still_advance() -> None:
+    g = guard()
+    flat = inputs()
+    assert g.judge(*flat) is g.judge(*flat)
+    ok = inputs(mark=D(10000), position_qty=D("0.25"), entry_price=D(10000), liq_price=D(9850))
+    first = g.judge(*ok)
+    assert first.liq_level == "ok" and g.judge(*ok) is first
+    # The same view again, stale now: a new verdict.
+    assert g.judge(ok[0] + 60_000, ok[1], ok[2]).stale
+    # In danger the exact guard answers every call: one reduction, then none for the same distance.
+    danger = inputs(mark=D(9870), position_qty=D("0.25"), entry_price=D(10000), liq_price=D(9850))
+    assert g.judge(*danger).reduce_qty > 0
+    again = g.judge(*danger)
+    assert again.liq_level == "danger" and again.reduce_qty == 0 and again.reduce_side is None
 
 
 def test_stale_market_data_blocks_both_sides() -> None:
