@@ -113,12 +113,18 @@ def _places_of(*prices: Decimal | None) -> int | None:
 
 # --- argument parsing ------------------------------------------------------------------------
 
+#: The highest leverage any symbol allows (the profile's ``market.leverage`` range ends there too).
+MAX_LEVERAGE = 200
+
+
 def parse_leverage(raw: str) -> Decimal:
     """``50``, ``50x`` or ``12.5`` → Decimal; UsageError otherwise."""
     value = parse_decimal("leverage", raw.strip().lower().removesuffix("x"), unit="times, like 50 or 50x")
     assert value is not None
     if value < 1:
         raise UsageError(f"leverage must be at least 1, got {raw!r}")
+    if value > MAX_LEVERAGE:  # (and a cents check of 1E26 would overflow Decimal's 28 digits)
+        raise UsageError(f"leverage must be at most {MAX_LEVERAGE} (no symbol allows more), got {raw!r}")
     if value != value.quantize(Decimal("0.01")):
         raise UsageError(f"leverage has at most two decimals, got {raw!r}")
     return value

@@ -25,6 +25,8 @@ def test_paper_commands_work_offline_and_persist(cli, home: Path) -> None:
     assert _json(cli("--profile", "paper", "flatten", "--json"))["was_flat"] is True
     assert _json(cli("--profile", "paper", "fees", "--live", "--json"))["taker"] == 0.00055
     assert cli("--profile", "paper", "set-leverage", "101").exit_code == 2
+    huge = cli("--profile", "paper", "set-leverage", "1E26")  # one line, not Decimal's overflow traceback
+    assert huge.exit_code == 2 and "at most 200" in huge.stderr and "Traceback" not in huge.stderr
 
 
 def test_paper_position_survives_a_restart(home: Path) -> None:

@@ -195,3 +195,33 @@ def test_the_entry_point_imports_without_collections_and_leaves_the_collector_on
     out = _run(code)
     assert out.stdout.strip() == f"bybit-mm {__version__}"
     assert out.stderr.strip().endswith("ENABLED=True FROZEN=True DURING_IMPORT=False"), out.stderr
+
+
+def test_a_run_converts_only_its_own_command(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import typer.main
+
+    from bybit_mm.cli import app as app_module
+
+    converted: list[str] = []
+    convert = typer.main.get_command_from_info
+
+    def counting(command_info: Any, **kwargs: Any) -> Any:
+        converted.append(command_info.name)
+        return convert(command_info, **kwargs)
+
+    monkeypatch.setattr(typer.main, "get_command_from_info", counting)
+    monkeypatch.setenv("BYBIT_MM_HOME", str(tmp_path))
+    with pytest.raises(SystemExit) as done:
+        app_module.main(["fees", "--json"])
+    assert done.value.code in (0, None)
+    root_commands = {info.name for info in app_module._COMMANDS}
+    assert [name for name in converted if name in root_commands] == ["fees"]  # (the profile group's are its own)
+
+
+def test_the_help_lists_every_command_in_the_order_registered(cli) -> None:
+    from bybit_mm.cli.app import _COMMANDS
+
+    out = cli("--help").stdout
+    listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.startswith("  ")]
+    assert listed == [info.name for info in _COMMANDS if not info.hidden] + ["profile"]
+    assert "No such command 'pape'. Did you mean 'paper'?" in cli("pape").stderr
