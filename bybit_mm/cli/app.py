@@ -44,9 +44,9 @@ class LazyCommands(MutableMapping[str, Any]):
     """
 
     def __init__(self, typer_app: typer.Typer, registered: list[Any], built: Mapping[str, Any]) -> None:
-        self._app = typer_app
         from typer.main import get_command_name
 
+        self._app = typer_app
         self._registered = {info.name or get_command_name(info.callback.__name__): info for info in registered}
         self._built = dict(built)
         self._order = [*self._registered, *(n for n in self._built if n not in self._registered)]
@@ -79,10 +79,6 @@ class LazyCommands(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._order)
-
-    def built(self) -> list[str]:
-        """The commands converted so far."""
-        return [n for n in self._order if n in self._built]
 
 
 class ErrorMappingGroup(TyperGroup):
