@@ -27,7 +27,8 @@ are shown), in a process set up as ``bybit-mm`` sets up its own (``bybit_mm.runt
    view, working orders, estimators, risk guard, model, shaping, reconciliation), in thread CPU
    time: p50 / p99 in microseconds of the best run, and of each decision's least time over the
    runs (every run makes the same decisions; on a shared machine one run's tail is partly the
-   neighbours': a cache or a core taken away for a few microseconds);
+   neighbours': a cache or a core taken away for a few microseconds); then the same for the
+   strategy core's call alone (``StrategyCore.decide``);
 7. paper CPU: ``bybit-mm paper --market sim --duration 20m --speed 0`` in a fresh process (the
    README's first command), CPU seconds of the child, the best of ``--repeat`` (``--skip-paper``
    leaves it out).
@@ -170,25 +171,28 @@ def requote_every(events: Any, requote_s: float = 0.1, repeat: int = 1) -> dict[
     return _best(runs)
 
 
-def requote_every_event(events: Any, repeat: int = 1) -> dict[str, Any]:
+def requote_every_event(events: Any, repeat: int = 1, *, core_only: bool = False) -> dict[str, Any]:
     """Events/s with a decision after every complete update, and the update-to-decision times: the
     percentiles of the best run, and of each decision's least time over the runs (the same
-    decisions every run: the least is its own cost, without what the machine added that time)."""
+    decisions every run: the least is its own cost, without what the machine added that time).
+    Timed: the driver's whole call (``Backtest.decide``), or with ``core_only`` the strategy
+    core's (``StrategyCore.decide``: without the driver's account view and requests)."""
     runs, times = [], []
     for _ in range(repeat):
         bt = _backtest(events, requote_s=0.0)
-        decide = bt.decide
+        owner = bt.core if core_only else bt
+        decide = owner.decide
         took: list[int] = []
         clock = time.thread_time_ns  # CPU time of this thread: preemption on a busy machine is not counted
 
-        def timed_decide(now_ms: int, decide: Any = decide, took: list[int] = took) -> Any:
+        def timed_decide(*args: Any, decide: Any = decide, took: list[int] = took) -> Any:
             t0 = clock()
             try:
-                return decide(now_ms)
+                return decide(*args)
             finally:
                 took.append(clock() - t0)
 
-        bt.decide = timed_decide  # type: ignore[method-assign]
+        owner.decide = timed_decide  # type: ignore[method-assign]
         cpu, wall, r = _timed(bt.run)
         times.append(took)
         runs.append({"events": len(events), "decisions": r.decisions, "cpu_s": cpu, "wall_s": wall,
@@ -283,6 +287,11 @@ def backtest_figures(events: Any, repeat: int = 3) -> None:
     if "least_p50_us" in r:
         print(f"update-to-decision, each decision's least time over the {repeat} runs: "
               f"p50 {r['least_p50_us']:.1f} us, p99 {r['least_p99_us']:.1f} us")
+    r = requote_every_event(events, repeat, core_only=True)
+    print(f"the core alone (StrategyCore.decide): p50 {r['decision_p50_us']:.1f} us, p99 {r['decision_p99_us']:.1f} us "
+          f"(best run; p99 of each run: {' / '.join(f'{p:.1f}' for p in r['p99_runs'])} us)"
+          + (f"; each decision's least: p50 {r['least_p50_us']:.1f} us, p99 {r['least_p99_us']:.1f} us"
+             if "least_p50_us" in r else ""))
 
 
 def _runs(r: dict[str, Any]) -> str:
