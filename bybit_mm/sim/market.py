@@ -565,23 +565,7 @@ class SyntheticMarket:
                     emptied = True
                 qty_steps -= q
                 eaten[tick] = (0.0 if e is None else e) + q / scale
-                # _record, inlined (it runs for every print)
-                seq = self._trade_seq + 1
-                self._trade_seq = seq
-                self.last_tick = tick
-                entry = [seq, ts, tick, q, buy, None]
-                self._tape.append(entry)
-                c = self._candles[-1]
-                if ts - c[0] >= _MINUTE:
-                    self._roll_candle(ts - ts % _MINUTE)
-                    c = self._candles[-1]
-                if tick > c[2]:
-                    c[2] = tick
-                if tick < c[3]:
-                    c[3] = tick
-                c[4] = tick
-                c[5] += q
-                c[6] += q * tick
+                entry = self._record(ts, tick, q, buy)
                 if sink is not None:
                     sink.on_trade(self, self._trade(entry), tick, q)
             tick += step
