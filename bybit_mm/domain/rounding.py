@@ -87,7 +87,7 @@ class GridDecimals:
     on the step), each made once: hot paths work in integers and meet the same prices again and
     again (one Decimal object per price also computes its hash once, for the memos keyed by it)."""
 
-    __slots__ = ("tick_size", "qty_step", "_prices", "_qtys")
+    __slots__ = ("tick_size", "qty_step", "_prices", "_qtys", "_mids")
 
     #: Entries kept per table before it starts afresh.
     LIMIT = 4096
@@ -97,6 +97,7 @@ class GridDecimals:
         self.qty_step = qty_step
         self._prices: dict[int, Decimal] = {}
         self._qtys: dict[int, Decimal] = {}
+        self._mids: dict[int, Decimal] = {}
 
     def price(self, ticks: int) -> Decimal:
         """``ticks`` ticks as a price."""
@@ -114,4 +115,14 @@ class GridDecimals:
             if len(self._qtys) >= self.LIMIT:
                 self._qtys.clear()
             got = self._qtys[steps] = (self.qty_step * steps).quantize(self.qty_step)
+        return got
+
+    def mid(self, ticks2: int) -> Decimal:
+        """The mid of a touch whose bid and ask ticks add up to ``ticks2`` (exact: half a tick at most
+        off the grid)."""
+        got = self._mids.get(ticks2)
+        if got is None:
+            if len(self._mids) >= self.LIMIT:
+                self._mids.clear()
+            got = self._mids[ticks2] = ticks2 * self.tick_size / 2
         return got

@@ -103,16 +103,14 @@ class StrategyCore:
         #: The minimum order value in units of one tick times one step (steps x ticks must reach it).
         self._min_value_units = int((instrument.min_notional / (self.tick * step)).to_integral_value(
             rounding=ROUND_CEILING))
-        self._order_qty: dict[Decimal, Decimal] = {}
-        #: Per mid: the quote size as a float and in lot steps.
-        self._sizes: dict[Decimal, tuple[float, int]] = {}
+        #: Per mid: the quote size, as a float, and in lot steps.
+        self._order_qty: dict[Decimal, tuple[Decimal, float, int]] = {}
         #: The account view last decided on, with what is read of it (see :meth:`_targets`).
         self._view: tuple = (None,)
         self._deciding: tuple[AccountView, Sequence[Working]] | None = None
         self._steps_of_qty: dict[Decimal, int] = {}
         self._floor_of: dict[tuple[Decimal, bool], int] = {}
         self._max_inventory_f = float(config.max_inventory_usdt)
-        self._mids: dict[int, tuple[Decimal, float]] = {}
         #: Margin one tick x one step of a working order holds (float).
         self._margin_per_unit = self.tick_f * float(step) / float(config.leverage)
 
@@ -182,13 +180,8 @@ class StrategyCore:
 
     def _mid_of(self, ticks2: int) -> tuple[Decimal, float]:
         """The mid of a touch whose ticks add up to ``ticks2``: exact, and as a float."""
-        got = self._mids.get(ticks2)
-        if got is None:
-            if len(self._mids) >= 4096:
-                self._mids.clear()
-            mid = ticks2 * self.tick / 2
-            got = self._mids[ticks2] = (mid, float(mid))
-        return got
+        mid = self.guard.mid_of(ticks2)
+        return mid, self.guard.floats[mid]
 
     @property
     def min_liq(self) -> Decimal | None:
@@ -235,6 +228,10 @@ class StrategyCore:
 
     def order_qty(self, mid: Decimal) -> Decimal:
         """The quote size: ``order_notional / mid`` on the step, at least the exchange minimums."""
+        return self._size(mid)[0]
+
+    def _size(self, mid: Decimal) -> tuple[Decimal, float, int]:
+        """:meth:`order_qty` at ``mid``, as a float and in lot steps too (remembered per mid)."""
         memo = self._order_qty
         got = memo.get(mid)
         if got is not None:
@@ -247,8 +244,8 @@ class StrategyCore:
         qty = max(qty, inst.min_qty)
         if len(memo) >= 4096:
             memo.clear()
-        memo[mid] = qty
-        return qty
+        got = memo[mid] = (qty, float(qty), self.steps_of(qty))
+        return got
 
     def _intensity_fit(self, now_ms: int) -> IntensityFit | None:
         """A and k, refitted at most once per ``interval_s`` of engine time once there is a fit (see
@@ -285,13 +282,7 @@ class StrategyCore:
             view = self._view = (account, qty, floats[qty], self.steps_of(qty), account.entry_price,
                                  floats[account.available])
         _, qty, qty_f, position_steps, entry, available_f = view
-        sized = self._sizes.get(mid)
-        if sized is None:
-            oq = self.order_qty(mid)
-            if len(self._sizes) >= 4096:
-                self._sizes.clear()
-            sized = self._sizes[mid] = (float(oq), self.steps_of(oq))
-        oq_f, order_steps = sized
+        _, oq_f, order_steps = self._size(mid)
         # Inventory and order size in USDT, prices in bps of the mid: one risk_aversion for A-S and GLFT.
         quote = risk_quote(self.model, mid_f, qty_f * mid_f, oq_f * mid_f, sigma, cfg.risk_aversion,
                            fit.k, fit.A, cfg.horizon_s)
@@ -317,7 +308,7 @@ class StrategyCore:
                         held_buy += o.tick * o.steps
                     else:
                         held_sell += o.tick * o.steps
-            self._deciding = (account, working)
+                self._deciding = (account, working)  # for _exact_available, near a margin limit
             ok, why = self.guard.order_is_safe_ticks(
                 side, ticks, steps, position_steps, account,
                 available_f + (held_buy if side is _BUY else held_sell) * self._margin_per_unit,

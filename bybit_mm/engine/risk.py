@@ -132,7 +132,6 @@ class RiskGuard:
         self._max_position: dict[tuple[Decimal, Decimal], Decimal] = {}
         self._step = instrument.qty_step
         self._step_f = float(instrument.qty_step)
-        self._tick = instrument.tick_size
         self._tick_f = float(instrument.tick_size)
         self._stale_ms = config.stale_after_s * 1000
         self._notional_per_balance = float(config.leverage) * config.max_position_pct
@@ -473,6 +472,10 @@ class RiskGuard:
     def price_of(self, tick: int) -> Decimal:
         """``tick`` ticks as a price."""
         return self._decimals.price(tick)
+
+    def mid_of(self, ticks2: int) -> Decimal:
+        """The mid of a touch whose bid and ask ticks add up to ``ticks2``."""
+        return self._decimals.mid(ticks2)
 
     def qty_of(self, steps: int) -> Decimal:
         """``steps`` lot steps as a quantity, on the step."""

@@ -60,7 +60,7 @@ from bybit_mm.exchange.port import (
     exec_type_from_bybit,
 )
 from bybit_mm.exchange.paper_store import PaperStore
-from bybit_mm.sim.models import BookEvent, OrderUpdate, TradeEvent
+from bybit_mm.sim.models import OrderUpdate, TradeEvent
 
 __all__ = ["DryRunFuturesClient", "PaperStore"]
 
@@ -174,10 +174,10 @@ def execution_info(e: SimExecution) -> Execution:
 
 
 def _account_unchanged(events: list[Event], amended: str) -> bool:
-    """Whether ``events`` leave the saved account as it was: public trades, book steps, and order
-    ``amended`` still New (at the new price or size of an amend)."""
+    """Whether ``events`` leave the saved account as it was: public trades, and order ``amended``
+    still New (at the new price or size of an amend)."""
     for e in events:
-        if not isinstance(e, (BookEvent, TradeEvent)) and not (
+        if not isinstance(e, TradeEvent) and not (
                 isinstance(e, OrderUpdate) and e.order.order_id == amended and e.order.status == "New"):
             return False
     return True

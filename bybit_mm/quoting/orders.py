@@ -86,20 +86,19 @@ def unwind_floor_tick(entry: Decimal, maker_fee: Decimal, tick: Decimal, *, long
     return int((entry * (one - maker_fee) / (one + maker_fee) / tick).to_integral_value(rounding=ROUND_FLOOR))
 
 
-_WIDENED: dict[int, str] = {}  # the note, per number of ticks (made once: the hot path widens at most decisions)
+_NOTES: dict[tuple[str, int], str] = {}
+_NOTE_TEXT = {"widened": "spread widened to {} ticks (fees)",
+              "ask floor": "ask: held at the unwind floor {} (entry + fees)",
+              "bid floor": "bid: held at the unwind floor {} (entry - fees)"}
 
 
-_HELD: dict[tuple[int, bool], str] = {}
-
-
-def _held_note(floor: int, long: bool) -> str:
-    """The note of a quote held at its unwind floor (made once per floor)."""
-    note = _HELD.get((floor, long))
+def _note(kind: str, ticks: int) -> str:
+    """A shaping note that names a number of ticks, made once per number (most decisions repeat it)."""
+    note = _NOTES.get((kind, ticks))
     if note is None:
-        if len(_HELD) >= 4096:
-            _HELD.clear()
-        note = _HELD[(floor, long)] = (f"ask: held at the unwind floor {floor} (entry + fees)" if long
-                                       else f"bid: held at the unwind floor {floor} (entry - fees)")
+        if len(_NOTES) >= 4096:
+            _NOTES.clear()
+        note = _NOTES[(kind, ticks)] = _NOTE_TEXT[kind].format(ticks)
     return note
 
 
@@ -126,23 +125,14 @@ def shape_ticks(quote: Quote, tick: float, order_steps: int, position_steps: int
     fees away; None: no floor (flat, or the risk guard asks to reduce).
     """
     notes: tuple[str, ...] = ()
-    # bid_ticks, ask_ticks and min_spread_ticks, inlined (the core's hot path).
-    qb = quote[1]
-    qa = quote[2]
-    x = qb / tick
-    b = math.floor(x + (1e-9 + 4e-15 * abs(x)))
-    x = qa / tick
-    a = math.ceil(x - (1e-9 + 4e-15 * abs(x)))
-    x = 2.0 * maker_fee * (0.5 * (qb + qa)) / tick
-    need = max(1, math.ceil(x - (1e-9 + 4e-15 * abs(x))))
+    b = bid_ticks(quote.bid, tick)
+    a = ask_ticks(quote.ask, tick)
+    need = min_spread_ticks(0.5 * (quote.bid + quote.ask), maker_fee, tick)
     if a - b < need:
-        centre = 0.5 * (qb + qa) / tick
+        centre = 0.5 * (quote.bid + quote.ask) / tick
         b = math.floor(centre - need / 2.0 + _EPS)
         a = b + need
-        note = _WIDENED.get(need)
-        if note is None:
-            note = _WIDENED[need] = f"spread widened to {need} ticks (fees)"
-        notes += (note,)
+        notes += (_note("widened", need),)
     if best_ask_tick is not None and b > best_ask_tick - 1:
         b = best_ask_tick - 1
         notes += ("bid: held below the best ask",)
@@ -151,10 +141,10 @@ def shape_ticks(quote: Quote, tick: float, order_steps: int, position_steps: int
         notes += ("ask: held above the best bid",)
     if unwind_floor is not None and position_steps > 0 and a < unwind_floor:
         a = unwind_floor
-        notes += (_held_note(unwind_floor, True),)
+        notes += (_note("ask floor", unwind_floor),)
     elif unwind_floor is not None and position_steps < 0 and b > unwind_floor:
         b = unwind_floor
-        notes += (_held_note(unwind_floor, False),)
+        notes += (_note("bid floor", unwind_floor),)
 
     bid_steps = ask_steps = order_steps
     if max_position_steps is not None:

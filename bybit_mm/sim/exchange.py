@@ -65,7 +65,6 @@ from bybit_mm.sim.ledger import MARGIN_MODES, Ledger
 from bybit_mm.sim.market import MarketParams, SyntheticMarket
 from bybit_mm.sim.matching import OrderRecord, check_amend, make_queue_model, match_print, new_id, validate_size
 from bybit_mm.sim.models import (
-    BookEvent,
     BookSnapshot,
     Event,
     Execution,
@@ -118,7 +117,7 @@ class SimExchange:
                  queue_model: str = "trade_through", latency_ms: float = 0.0,
                  market_params: MarketParams | None = None,
                  instruments: Mapping[str, Instrument] | None = None,
-                 trade_events: bool = True, book_events: bool = False,
+                 trade_events: bool = True,
                  market_band: Decimal = Decimal("0.03"),
                  market_source: str | Mapping[str, str] = "synthetic",
                  start_prices: Mapping[str, Decimal] | None = None,
@@ -130,7 +129,6 @@ class SimExchange:
         self.latency_ms = float(getattr(self.latency, "entry", latency_ms))
         self.market_band = Decimal(market_band)
         self.trade_events = trade_events
-        self.book_events = book_events
         self._fees = fee_tier_named(fee_tier)
         self.fee_tier = self._fees.name
         self._instruments: dict[str, Instrument] = {}
@@ -207,7 +205,7 @@ class SimExchange:
 
     def add_touch_listener(self, listener: Callable[[str, int, int, int, Decimal], None]) -> None:
         """Call ``listener(symbol, ts_ms, bid_tick, ask_tick, tick)`` at every book step as it is
-        processed (the touch in ticks of ``tick``: no event is made for it, unlike ``book_events``)."""
+        processed (the touch in ticks of ``tick``; no event is made for it)."""
         self._touch_listeners.append(listener)
 
     def remove_touch_listener(self, listener: Callable[[str, int, int, int, Decimal], None]) -> None:
@@ -267,9 +265,6 @@ class SimExchange:
     def on_book(self, market: SyntheticMarket, ts_ms: int) -> None:
         """A book step: activate due orders, move queues, check liquidation."""
         symbol = market.symbol
-        if self.book_events:
-            self._events.append(BookEvent(symbol, ts_ms, market.bid_tick * market.tick,
-                                          market.ask_tick * market.tick))
         for listener in self._touch_listeners:
             listener(symbol, ts_ms, market.bid_tick, market.ask_tick, market.tick)
         if self._pending:

@@ -219,16 +219,6 @@ class TradeEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class BookEvent:
-    """The top of book changed (only emitted when the exchange is built with ``book_events=True``)."""
-
-    symbol: str
-    ts_ms: int
-    bid: Decimal
-    ask: Decimal
-
-
-@dataclass(frozen=True, slots=True)
 class FillEvent:
     """One of our orders filled (partly)."""
 
@@ -273,5 +263,5 @@ class LiquidationEvent:
     loss: Decimal
 
 
-Event = Union[TradeEvent, BookEvent, FillEvent, OrderUpdate, PositionUpdate, FundingEvent,
+Event = Union[TradeEvent, FillEvent, OrderUpdate, PositionUpdate, FundingEvent,
               LiquidationEvent]

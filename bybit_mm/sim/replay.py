@@ -129,7 +129,6 @@ class ReplayExchange:
         self._id_seq = 0
         self._liq_at: float | None = None  # the position's liquidation price (float), None when flat
         self._decimals = GridDecimals(self.tick, self.qty_step)
-        self._mids: dict[int, Decimal] = {}
         self._tick_f = float(self.tick)
         self._step_f = float(self.qty_step)
         # The size rules in ticks and steps: steps within [min, max], ticks within [min, max], and
@@ -363,13 +362,7 @@ class ReplayExchange:
     def mark_decimal(self) -> Decimal:
         """The mark as a Decimal on the tick grid (the mid of the touch without MARK rows)."""
         if not self.mark_rows and self.bid_tick and self.ask_tick:
-            ticks2 = self.bid_tick + self.ask_tick
-            got = self._mids.get(ticks2)
-            if got is None:
-                if len(self._mids) >= 4096:
-                    self._mids.clear()
-                got = self._mids[ticks2] = ticks2 * self.tick / 2
-            return got
+            return self._decimals.mid(self.bid_tick + self.ask_tick)
         if self.mark is None:
             raise SimError(10016, f"no market data for {self.symbol} yet")
         return Decimal(repr(self.mark))
